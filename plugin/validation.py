@@ -1,0 +1,783 @@
+"""Form definitions into validators: every problem at once, localised, keyed by JSON pointer."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import unquote
+
+import jsonschema_rs
+from json_logic import jsonLogic
+
+from counterflow.errors import DefinitionError
+from counterflow.i18n import message, normalize
+
+Schema = Any  # a JSON Schema node: a dict, or a boolean schema
+
+DRAFT7_URIS = ("http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema")
+DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
+                    "https://json-schema.org/draft/2020-12/schema#")
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
+DATA_URL = re.compile(r"^data:[^,]*,", re.DOTALL)
+SENSITIVE_KINDS = ("id_number", "bank_card", "phone", "name", "address")
+
+MAX_SCHEMA_BYTES = 256 * 1024
+MAX_SCHEMA_DEPTH = 32
+MAX_PROPERTIES = 500
+MAX_STRING = 10_000
+MAX_ITEMS = 1_000
+MAX_DATA_BYTES = 512 * 1024
+MAX_DATA_DEPTH = 64
+
+# Keywords whose subschemas apply to the same instance (they may declare its properties).
+_SAME_INSTANCE_LISTS = ("allOf", "anyOf", "oneOf")
+_SAME_INSTANCE_ONE = ("if", "then", "else")
+_SAME_INSTANCE_MAPS = ("dependencies", "dependentSchemas")
+
+TYPE_NAMES = {
+    "string": {"zh-CN": "文本", "en": "text"}, "integer": {"zh-CN": "整数", "en": "a whole number"},
+    "number": {"zh-CN": "数字", "en": "a number"}, "boolean": {"zh-CN": "是/否", "en": "yes/no"},
+    "array": {"zh-CN": "列表", "en": "a list"}, "object": {"zh-CN": "一组字段", "en": "a group of fields"},
+    "null": {"zh-CN": "空值", "en": "empty"},
+}
+FORMAT_NAMES = {
+    "email": {"zh-CN": "电子邮箱地址", "en": "an e-mail address"},
+    "date": {"zh-CN": "日期（如 2024-05-01）", "en": "a date such as 2024-05-01"},
+    "date-time": {"zh-CN": "日期时间（如 2024-05-01T09:30:00+08:00）",
+                  "en": "a date and time such as 2024-05-01T09:30:00+08:00"},
+    "time": {"zh-CN": "时间（如 09:30:00+08:00）", "en": "a time such as 09:30:00+08:00"},
+    "uri": {"zh-CN": "网址", "en": "a web address"},
+    "attachment": {"zh-CN": "已上传的附件", "en": "an uploaded attachment"},
+    "data-url": {"zh-CN": "上传的文件", "en": "an uploaded file"},
+}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {"zh-CN": "「{field}」为必填项", "en": "\"{field}\" is required"},
+    "type": {"zh-CN": "「{field}」应填写{expected}", "en": "\"{field}\" must be {expected}"},
+    "enum": {"zh-CN": "「{field}」只能选择：{options}", "en": "\"{field}\" must be one of: {options}"},
+    "const": {"zh-CN": "「{field}」只能是 {expected}", "en": "\"{field}\" must be {expected}"},
+    "minLength": {"zh-CN": "「{field}」至少需要 {limit} 个字符", "en": "\"{field}\" needs at least {limit} characters"},
+    "maxLength": {"zh-CN": "「{field}」最多 {limit} 个字符", "en": "\"{field}\" allows at most {limit} characters"},
+    "pattern": {"zh-CN": "「{field}」格式不正确", "en": "\"{field}\" is not in the expected format"},
+    "format": {"zh-CN": "「{field}」格式不正确，应为{format}", "en": "\"{field}\" must be {format}"},
+    "minimum": {"zh-CN": "「{field}」不能小于 {limit}", "en": "\"{field}\" must be at least {limit}"},
+    "maximum": {"zh-CN": "「{field}」不能大于 {limit}", "en": "\"{field}\" must be at most {limit}"},
+    "exclusiveMinimum": {"zh-CN": "「{field}」必须大于 {limit}", "en": "\"{field}\" must be more than {limit}"},
+    "exclusiveMaximum": {"zh-CN": "「{field}」必须小于 {limit}", "en": "\"{field}\" must be less than {limit}"},
+    "multipleOf": {"zh-CN": "「{field}」必须是 {limit} 的整数倍", "en": "\"{field}\" must be a multiple of {limit}"},
+    "minItems": {"zh-CN": "「{field}」至少需要 {limit} 项", "en": "\"{field}\" needs at least {limit} items"},
+    "maxItems": {"zh-CN": "「{field}」最多 {limit} 项", "en": "\"{field}\" allows at most {limit} items"},
+    "uniqueItems": {"zh-CN": "「{field}」中有重复的项", "en": "\"{field}\" has repeated items"},
+    "minProperties": {"zh-CN": "「{field}」至少需要填写 {limit} 项", "en": "\"{field}\" needs at least {limit} entries"},
+    "maxProperties": {"zh-CN": "「{field}」最多填写 {limit} 项", "en": "\"{field}\" allows at most {limit} entries"},
+    "oneOf": {"zh-CN": "「{field}」须且只能符合其中一种填写方式", "en": "\"{field}\" must match exactly one of the allowed forms"},
+    "anyOf": {"zh-CN": "「{field}」不符合任何一种允许的填写方式", "en": "\"{field}\" matches none of the allowed forms"},
+    "not": {"zh-CN": "「{field}」的填写内容不被允许", "en": "\"{field}\" has a value that is not allowed"},
+    "contains": {"zh-CN": "「{field}」缺少要求的项", "en": "\"{field}\" lacks a required item"},
+    "propertyNames": {"zh-CN": "名称「{field}」不被允许", "en": "The name \"{field}\" is not allowed here"},
+    "unknown_field": {"zh-CN": "表单中没有「{field}」这一项", "en": "The form has no field \"{field}\""},
+    "field_name": {"zh-CN": "名称「{field}」不合法：只能用字母、数字和下划线，并以字母开头",
+                   "en": "The name \"{field}\" is not allowed: use letters, digits and _, starting with a letter"},
+    "falseSchema": {"zh-CN": "「{field}」此处不应填写", "en": "\"{field}\" must be left empty here"},
+    "material_missing": {"zh-CN": "缺少材料「{field}」，请上传", "en": "The material \"{field}\" is missing; please upload it"},
+    "too_large": {"zh-CN": "「{field}」内容过多（上限 {limit}）", "en": "\"{field}\" is too large (limit {limit})"},
+    "unknown": {"zh-CN": "「{field}」填写有误", "en": "\"{field}\" is not valid"},
+}
+_CODES = {"additionalProperties": "unknown_field", "unevaluatedProperties": "unknown_field",
+          "additionalItems": "maxItems", "unevaluatedItems": "maxItems"}
+FORM_LABEL = {"zh-CN": "表单", "en": "the form"}
+ITEM_LABEL = {"zh-CN": "第 {n} 项", "en": "item {n}"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing the clerk must fix, at the field's JSON pointer."""
+
+    path: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+# -- JSON pointers and schema walking --------------------------------------------------------
+
+def pointer(parts: Iterable[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def split_pointer(ptr: str) -> list[str]:
+    if not ptr:
+        return []
+    return [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+
+
+def _resolve(root: Schema, ref: str) -> Schema:
+    """A local `#...` reference; None when it points nowhere (or is remote)."""
+    if not ref.startswith("#"):
+        return None
+    fragment = unquote(ref[1:])
+    if fragment and not fragment.startswith("/"):
+        return _find_anchor(root, fragment)
+    node: Any = root
+    for part in split_pointer(fragment):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _find_anchor(node: Any, anchor: str) -> Schema:
+    if isinstance(node, dict):
+        if node.get("$anchor") == anchor:
+            return node
+        children: Iterable[Any] = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _find_anchor(child, anchor)
+        if found is not None:
+            return found
+    return None
+
+
+def expand(schema: Schema, root: Schema) -> list[dict[str, Any]]:
+    """Every subschema that applies to the same instance as `schema` ($ref and combinators)."""
+    found: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop(0)
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        if isinstance(node.get("$ref"), str):
+            stack.append(_resolve(root, node["$ref"]))
+        for key in _SAME_INSTANCE_LISTS:
+            if isinstance(node.get(key), list):
+                stack.extend(node[key])
+        stack.extend(node.get(key) for key in _SAME_INSTANCE_ONE)
+        for key in _SAME_INSTANCE_MAPS:
+            if isinstance(node.get(key), dict):
+                stack.extend(v for v in node[key].values() if isinstance(v, dict))
+    return found
+
+
+def _pattern_matches(pattern: str, name: str) -> bool:
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return True
+
+
+def declared_names(nodes: list[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for node in nodes:
+        if isinstance(node.get("properties"), dict):
+            names.update(dict.fromkeys(node["properties"]))
+    return list(names)
+
+
+def property_schemas(nodes: list[dict[str, Any]], name: str) -> tuple[list[Schema], bool]:
+    """(candidate schemas for key `name`, whether the key is allowed at all)."""
+    found = [n["properties"][name] for n in nodes
+             if isinstance(n.get("properties"), dict) and name in n["properties"]]
+    found += [s for n in nodes if isinstance(n.get("patternProperties"), dict)
+              for p, s in n["patternProperties"].items() if _pattern_matches(p, name)]
+    if found:
+        return found, True
+    extra = [n["additionalProperties"] for n in nodes if "additionalProperties" in n]
+    schemas = [s for s in extra if isinstance(s, dict)]
+    if schemas or any(s is True for s in extra):
+        return schemas, True
+    declares = any(isinstance(n.get(k), dict) and n[k] for n in nodes for k in ("properties", "patternProperties"))
+    return [], not declares and not extra
+
+
+def item_schemas(nodes: list[dict[str, Any]], index: int) -> list[Schema]:
+    found: list[Schema] = []
+    for node in nodes:
+        prefix = node.get("prefixItems")
+        items = node.get("items")
+        if isinstance(prefix, list):
+            found.append(prefix[index] if index < len(prefix) else items)
+        elif isinstance(items, list):  # draft-07 tuple
+            found.append(items[index] if index < len(items) else node.get("additionalItems"))
+        else:
+            found.append(items)
+    return [s for s in found if isinstance(s, dict)]
+
+
+def child_schemas(nodes: list[dict[str, Any]], segment: str) -> list[Schema]:
+    if segment.isdigit() or segment == "*":
+        return item_schemas(nodes, int(segment) if segment.isdigit() else 0)
+    return property_schemas(nodes, segment)[0]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _type_allows(types: Any, actual: str) -> bool:
+    allowed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+    return actual in allowed or (actual == "integer" and "number" in allowed)
+
+
+def type_ok(value: Any, schema: Schema, root: Schema, depth: int = 0) -> bool:
+    """Whether the JSON type of `value` can satisfy `schema` (other rules are ignored)."""
+    if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
+        return True
+    actual = _json_type(value)
+    if "type" in schema and not _type_allows(schema["type"], actual):
+        return False
+    if "type" not in schema:
+        options = schema["enum"] if isinstance(schema.get("enum"), list) else (
+            [schema["const"]] if "const" in schema else None)
+        if options is not None and not any(_type_allows(_json_type(o), actual) or _json_type(o) == actual
+                                           for o in options):
+            return False
+    if isinstance(schema.get("$ref"), str) and not type_ok(value, _resolve(root, schema["$ref"]), root, depth + 1):
+        return False
+    if isinstance(schema.get("allOf"), list) and not all(type_ok(value, s, root, depth + 1) for s in schema["allOf"]):
+        return False
+    return all(any(type_ok(value, s, root, depth + 1) for s in schema[key])
+               for key in ("anyOf", "oneOf") if isinstance(schema.get(key), list) and schema[key])
+
+
+# -- the validator ---------------------------------------------------------------------------
+
+def _is_attachment(value: str) -> bool:
+    return ATTACHMENT_ID.match(value) is not None
+
+
+def _is_data_url(value: str) -> bool:
+    return DATA_URL.match(value) is not None
+
+
+FORMATS: dict[str, Callable[[str], bool]] = {"attachment": _is_attachment, "data-url": _is_data_url}
+
+
+def _clip(value: Any, limit: int = 40) -> str:
+    out = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+class FormValidator:
+    """Compiled once per form version (jsonschema-rs, formats ON, draft from $schema)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        declared = schema.get("$schema")
+        if declared is not None and declared not in DRAFT7_URIS + DRAFT202012_URIS:
+            raise DefinitionError([f"schema: $schema {_clip(declared)!r} is not supported; "
+                                   "fix: use draft 2020-12 (default) or draft-07"])
+        cls = jsonschema_rs.Draft7Validator if declared in DRAFT7_URIS else jsonschema_rs.Draft202012Validator
+        self.schema = schema
+        try:
+            self._validator = cls(schema, validate_formats=True, formats=FORMATS, offline=True)
+        except (ValueError, jsonschema_rs.ReferencingError) as error:
+            raise DefinitionError([f"schema: the schema does not compile: {_clip(str(error).splitlines()[0], 160)}; "
+                                   "fix: run check_form_definition and correct what it reports"]) from error
+        self._titles: dict[str, dict[str, str]] = {}
+        self.sensitive: dict[str, str] = {}
+        self.materials: list[tuple[str, dict[str, str]]] = []
+        self._order: dict[str, int] = {}
+        self._material_conditions: dict[str, dict[str, Any]] = {}
+        self._collect([schema], [], set())
+
+    def _collect(self, schemas: list[Schema], parts: list[str], refs: set[str]) -> None:
+        """Walk the declared fields once: titles, order, sensitive kinds, materials."""
+        nodes = [n for s in schemas for n in expand(s, self.schema)]
+        path = pointer(parts)
+        self._order.setdefault(path, len(self._order))
+        for node in nodes:
+            if isinstance(node.get("x-title"), dict):
+                self._titles.setdefault(path, node["x-title"])
+            elif isinstance(node.get("title"), str) and parts:
+                english = node.get("x-title-en") if isinstance(node.get("x-title-en"), str) else node["title"]
+                self._titles.setdefault(path, {"zh-CN": node["title"], "en": english})
+            kind = node.get("x-sensitive")
+            if kind is not None and kind is not False:
+                self.sensitive.setdefault(path, "secret" if kind is True else str(kind))
+            material = node.get("x-material")
+            if material and all(p != path for p, _ in self.materials):
+                self.materials.append((path, material.get("title", {}) if isinstance(material, dict) else {}))
+                if isinstance(node.get("x-show-if"), dict):
+                    self._material_conditions[path] = node["x-show-if"]
+        here = {n["$ref"] for n in nodes if isinstance(n.get("$ref"), str)}
+        if len(parts) >= MAX_SCHEMA_DEPTH or here & refs:
+            return  # a recursive $ref: the structure repeats from here on
+        new_refs = refs | here
+        for name in declared_names(nodes):
+            self._collect(property_schemas(nodes, name)[0], parts + [name], new_refs)
+        items = item_schemas(nodes, 0)
+        if items:
+            self._collect(items, parts + ["*"], new_refs)
+
+    # -- titles and ordering --
+
+    def field_title(self, ptr: str, lang: str) -> str:
+        """The field's title (nested fields as a breadcrumb), else its name."""
+        lang = normalize(lang)
+        parts = split_pointer(ptr)
+        if not parts:
+            title = self.schema.get("x-title") or self.schema.get("title")
+            return message({"t": title if isinstance(title, (dict, str)) and title else FORM_LABEL}, "t", lang)
+        labels: list[str] = []
+        for i, part in enumerate(parts):
+            generic = [p if not p.isdigit() else "*" for p in parts[: i + 1]]
+            if part.isdigit():
+                labels.append(message({"t": ITEM_LABEL}, "t", lang, n=int(part) + 1))
+            else:
+                title = self._titles.get(pointer(generic))
+                labels.append(message({"t": title}, "t", lang) if title else _clip(part))
+        return " › ".join(labels)
+
+    def _sort_key(self, problem: Problem) -> tuple[int, ...]:
+        key: list[int] = []
+        generic: list[str] = []
+        for part in split_pointer(problem.path):
+            generic.append("*" if part.isdigit() else part)
+            key.append(int(part) if part.isdigit() else self._order.get(pointer(generic), 1 << 30))
+        return tuple(key)
+
+    # -- problems --
+
+    def _problem(self, path: str, code: str, lang: str, **params: Any) -> Problem:
+        field = params.pop("field", None) or self.field_title(path, lang)
+        template = code if code in MESSAGES else "unknown"
+        return Problem(path, code, message(MESSAGES, template, lang, field=field, **params))
+
+    def _from_error(self, error: Any, lang: str) -> Iterator[Problem]:
+        kind = error.kind.name
+        detail = error.kind.as_dict()
+        path = pointer(error.instance_path)
+        if kind == "required":
+            yield self._problem(pointer([*error.instance_path, detail["property"]]), "required", lang)
+            return
+        if kind == "propertyNames":
+            name = str(detail["error"].instance)
+            yield self._problem(pointer([*error.instance_path, name]), "propertyNames", lang, field=_clip(name))
+            return
+        if kind in ("additionalProperties", "unevaluatedProperties"):
+            for name in detail.get("unexpected", []):
+                child = pointer([*error.instance_path, name])
+                yield self._problem(child, "unknown_field", lang, field=_clip(name))
+            return
+        code = _CODES.get(kind, kind)
+        params: dict[str, Any] = {"limit": _clip(detail.get("limit", detail.get("multiple_of", "")))}
+        if kind == "type":
+            types = detail.get("types", [])
+            params["expected"] = " / ".join(message(TYPE_NAMES, t, lang) for t in types)
+        elif kind == "enum":
+            params["options"] = _clip("、".join(_clip(o, 20) for o in detail.get("options", [])), 80)
+        elif kind == "const":
+            params["expected"] = _clip(detail.get("expected_value"))
+        elif kind == "format":
+            fmt = str(detail.get("format", ""))
+            params["format"] = message(FORMAT_NAMES, fmt, lang) if fmt in FORMAT_NAMES else _clip(fmt)
+        yield self._problem(path, code, lang, **params)
+
+    def _structure(self, value: Any, schemas: list[Schema], parts: list[str | int], lang: str,
+                   out: list[Problem]) -> None:
+        """Unknown fields, wrong JSON types and oversize values: what a draft may never hold."""
+        path = pointer(parts)
+        if schemas and not any(type_ok(value, s, self.schema) for s in schemas):
+            nodes = [n for s in schemas for n in expand(s, self.schema)]
+            types = [t for n in nodes for t in ([n["type"]] if isinstance(n.get("type"), str)
+                                                 else n.get("type", []) if isinstance(n.get("type"), list) else [])]
+            expected = " / ".join(message(TYPE_NAMES, t, lang) for t in dict.fromkeys(types)) or "?"
+            out.append(self._problem(path, "type", lang, expected=expected))
+            return
+        if len(parts) > MAX_DATA_DEPTH:
+            out.append(self._problem(path, "too_large", lang, limit=MAX_DATA_DEPTH))
+            return
+        nodes = [n for s in schemas for n in expand(s, self.schema)]
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            out.append(self._problem(path, "too_large", lang, limit=MAX_STRING))
+        elif isinstance(value, list):
+            if len(value) > MAX_ITEMS:
+                out.append(self._problem(path, "too_large", lang, limit=MAX_ITEMS))
+                return
+            for i, item in enumerate(value):
+                self._structure(item, item_schemas(nodes, i), [*parts, i], lang, out)
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                child = [*parts, name]
+                if not isinstance(name, str) or name.startswith("$") or "." in name or "\x00" in name \
+                        or len(name) > 64:
+                    out.append(self._problem(pointer(child), "field_name", lang, field=_clip(str(name))))
+                    continue
+                candidates, allowed = property_schemas(nodes, name) if nodes else ([], True)
+                if not allowed:
+                    out.append(self._problem(pointer(child), "unknown_field", lang, field=_clip(name)))
+                    continue
+                self._structure(item, candidates, child, lang, out)
+
+    def _oversize(self, data: Any, lang: str) -> list[Problem]:
+        size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
+        if size > MAX_DATA_BYTES:
+            return [self._problem("", "too_large", lang, limit=f"{MAX_DATA_BYTES // 1024} KiB")]
+        return []
+
+    def _missing_materials(self, data: Any, lang: str) -> list[Problem]:
+        problems = []
+        for ptr, title in self.materials:
+            condition = self._material_conditions.get(ptr)
+            if condition is not None and not _holds(condition, data):
+                continue  # a conditional material (x-show-if) that this application does not need
+            for concrete, value in _lookup(data, split_pointer(ptr), []):
+                if value in (None, "", [], {}):
+                    field = message({"t": title}, "t", lang) if title else None
+                    problems.append(self._problem(concrete, "material_missing", lang, field=field))
+        return problems
+
+    def _finish(self, problems: Iterable[Problem]) -> list[Problem]:
+        unique: dict[tuple[str, str], Problem] = {}
+        for p in problems:
+            unique.setdefault((p.path, p.code), p)
+        return sorted(unique.values(), key=self._sort_key)
+
+    def check_complete(self, data: Any, lang: str) -> list[Problem]:
+        """Every problem at once: schema rules, structure and missing materials."""
+        lang = normalize(lang)
+        oversize = self._oversize(data, lang)
+        if oversize:
+            return oversize
+        found = [p for e in self._validator.iter_errors(data) for p in self._from_error(e, lang)]
+        # JSON Schema decides what is unknown here; the stricter draft rule is check_draft's
+        structure: list[Problem] = []
+        self._structure(data, [self.schema], [], lang, structure)
+        seen = {p.path for p in found}
+        found += [p for p in structure if p.code in ("too_large", "field_name")
+                  or (p.code == "type" and p.path not in seen)]
+        materials = self._missing_materials(data, lang)
+        missing = {p.path for p in materials}
+        found = [p for p in found if p.path not in missing] + materials  # one item per thing to supply
+        return self._finish(found)
+
+    def check_draft(self, data: Any, lang: str) -> tuple[list[Problem], list[Problem]]:
+        """(refused, warnings): a draft keeps what was typed unless it cannot be stored."""
+        lang = normalize(lang)
+        refused = self._oversize(data, lang)
+        if refused:
+            return refused, []
+        self._structure(data, [self.schema], [], lang, refused)
+        refused = self._finish(refused)
+        if refused:
+            blocked = {p.path for p in refused}
+            warnings = [p for p in self.check_complete(data, lang)
+                        if p.path not in blocked and p.code not in ("unknown_field", "field_name", "too_large")]
+            return refused, warnings
+        return [], self.check_complete(data, lang)
+
+
+def _lookup(data: Any, parts: list[str], done: list[str | int]) -> Iterator[tuple[str, Any]]:
+    """(concrete pointer, value or None) for a pointer with `*` for every array element."""
+    if not parts:
+        yield pointer(done), data
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        for i, item in enumerate(data if isinstance(data, list) else []):
+            yield from _lookup(item, rest, [*done, i])
+    elif isinstance(data, dict):
+        yield from _lookup(data.get(head), rest, [*done, head])
+    elif data is None:
+        if "*" not in parts:
+            yield pointer([*done, *parts]), None
+
+
+def _holds(rule: dict[str, Any], data: Any) -> bool:
+    """Evaluate a JSON Logic condition on the form's data; a rule that cannot apply counts as false."""
+    try:
+        return bool(jsonLogic(rule, data if isinstance(data, dict) else {}))
+    except Exception:  # noqa: BLE001 - admin-supplied rule on clerk-supplied data: never a 500
+        return False
+
+
+def compile_schema(schema: dict[str, Any]) -> FormValidator:
+    """Build the validator for one form version; callers cache it per version."""
+    return FormValidator(schema)
+
+
+# -- form definition files -------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _meta() -> tuple[dict[str, Any], Any]:
+    meta = json.loads(files("counterflow.schemas.meta").joinpath("form.schema.json").read_text("utf-8"))
+    return meta, jsonschema_rs.Draft202012Validator(meta, offline=True)
+
+
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "dependencies")
+_SUBSCHEMA_ONE = ("additionalProperties", "items", "additionalItems", "contains", "propertyNames", "not", "if",
+                  "then", "else", "unevaluatedProperties", "unevaluatedItems", "contentSchema")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_NEW_INSTANCE = {"properties", "patternProperties", "additionalProperties", "items", "additionalItems",
+                 "prefixItems", "contains", "unevaluatedProperties", "unevaluatedItems", "propertyNames",
+                 "definitions", "$defs", "contentSchema"}
+NAME_FIX = "use letters, digits and _ only, starting with a letter (at most 64 characters)"
+
+
+def _subschemas(node: dict[str, Any]) -> Iterator[tuple[str, list[str | int], Any]]:
+    """(keyword, place below node, subschema) for every subschema a schema node holds."""
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(node.get(key), dict):
+            for name, child in node[key].items():
+                if isinstance(child, (dict, bool)):
+                    yield key, [key, name], child
+    for key in _SUBSCHEMA_ONE:
+        if isinstance(node.get(key), (dict, bool)):
+            yield key, [key], node[key]
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(node.get(key), list):
+            for i, child in enumerate(node[key]):
+                yield key, [key, i], child
+
+
+def _walk_schema(node: Any, place: list[str | int], scope: Any) -> Iterator[tuple[dict[str, Any], list[str | int], Any]]:
+    """(node, place, the node where its instance starts) for every schema node, depth first."""
+    stack = [(node, place, scope)]
+    while stack:
+        current, where, current_scope = stack.pop()
+        if not isinstance(current, dict):
+            continue
+        yield current, where, current_scope
+        children = [(child, where + sub, child if key in _NEW_INSTANCE else current_scope)
+                    for key, sub, child in _subschemas(current)]
+        stack.extend(reversed(children))
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, level = stack.pop()
+        if isinstance(current, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_SCHEMA_DEPTH + 1:
+                stack.extend((c, level + 1) for c in (current.values() if isinstance(current, dict) else current))
+    return deepest
+
+
+def _bilingual(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang] for lang in ("zh-CN", "en"))
+
+
+def _is_file_field(node: dict[str, Any], root: Any) -> bool:
+    nodes = expand(node, root)
+    if any(n.get("format") in ("attachment", "data-url") for n in nodes):
+        return True
+    return any(_is_file_field(i, root) for n in nodes for i in [n.get("items")] if isinstance(i, dict))
+
+
+def _type_is(node: dict[str, Any], wanted: str) -> bool:
+    types = node.get("type")
+    return types == wanted or (isinstance(types, list) and wanted in types)
+
+
+def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, root: Any) -> Iterator[tuple[str, str, str]]:
+    """(place, what is wrong, fix) for one schema node."""
+    for name in node.get("properties", {}) if isinstance(node.get("properties"), dict) else ():
+        if not FIELD_NAME.match(name):
+            yield pointer([*where, "properties", name]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
+    for key in ("dependencies", "dependentRequired", "dependentSchemas"):
+        for name, value in node[key].items() if isinstance(node.get(key), dict) else ():
+            if not FIELD_NAME.match(name):
+                yield pointer([*where, key, name]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
+    for key in ("$ref", "$dynamicRef", "$recursiveRef"):
+        ref = node.get(key)
+        if isinstance(ref, str) and not ref.startswith("#"):
+            yield (pointer([*where, key]), f"remote reference {_clip(ref)!r} is not allowed",
+                   "copy the referenced schema under $defs (or definitions) and refer to it as '#/$defs/name'")
+        elif key == "$ref" and isinstance(ref, str) and _resolve(root, ref) is None:
+            yield pointer([*where, key]), f"reference {_clip(ref)!r} points nowhere", "point it at a schema in this file"
+    yield from _required_names(node, where)
+    yield from _extension_problems(node, where, root)
+
+
+def _required_names(node: dict[str, Any], where: list[str | int]) -> Iterator[tuple[str, str, str]]:
+    for i, name in enumerate(node["required"] if isinstance(node.get("required"), list) else []):
+        if not isinstance(name, str) or not FIELD_NAME.match(name):
+            yield pointer([*where, "required", i]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
+
+
+def _undeclared_required(schema: dict[str, Any], places: dict[int, list[str | int]]) -> list[tuple[str, str, str]]:
+    """Required names that no schema applying to the same object declares, found per object."""
+    found: dict[str, tuple[str, str, str]] = {}
+
+    def visit(schemas: list[Schema], refs: set[str], depth: int, mixin: bool) -> None:
+        nodes = [n for s in schemas for n in expand(s, schema)]
+        names = declared_names(nodes)
+        for node in nodes if not (mixin and not names) else ():
+            for i, name in enumerate(node["required"] if isinstance(node.get("required"), list) else []):
+                if isinstance(name, str) and name not in names and not property_schemas(nodes, name)[0]:
+                    place = f"/schema{pointer([*places.get(id(node), []), 'required', i])}"
+                    found.setdefault(place, (place, f"required field {name!r} is not declared in properties",
+                                             "declare it under properties, or remove it from required"))
+        here = {n["$ref"] for n in nodes if isinstance(n.get("$ref"), str)}
+        if depth >= MAX_SCHEMA_DEPTH or here & refs:
+            return
+        for name in names:
+            visit(property_schemas(nodes, name)[0], refs | here, depth + 1, False)
+        width = max([len(n[k]) for n in nodes for k in ("items", "prefixItems") if isinstance(n.get(k), list)] + [1])
+        for index in range(width):
+            visit(item_schemas(nodes, index), refs | here, depth + 1, False)
+
+    visit([schema], set(), 0, False)
+    for key in ("definitions", "$defs"):
+        for definition in schema[key].values() if isinstance(schema.get(key), dict) else ():
+            visit([definition], set(), 0, True)  # a definition without properties may be a mixin
+    return list(found.values())
+
+
+def _extension_problems(node: dict[str, Any], where: list[str | int], root: Any) -> Iterator[tuple[str, str, str]]:
+    if "x-sensitive" in node:
+        kind = node["x-sensitive"]
+        if not (kind is True or kind is False or kind in SENSITIVE_KINDS):
+            yield (pointer([*where, "x-sensitive"]), f"unknown x-sensitive kind {_clip(kind)!r}",
+                   "use one of " + ", ".join(SENSITIVE_KINDS) + " or true")
+        elif kind and not any(_type_is(n, "string") for n in expand(node, root)):
+            yield pointer([*where, "x-sensitive"]), "x-sensitive is on a field that is not text", \
+                "put x-sensitive on a {\"type\": \"string\"} field"
+    if "x-material" in node:
+        material = node["x-material"]
+        if not (material is True or (isinstance(material, dict) and set(material) <= {"title"}
+                                     and _bilingual(material.get("title")))):
+            yield pointer([*where, "x-material"]), "x-material is malformed", \
+                "write true, or {\"title\": {\"zh-CN\": \"...\", \"en\": \"...\"}}"
+        elif not _is_file_field(node, root):
+            yield pointer([*where, "x-material"]), "x-material is on a field that takes no file", \
+                "put it on {\"type\": \"string\", \"format\": \"attachment\"} or an array of those"
+    if "x-title" in node and not _bilingual(node["x-title"]):
+        yield pointer([*where, "x-title"]), "x-title needs both languages", \
+            "write {\"zh-CN\": \"...\", \"en\": \"...\"}"
+
+
+def _limit_problems(schema: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    size = len(json.dumps(schema, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_SCHEMA_BYTES:
+        yield "/schema", f"the schema is {size // 1024} KiB, over the {MAX_SCHEMA_BYTES // 1024} KiB limit", \
+            "split the form, or move repeated parts into $defs"
+    depth = _depth(schema)
+    if depth > MAX_SCHEMA_DEPTH:
+        yield "/schema", f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels", "flatten the nested groups"
+    count = sum(len(n["properties"]) for n, _, _ in _walk_schema(schema, [], schema)
+                if isinstance(n.get("properties"), dict))
+    if count > MAX_PROPERTIES:
+        yield "/schema", f"the schema declares {count} properties, over the limit of {MAX_PROPERTIES}", \
+            "split the form into several forms"
+
+
+def _schema_problems(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
+    declared = schema.get("$schema")
+    if declared is not None and declared not in DRAFT7_URIS + DRAFT202012_URIS:
+        return [("/schema/$schema", f"$schema {_clip(declared)!r} is not supported",
+                 f"remove it (draft 2020-12) or use {DRAFT7_URIS[0]!r}")]
+    problems = list(_limit_problems(schema))
+    if problems:
+        return problems  # walking an oversized or too deep schema is what the limits prevent
+    places: dict[int, list[str | int]] = {}
+    for node, where, scope in _walk_schema(schema, [], schema):
+        places.setdefault(id(node), where)
+        problems += [(f"/schema{place}", what, fix) for place, what, fix in _node_problems(node, where, scope, schema)]
+    problems += _undeclared_required(schema, places)
+    if problems:
+        return problems
+    try:
+        jsonschema_rs.meta.validate(schema)
+        FormValidator(schema)
+    except jsonschema_rs.ValidationError as error:
+        where = pointer(getattr(error, "instance_path", []) or [])
+        what = _clip(str(getattr(error, "message", error)).splitlines()[0], 160)
+        problems.append((f"/schema{where}", f"not a valid JSON Schema: {what}",
+                         "correct this keyword as the JSON Schema specification describes"))
+    except (jsonschema_rs.ReferencingError, DefinitionError, ValueError) as error:
+        problems.append(("/schema", f"the schema does not compile: {_clip(str(error).splitlines()[0], 160)}",
+                         "correct the schema"))
+    return problems
+
+
+def _ui_order_problems(ui: Any, schema: Any, where: list[str | int], root: Any) -> Iterator[tuple[str, str, str]]:
+    if not isinstance(ui, dict):
+        return
+    nodes = [n for s in ([schema] if isinstance(schema, dict) else []) for n in expand(s, root)]
+    names = declared_names(nodes)
+    for i, name in enumerate(ui.get("ui:order", []) if isinstance(ui.get("ui:order"), list) else []):
+        if name != "*" and name not in names:
+            yield (pointer([*where, "ui:order", i]), f"ui:order names {_clip(name)!r}, which is not a field here",
+                   "use one of " + _clip(", ".join(names) or "(no fields)", 200) + ", or \"*\"")
+    for key, child in ui.items():
+        if not key.startswith("ui:") and isinstance(child, dict):
+            sub = property_schemas(nodes, key)[0] if key != "items" else item_schemas(nodes, 0)
+            if len(sub) == 1:
+                yield from _ui_order_problems(child, sub[0], [*where, key], root)
+
+
+def _meta_problems(definition: Any) -> Iterator[tuple[str, str, str]]:
+    meta, validator = _meta()
+    for error in validator.iter_errors(definition):
+        kind, detail = error.kind.name, error.kind.as_dict()
+        fix = _meta_fix(meta, error.schema_path)
+        if kind == "required":
+            place = pointer([*error.instance_path, detail["property"]])
+            child_fix = _meta_fix(meta, [*error.schema_path[:-1], "properties", detail["property"]], inherit=False)
+            yield place, "is missing", child_fix or fix or f"add {detail['property']!r}"
+        elif kind == "additionalProperties":
+            for name in detail.get("unexpected", []):
+                yield pointer([*error.instance_path, name]), f"unknown key {_clip(name)!r}", \
+                    fix or "remove it or correct its spelling"
+        elif kind == "propertyNames":
+            name = detail["error"].instance
+            yield pointer([*error.instance_path, name]), f"key {_clip(name)!r} is not allowed", \
+                fix or "rename the key"
+        else:
+            what = _clip(error.message.splitlines()[0], 160)
+            yield pointer(error.instance_path) or "/", what, fix or "correct the value"
+
+
+def _meta_fix(meta: Any, path: Iterable[str | int], inherit: bool = True) -> str:
+    node, fix = meta, ""
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return fix if inherit else ""
+        if isinstance(node, dict) and isinstance(node.get("x-fix"), str):
+            fix = node["x-fix"]
+        elif not inherit:
+            fix = ""
+    return fix
+
+
+def check_form_definition(definition: Any, source: str) -> list[str]:
+    """[] when the definition is fine, else every problem as "SOURCE: PLACE: what is wrong; fix: how"."""
+    if not isinstance(definition, dict):
+        return [f"{source}: /: a form definition must be a JSON object; fix: write {{\"key\": ..., \"title\": ..., "
+                "\"schema\": ..., \"settings\": ...}"]
+    problems = list(_meta_problems(definition))
+    schema = definition.get("schema")
+    if isinstance(schema, dict):
+        problems += _schema_problems(schema)
+        if not any(place.startswith("/schema") for place, _, _ in problems):
+            problems += _ui_order_problems(definition.get("ui_schema"), schema, ["ui_schema"], schema)
+    return [f"{source}: {place}: {what}; fix: {fix}" for place, what, fix in problems]
