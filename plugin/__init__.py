@@ -1,1 +1,6 @@
-"""counterflow."""
+"""counterflow: low-code forms and workflows for service counters, as a Flask extension."""
+from .errors import CounterflowError
+from .extension import Counterflow
+
+__all__ = ["Counterflow", "CounterflowError"]
+__version__ = "0.1.0"

@@ -1,0 +1,247 @@
+"""REST API v1: parse, call the service, render JSON. Nothing else lives here."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+
+from . import apischemas as s, handlers
+from .errors import BadRequest, Unauthorized
+from .i18n import normalize
+from .service import public_user
+
+bp = Blueprint("counterflow_api", __name__)
+handlers.install(bp)
+
+
+def ext() -> Any:
+    return current_app.extensions["counterflow"]
+
+
+def lang() -> str:
+    if "cf_lang" not in g:
+        g.cf_lang = normalize(request.args.get("lang") or
+                              request.accept_languages.best_match(["zh-CN", "zh", "en"]) or None)
+    return g.cf_lang
+
+
+def actor() -> Any:
+    """The caller: the portal's identity_loader, else a bearer token. One check per request."""
+    if "cf_actor" in g:
+        return g.cf_actor
+    state = ext()
+    found = state.identity_from_portal()
+    if found is None and not state.identity_loader:
+        header = request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer " and len(header) < 4096:
+            found = state.service.actor_for_token(header[7:].strip(), lang())
+    if found is None:
+        raise Unauthorized({"zh-CN": "请先登录", "en": "Please sign in first"}[lang()], code="unauthorized")
+    g.cf_actor = found
+    return found
+
+
+def body(schema: s.Schema) -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise BadRequest({"zh-CN": "请以 application/json 发送请求体", "en": "Send the body as application/json"}[lang()],
+                         code="content_type")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest({"zh-CN": "请求体不是有效的 JSON", "en": "The body is not valid JSON"}[lang()], code="malformed")
+    return s.load(schema, data, lang())
+
+
+def args(schema: s.Schema) -> dict[str, Any]:
+    raw = {k: v for k, v in request.args.items()}
+    return s.load(schema, raw, lang())
+
+
+def out(schema: s.Schema, value: Any, status: int = 200) -> tuple[Response, int]:
+    return jsonify(schema.dump(value)), status
+
+
+def record_view(doc: dict[str, Any], warnings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    service = ext().service
+    workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
+    view = dict(doc, id=doc["_id"], data=service.masked(doc), state_title=workflow.state_title(doc["state"], lang()))
+    if warnings is not None:
+        view["warnings"] = warnings
+    return view
+
+
+def status_url(record: dict[str, Any]) -> str:
+    base = ext().settings.public_base_url
+    path = url_for("counterflow_pages.status", number=record["acceptance_number"], code=record["query_code"])
+    return (base.rstrip("/") + path) if base else url_for("counterflow_pages.status", _external=True,
+                                                          number=record["acceptance_number"], code=record["query_code"])
+
+
+def receipt_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {"acceptance_number": record["acceptance_number"], "accepted_at": record["accepted_at"],
+            "due_date": record["due_date"], "query_code": record["query_code"], "status_url": status_url(record)}
+
+
+def event_view(event: dict[str, Any]) -> dict[str, Any]:
+    return dict(event, id=event["_id"])
+
+
+# -- health and identity ------------------------------------------------------------------------
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    ok = ext().service.store.ping()
+    return jsonify({"status": "ok" if ok else "unavailable", "store": "ok" if ok else "unavailable"}), 200 if ok else 503
+
+
+@bp.post("/api/v1/auth/token")
+def token() -> tuple[Response, int]:
+    payload = body(s.TokenRequest())
+    issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang())
+    return out(s.TokenResponse(), {"token": issued, "expires_at": expires})
+
+
+@bp.post("/api/v1/users")
+def create_user() -> tuple[Response, int]:
+    return out(s.UserOut(), ext().service.create_user(actor(), body(s.UserCreate()), lang()), 201)
+
+
+@bp.get("/api/v1/users")
+def list_users() -> tuple[Response, int]:
+    return jsonify({"items": s.UserOut(many=True).dump(ext().service.list_users(actor(), lang()))}), 200
+
+
+@bp.get("/api/v1/me")
+def me() -> tuple[Response, int]:
+    who = actor()
+    return jsonify({"id": who.id, "username": who.username, "name": who.name, "roles": sorted(who.roles),
+                    "department": who.department}), 200
+
+
+# -- form definitions ------------------------------------------------------------------------------
+
+@bp.post("/api/v1/forms")
+def create_form() -> tuple[Response, int]:
+    return out(s.FormVersionOut(), ext().service.create_form(actor(), body(s.FormCreate()), lang()), 201)
+
+
+@bp.get("/api/v1/forms")
+def list_forms() -> tuple[Response, int]:
+    return jsonify({"items": s.FormVersionOut(many=True).dump(ext().service.published_forms(actor(), lang()))}), 200
+
+
+@bp.get("/api/v1/forms/<key>")
+def get_form(key: str) -> tuple[Response, int]:
+    return out(s.FormVersionOut(), ext().service.published_form(actor(), key, lang()))
+
+
+@bp.get("/api/v1/forms/<key>/versions/<int:version>")
+def get_form_version(key: str, version: int) -> tuple[Response, int]:
+    return out(s.FormVersionOut(), ext().service.form_version(actor(), key, version, lang()))
+
+
+@bp.put("/api/v1/forms/<key>/versions/<int:version>")
+def edit_form_version(key: str, version: int) -> tuple[Response, int]:
+    return out(s.FormVersionOut(), ext().service.edit_form_version(actor(), key, version, body(s.FormUpdate()), lang()))
+
+
+@bp.post("/api/v1/forms/<key>/versions")
+def new_form_version(key: str) -> tuple[Response, int]:
+    payload = body(s.NewFormVersion()) if request.content_length else {}
+    return out(s.FormVersionOut(), ext().service.new_form_version(actor(), key, payload, lang()), 201)
+
+
+@bp.get("/api/v1/forms/<key>/versions/<int:version>/transitions")
+def form_options(key: str, version: int) -> tuple[Response, int]:
+    items = ext().service.form_options(actor(), key, version, lang())
+    return jsonify({"items": s.TransitionOption(many=True).dump(items)}), 200
+
+
+@bp.post("/api/v1/forms/<key>/versions/<int:version>/transitions/<trigger>")
+def fire_form(key: str, version: int, trigger: str) -> tuple[Response, int]:
+    doc = ext().service.fire_form(actor(), key, version, trigger, body(s.TransitionRequest()), lang())
+    return out(s.FormVersionOut(), doc)
+
+
+@bp.get("/api/v1/forms/<key>/versions/<int:version>/history")
+def form_history(key: str, version: int) -> tuple[Response, int]:
+    events = ext().service.form_history(actor(), key, version, lang())
+    return jsonify({"items": s.HistoryEvent(many=True).dump([event_view(e) for e in events])}), 200
+
+
+# -- records -------------------------------------------------------------------------------------------
+
+@bp.post("/api/v1/records")
+def create_record() -> tuple[Response, int]:
+    doc, warnings = ext().service.create_record(actor(), body(s.RecordCreate()), lang())
+    return out(s.RecordOut(), record_view(doc, warnings), 201)
+
+
+@bp.get("/api/v1/records")
+def list_records() -> tuple[Response, int]:
+    query = args(s.RecordsQuery())
+    limit = query.pop("limit")
+    cursor = query.pop("cursor", None)
+    docs = ext().service.list_records(actor(), query, limit + 1, cursor, lang())
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return jsonify({"items": s.RecordOut(many=True).dump([record_view(d) for d in docs]),
+                    "next_cursor": docs[-1]["_id"] if more else None}), 200
+
+
+@bp.get("/api/v1/records/<record_id>")
+def get_record(record_id: str) -> tuple[Response, int]:
+    return out(s.RecordOut(), record_view(ext().service.record(actor(), record_id, lang())))
+
+
+@bp.patch("/api/v1/records/<record_id>")
+def edit_record(record_id: str) -> tuple[Response, int]:
+    doc, warnings = ext().service.edit_record(actor(), record_id, body(s.RecordPatch()), lang())
+    return out(s.RecordOut(), record_view(doc, warnings))
+
+
+@bp.get("/api/v1/records/<record_id>/history")
+def record_history(record_id: str) -> tuple[Response, int]:
+    events = ext().service.history(actor(), record_id, lang())
+    return jsonify({"items": s.HistoryEvent(many=True).dump([event_view(e) for e in events])}), 200
+
+
+@bp.get("/api/v1/records/<record_id>/receipt")
+def record_receipt(record_id: str) -> tuple[Response, int]:
+    return out(s.Receipt(), receipt_view(ext().service.receipt(actor(), record_id, lang())))
+
+
+@bp.get("/api/v1/records/<record_id>/transitions")
+def record_options(record_id: str) -> tuple[Response, int]:
+    items = ext().service.record_options(actor(), record_id, lang())
+    return jsonify({"items": s.TransitionOption(many=True).dump(items)}), 200
+
+
+@bp.post("/api/v1/records/<record_id>/transitions/<trigger>")
+def fire_record(record_id: str, trigger: str) -> tuple[Response, int]:
+    doc = ext().service.fire_record(actor(), record_id, trigger, body(s.TransitionRequest()), lang())
+    return out(s.RecordOut(), record_view(doc))
+
+
+# -- the applicant -----------------------------------------------------------------------------------------
+
+@bp.get("/api/v1/status")
+def status() -> tuple[Response, int]:
+    query = args(s.StatusQuery())
+    service = ext().service
+    record = service.status(query["number"], query["code"], request.remote_addr or "-", lang())
+    return out(s.Status(), service.public_progress(record, lang()))
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    from .openapi import spec
+
+    return jsonify(spec(ext().settings.url_prefix))
+
+
+
+
+@bp.before_request
+def _limits() -> None:
+    request.max_content_length = ext().settings.max_json_bytes

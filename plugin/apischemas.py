@@ -1,0 +1,254 @@
+"""marshmallow schemas: what the REST API accepts and returns (and what OpenAPI documents)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from .errors import BadRequest, Invalid
+from .i18n import message
+
+NAME = validate.Regexp(r"^[a-z][a-z0-9_.-]{1,63}$")
+ID = validate.Length(min=1, max=64)
+
+MESSAGES = {
+    "required": {"zh-CN": "缺少必填项「{field}」", "en": "'{field}' is required"},
+    "type": {"zh-CN": "「{field}」的类型不正确", "en": "'{field}' has the wrong type"},
+    "unknown_field": {"zh-CN": "不认识的字段「{field}」", "en": "Unknown field '{field}'"},
+    "invalid": {"zh-CN": "「{field}」的值不正确", "en": "'{field}' is not valid"},
+    "too_long": {"zh-CN": "「{field}」太长", "en": "'{field}' is too long"},
+    "body": {"zh-CN": "请求体必须是 JSON 对象", "en": "The request body must be a JSON object"},
+    "fields": {"zh-CN": "请求有 {count} 个问题", "en": "The request has {count} problem(s)"},
+}
+_CODES = {"Missing data for required field.": "required", "Unknown field.": "unknown_field",
+          "Not a valid string.": "type", "Not a valid integer.": "type", "Not a valid mapping type.": "type",
+          "Not a valid list.": "type", "Not a valid boolean.": "type", "Field may not be null.": "required"}
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TokenRequest(Strict):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+    expires_at = fields.DateTime()
+
+
+class UserCreate(Strict):
+    username = fields.String(required=True, validate=NAME)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    name = fields.String(load_default="", validate=validate.Length(max=100))
+    roles = fields.List(fields.String(validate=validate.Length(max=32)), required=True,
+                        validate=validate.Length(min=1, max=8))
+    department = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class UserOut(Schema):
+    id = fields.String()
+    username = fields.String()
+    name = fields.String()
+    roles = fields.List(fields.String())
+    department = fields.String()
+    active = fields.Boolean()
+
+
+class FormCreate(Strict):
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,63}$"))
+    title = fields.Dict(required=True)
+    description = fields.Dict()
+    schema = fields.Dict(required=True)
+    ui_schema = fields.Dict()
+    settings = fields.Dict(required=True)
+
+
+class FormUpdate(Strict):
+    revision = fields.Integer(required=True, strict=True)
+    title = fields.Dict()
+    description = fields.Dict()
+    schema = fields.Dict()
+    ui_schema = fields.Dict()
+    settings = fields.Dict()
+    reason = fields.String(validate=validate.Length(max=2000))
+
+
+class NewFormVersion(Strict):
+    title = fields.Dict()
+    description = fields.Dict()
+    schema = fields.Dict()
+    ui_schema = fields.Dict()
+    settings = fields.Dict()
+
+
+class FormVersionOut(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    state = fields.String()
+    revision = fields.Integer()
+    title = fields.Dict()
+    description = fields.Dict()
+    schema = fields.Dict()
+    ui_schema = fields.Dict()
+    settings = fields.Dict()
+    author = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    published_at = fields.DateTime(allow_none=True)
+
+
+class RecordCreate(Strict):
+    form = fields.String(required=True, validate=ID)
+    data = fields.Dict(load_default=dict)
+
+
+class RecordPatch(Strict):
+    data = fields.Dict(required=True)
+    revision = fields.Integer(required=True, strict=True)
+    reason = fields.String(validate=validate.Length(max=2000))
+
+
+class Problem(Schema):
+    path = fields.String()
+    code = fields.String()
+    message = fields.String()
+
+
+class RecordOut(Schema):
+    id = fields.String()
+    form = fields.String()
+    form_version = fields.Integer()
+    process = fields.String()
+    state = fields.String()
+    state_title = fields.String()
+    revision = fields.Integer()
+    data = fields.Dict()
+    acceptance_number = fields.String(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    due_date = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    department = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    warnings = fields.List(fields.Nested(Problem))
+
+
+class RecordList(Schema):
+    items = fields.List(fields.Nested(RecordOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RecordsQuery(Strict):
+    form = fields.String(validate=ID)
+    process = fields.String(validate=ID)
+    state = fields.String(validate=ID)
+    assignee = fields.String(validate=ID)
+    number = fields.String(validate=ID)
+    overdue = fields.Boolean()
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=ID)
+    lang = fields.String(validate=validate.Length(max=16))
+
+
+class TransitionRequest(Strict):
+    revision = fields.Integer(required=True, strict=True)
+    opinion = fields.String(validate=validate.Length(max=2000))
+    assignee = fields.String(validate=ID)
+    items = fields.List(fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=100))
+
+
+class TransitionOption(Schema):
+    trigger = fields.String()
+    title = fields.String()
+    allowed = fields.Boolean()
+    requires = fields.List(fields.String())
+    reasons = fields.List(fields.Nested(Problem))
+
+
+class HistoryEvent(Schema):
+    id = fields.String()
+    at = fields.DateTime()
+    actor = fields.Dict()
+    trigger = fields.String()
+    process = fields.String()
+    source = fields.String(data_key="from")
+    dest = fields.String(data_key="to")
+    to_process = fields.String(allow_none=True)
+    opinion = fields.String(allow_none=True)
+    outcome = fields.String()
+    changes = fields.List(fields.Dict())
+    details = fields.Dict()
+
+
+class Receipt(Schema):
+    acceptance_number = fields.String()
+    accepted_at = fields.DateTime()
+    due_date = fields.String()
+    query_code = fields.String()
+    status_url = fields.String()
+
+
+class StatusQuery(Strict):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    lang = fields.String(validate=validate.Length(max=16))
+
+
+class StatusStep(Schema):
+    at = fields.DateTime()
+    process = fields.String()
+    state = fields.String()
+
+
+class Status(Schema):
+    acceptance_number = fields.String()
+    form = fields.String()
+    accepted_at = fields.DateTime()
+    due_date = fields.String()
+    process = fields.String()
+    process_title = fields.String()
+    state = fields.String()
+    state_title = fields.String()
+    finished = fields.Boolean()
+    steps = fields.List(fields.Nested(StatusStep))
+
+
+class ErrorBody(Schema):
+    code = fields.String()
+    message = fields.String()
+    details = fields.Raw()
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorBody)
+
+
+def load(schema: Schema, body: Any, lang: str) -> dict[str, Any]:
+    """Load a request body; every problem at once as `{"path", "code", "message"}` details."""
+    if not isinstance(body, Mapping):
+        raise BadRequest(message(MESSAGES, "body", lang), code="malformed")
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        details = list(_details(exc.normalized_messages(), "", lang))
+        raise Invalid(message(MESSAGES, "fields", lang, count=len(details)), code="invalid_request",
+                      details=details) from None
+
+
+def _details(messages: Any, prefix: str, lang: str):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _details(value, f"{prefix}/{key}", lang)
+        return
+    for text_ in messages if isinstance(messages, list) else [messages]:
+        if isinstance(text_, (dict, list)):
+            yield from _details(text_, prefix, lang)
+            continue
+        code = _CODES.get(str(text_), "too_long" if "Longer than" in str(text_) else "invalid")
+        field = prefix.rsplit("/", 1)[-1] or "body"
+        yield {"path": prefix, "code": code, "message": message(MESSAGES, code, lang, field=field)}

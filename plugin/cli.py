@@ -1,0 +1,138 @@
+"""The `counterflow` command: serve, check, users add."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from . import definitions
+from .errors import CounterflowError, DefinitionError
+
+
+def _app(data_dir: str | None) -> Any:
+    from flask import current_app
+
+    try:
+        return current_app._get_current_object()
+    except RuntimeError:
+        from .host import create_app
+
+        config = {"COUNTERFLOW_DATA_DIR": data_dir} if data_dir else {}
+        return create_app(config)
+
+
+@click.group(name="counterflow", help="Forms and workflows for service counters.")
+def group() -> None:
+    pass
+
+
+@group.command(help="Run the standalone host (waitress), on the embedded store unless a URI is set.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--data-dir", default=None, help="Folder for the embedded store and the secret key "
+              "[default: ./counterflow-data or COUNTERFLOW_DATA_DIR]")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, data_dir: str | None, threads: int) -> None:
+    import waitress
+
+    try:
+        app = _app(data_dir)
+    except DefinitionError as exc:
+        click.echo("counterflow: the definitions have problems:\n" + str(exc), err=True)
+        sys.exit(2)
+    except RuntimeError as exc:
+        click.echo(f"counterflow: {exc}", err=True)
+        sys.exit(2)
+    state = app.extensions["counterflow"]
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    where = state.settings.mongodb_uri and "the configured MongoDB" or f"the embedded store in {state.settings.data_dir}"
+    click.echo(f"counterflow: serving on http://{host}:{port}/ with {where}", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="counterflow",
+                       max_request_body_size=state.settings.max_upload_bytes + 1024 * 1024)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.close()
+        click.echo("counterflow: stopped", err=True)
+
+
+@group.command(help="Check every shipped definition, and any definition FILES given (.json forms, .yaml workflows).")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def check(files: tuple[str, ...]) -> None:
+    from .validation import check_form_definition
+
+    problems: list[str] = []
+    workflows: dict[str, Any] = {}
+    for loader in (definitions.shipped_workflows, definitions.shipped_forms):
+        try:
+            found = loader()
+            if loader is definitions.shipped_workflows:
+                workflows = found
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+    for name in files:
+        path = Path(name)
+        try:
+            text = path.read_text("utf-8")
+            data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            problems.append(f"{name}: cannot be read ({exc}); fix: save it as UTF-8 JSON or YAML")
+            continue
+        if path.suffix in (".yaml", ".yml"):
+            problems.extend(definitions.check_workflow(data, name))
+        else:
+            errs = check_form_definition(data, name)
+            problems.extend(errs or definitions.check_processes(data, workflows, name))
+    if problems:
+        for p in problems:
+            click.echo(p, err=True)
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("all definitions are valid")
+
+
+@group.group(help="Manage users of the standalone host.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Add a user; the password comes from COUNTERFLOW_NEW_PASSWORD or a prompt.")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--name", default="")
+@click.option("--department", default="")
+@click.option("--data-dir", default=None)
+def users_add(username: str, roles: tuple[str, ...], name: str, department: str, data_dir: str | None) -> None:
+    from .engine import Actor
+
+    password = os.environ.get("COUNTERFLOW_NEW_PASSWORD") or click.prompt("password", hide_input=True,
+                                                                           confirmation_prompt=True)
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    system = Actor(id="cli", username="cli", roles=frozenset({"admin"}))
+    try:
+        user = state.service.create_user(system, {"username": username, "password": password, "name": name,
+                                                  "roles": list(roles), "department": department}, "en")
+    except CounterflowError as exc:
+        click.echo(f"counterflow: {exc.message}", err=True)
+        for d in exc.details if isinstance(exc.details, list) else []:
+            click.echo(f"  {d.get('path')}: {d.get('message')}", err=True)
+        sys.exit(1)
+    finally:
+        state.close()
+    click.echo(f"added {user['username']} ({', '.join(user['roles'])})")
+
+
+def main() -> None:
+    group(prog_name="counterflow")

@@ -1,0 +1,131 @@
+"""Loads and checks the shipped workflow and form definitions; errors name file, place and fix."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import jsonschema_rs
+import yaml
+
+from . import registry, rules  # noqa: F401  (rules fills the registry)
+from .errors import DefinitionError
+
+ROLES = ("admin", "clerk", "reviewer", "dept_head", "manager", "archivist", "supervisor", "auditor")
+PROCESSES_REQUIRED = ("intake", "review", "archive", "destroy", "form_approval")
+
+
+@lru_cache(maxsize=None)
+def _meta_validator(name: str) -> Any:
+    meta = json.loads(resources.files("counterflow.schemas.meta").joinpath(name).read_text("utf-8"))
+    return jsonschema_rs.validator_for(meta)
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "/" + "/".join(str(p) for p in path) if path else "/"
+
+
+def check_workflow(definition: Any, source: str) -> list[str]:
+    """Every problem in one workflow definition, each as 'SOURCE: PLACE: problem; fix: ...'."""
+    problems = [f"{source}: {_pointer(e.instance_path)}: {e.message}; fix: follow the workflow format "
+                f"in docs/definitions.md" for e in _meta_validator("workflow.schema.json").iter_errors(definition)]
+    if problems:
+        return problems
+    states = [s["name"] for s in definition["states"]]
+    seen = set()
+    for i, name in enumerate(states):
+        if name in seen:
+            problems.append(f"{source}: /states/{i}: state '{name}' is listed twice; fix: remove one")
+        seen.add(name)
+    if definition["initial"] not in seen:
+        problems.append(f"{source}: /initial: initial state '{definition['initial']}' is not among the states; "
+                        f"fix: add it to states or pick one of {', '.join(states)}")
+    for i, t in enumerate(definition["transitions"]):
+        where = f"{source}: /transitions/{i}"
+        name = t["trigger"]
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for s in sources:
+            if s not in seen:
+                problems.append(f"{where}: transition '{name}' starts from unknown state '{s}'; fix: use one of {', '.join(states)}")
+        dests = [t["dest"]] + ([t["branch"]["dest"]] if t.get("branch") else [])
+        for d in dests:
+            if d not in seen:
+                problems.append(f"{where}: transition '{name}' goes to unknown state '{d}'; fix: use one of {', '.join(states)}")
+        for g in t.get("guards", []):
+            if g not in registry.GUARDS:
+                problems.append(f"{where}: guard '{g}' is not registered; fix: use one of {', '.join(sorted(registry.GUARDS))}")
+        for a in t.get("actions", []):
+            if a not in registry.ACTIONS:
+                problems.append(f"{where}: action '{a}' is not registered; fix: use one of {', '.join(sorted(registry.ACTIONS))}")
+        branch = t.get("branch")
+        if branch and branch["if"] not in registry.CONDITIONS:
+            problems.append(f"{where}: condition '{branch['if']}' is not registered; fix: use one of {', '.join(sorted(registry.CONDITIONS))}")
+    for i, s in enumerate(definition["states"]):
+        if s.get("final") and any(s["name"] in (t["source"] if isinstance(t["source"], list) else [t["source"]])
+                                  for t in definition["transitions"]):
+            problems.append(f"{source}: /states/{i}: final state '{s['name']}' has outgoing transitions; "
+                            f"fix: drop 'final' or the transitions leaving it")
+    return problems
+
+
+def shipped_workflows() -> dict[str, dict[str, Any]]:
+    """The workflow files inside the package, checked; raises DefinitionError with every problem."""
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for entry in sorted(resources.files("counterflow.workflows").iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        source = f"workflows/{entry.name}"
+        try:
+            definition = yaml.safe_load(entry.read_text("utf-8"))
+        except yaml.YAMLError as exc:
+            problems.append(f"{source}: not valid YAML ({exc}); fix: correct the syntax")
+            continue
+        errs = check_workflow(definition, source)
+        problems.extend(errs)
+        if not errs:
+            if definition["key"] + ".yaml" != entry.name:
+                problems.append(f"{source}: /key: key '{definition['key']}' differs from the file name; "
+                                f"fix: name the file {definition['key']}.yaml")
+            found[definition["key"]] = definition
+    missing = [p for p in PROCESSES_REQUIRED if p not in found]
+    if missing:
+        problems.append(f"workflows/: missing {', '.join(missing)}; fix: restore the shipped definitions")
+    if problems:
+        raise DefinitionError(problems)
+    return found
+
+
+def shipped_forms() -> dict[str, dict[str, Any]]:
+    """The form definition files inside the package, checked."""
+    from .validation import check_form_definition
+
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for entry in sorted(resources.files("counterflow.schemas").iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".json"):
+            continue
+        source = f"schemas/{entry.name}"
+        try:
+            definition = json.loads(entry.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            problems.append(f"{source}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); fix: correct the syntax")
+            continue
+        errs = check_form_definition(definition, source)
+        problems.extend(errs)
+        if not errs:
+            found[definition["key"]] = definition
+    if problems:
+        raise DefinitionError(problems)
+    return found
+
+
+def check_processes(form: dict[str, Any], workflows: dict[str, Any], source: str) -> list[str]:
+    """A form may only list processes that exist, intake first, form_approval never."""
+    problems = []
+    for i, p in enumerate(form.get("settings", {}).get("processes", [])):
+        if p not in workflows or p == "form_approval":
+            problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of "
+                            f"{', '.join(k for k in workflows if k != 'form_approval')}")
+    return problems

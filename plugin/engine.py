@@ -1,0 +1,199 @@
+"""Runs workflow definitions: one `transitions` machine per workflow version, built once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from transitions import Machine
+
+from . import registry, rules  # noqa: F401  (rules registers the built-in guards and actions)
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .i18n import message, text
+
+MESSAGES = {
+    "role": {"zh-CN": "您的角色不能执行「{trigger}」，需要：{roles}",
+             "en": "Your roles do not allow '{trigger}'; it needs one of: {roles}"},
+    "wrong_state": {"zh-CN": "当前状态「{state}」下不能执行「{trigger}」",
+                    "en": "'{trigger}' cannot be done while the record is '{state}'"},
+    "unknown_trigger": {"zh-CN": "流程「{process}」没有操作「{trigger}」",
+                        "en": "The process '{process}' has no action '{trigger}'"},
+    "requires": {"zh-CN": "请填写「{item}」", "en": "Please fill in '{item}'"},
+    "blocked": {"zh-CN": "不能执行「{trigger}」：{count} 个问题", "en": "'{trigger}' cannot be done: {count} problem(s)"},
+}
+REQUIRE_TITLES = {
+    "opinion": {"zh-CN": "意见", "en": "opinion"},
+    "assignee": {"zh-CN": "经办人", "en": "assignee"},
+    "reason": {"zh-CN": "理由", "en": "reason"},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    username: str
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    department: str = ""
+
+    def public(self) -> dict[str, str]:
+        return {"id": self.id, "username": self.username, "name": self.name}
+
+
+@dataclass
+class Context:
+    """What guards, conditions and actions see: the object, the actor, the request, the services."""
+
+    obj: Mapping[str, Any]
+    actor: Actor
+    payload: Mapping[str, Any]
+    lang: str
+    env: Any = None
+    trigger: str = ""
+    dest: str = ""
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    guards: tuple[str, ...]
+    requires: tuple[str, ...]
+    actions: tuple[str, ...]
+    branch_if: str | None
+    branch_dest: str | None
+    title: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    trigger: str
+    process: str
+    source: str
+    dest: str
+    final: bool
+    ends_record: bool
+    actions: tuple[str, ...]
+
+
+class _Subject:
+    """The throwaway model a machine moves: only its state."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class Workflow:
+    """One workflow version; its machine is built in the constructor and reused for every object."""
+
+    def __init__(self, definition: Mapping[str, Any], version: int = 1) -> None:
+        self.key: str = definition["key"]
+        self.version = version
+        self.definition = definition
+        self.title = definition.get("title", {})
+        self.initial: str = definition["initial"]
+        self.states = {s["name"]: s for s in definition["states"]}
+        self.transitions = [self._parse(t) for t in definition["transitions"]]
+        self.machine = Machine(model=None, states=list(self.states), initial=self.initial,
+                               transitions=list(self._machine_transitions()), auto_transitions=False,
+                               send_event=True, ignore_invalid_triggers=False)
+
+    @staticmethod
+    def _parse(t: Mapping[str, Any]) -> TransitionDef:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        branch = t.get("branch") or {}
+        return TransitionDef(t["trigger"], tuple(sources), t["dest"], tuple(t.get("roles", ())),
+                             tuple(t.get("guards", ())), tuple(t.get("requires", ())),
+                             tuple(t.get("actions", ())), branch.get("if"), branch.get("dest"),
+                             t.get("title", {"en": t["trigger"]}))
+
+    def _machine_transitions(self) -> Iterable[dict[str, Any]]:
+        for t in self.transitions:
+            if t.branch_if:
+                yield {"trigger": t.trigger, "source": list(t.sources), "dest": t.branch_dest,
+                       "conditions": [_branch_taken]}
+            yield {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest}
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def is_final(self, state: str) -> bool:
+        return bool(self.states.get(state, {}).get("final"))
+
+    def is_read_only(self, state: str) -> bool:
+        return bool(self.states.get(state, {}).get("read_only"))
+
+    def state_title(self, state: str, lang: str) -> str:
+        return text(self.states.get(state, {}).get("title"), lang) or state
+
+    def deadline(self, state: str) -> Mapping[str, Any] | None:
+        return self.states.get(state, {}).get("deadline")
+
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def _candidates(self, state: str, trigger: str) -> list[TransitionDef]:
+        return [t for t in self.transitions if t.trigger == trigger and state in t.sources]
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    def blockers(self, state: str, trigger: str, ctx: Context, *, with_requires: bool = True) -> list[dict[str, str]]:
+        """Every reason `trigger` may not fire now (role, missing input, failed guard), all at once."""
+        if trigger not in self.triggers():
+            raise NotFound(message(MESSAGES, "unknown_trigger", ctx.lang, process=self.key, trigger=trigger),
+                           code="unknown_trigger")
+        candidates = self._candidates(state, trigger)
+        if not candidates:
+            raise Conflict(message(MESSAGES, "wrong_state", ctx.lang, trigger=trigger,
+                                   state=self.state_title(state, ctx.lang)), code="wrong_state")
+        t = candidates[0]
+        if t.roles and not (ctx.actor.roles & set(t.roles)):
+            raise Forbidden(message(MESSAGES, "role", ctx.lang, trigger=text(t.title, ctx.lang),
+                                    roles=", ".join(t.roles)), code="role")
+        problems: list[dict[str, str]] = []
+        if with_requires:
+            for item in t.requires:
+                value = ctx.payload.get(item)
+                if not (isinstance(value, str) and value.strip()):
+                    problems.append({"path": f"/{item}", "code": "required",
+                                     "message": message(MESSAGES, "requires", ctx.lang,
+                                                        item=text(REQUIRE_TITLES.get(item, {"en": item}), ctx.lang))})
+        ctx.trigger = trigger
+        for name in t.guards:
+            problems.extend(registry.GUARDS[name](ctx))
+        return problems
+
+    def plan(self, state: str, trigger: str, ctx: Context) -> Plan:
+        """Decide where `trigger` leads from `state`, or raise with every reason it cannot."""
+        problems = self.blockers(state, trigger, ctx)
+        t = self._candidates(state, trigger)[0]
+        if problems:
+            raise Invalid(message(MESSAGES, "blocked", ctx.lang, trigger=text(t.title, ctx.lang),
+                                  count=len(problems)), code="guard_failed", details=problems)
+        branches = {t.branch_if: registry.CONDITIONS[t.branch_if](ctx)} if t.branch_if else {}
+        subject = _Subject(state)
+        self.machine.events[trigger].trigger(subject, branches=branches, branch=t.branch_if)
+        dest = subject.state
+        ctx.dest = dest
+        return Plan(trigger, self.key, state, dest, self.is_final(dest),
+                    bool(self.states[dest].get("ends_record")), t.actions)
+
+    def options(self, state: str, ctx: Context) -> list[dict[str, Any]]:
+        """The triggers from `state`, each with whether the caller may fire it and why not."""
+        out = []
+        for trigger in dict.fromkeys(t.trigger for t in self.transitions if state in t.sources):
+            t = self._candidates(state, trigger)[0]
+            entry: dict[str, Any] = {"trigger": trigger, "title": text(t.title, ctx.lang),
+                                     "requires": list(t.requires), "allowed": True, "reasons": []}
+            try:
+                entry["reasons"] = self.blockers(state, trigger, ctx, with_requires=False)
+            except Forbidden as exc:
+                entry["reasons"] = [{"path": "", "code": exc.code, "message": exc.message}]
+            entry["allowed"] = not entry["reasons"]
+            out.append(entry)
+        return out
+
+
+def _branch_taken(event: Any) -> bool:
+    return bool(event.kwargs.get("branches", {}).get(event.kwargs.get("branch")))

@@ -1,0 +1,59 @@
+"""The standalone host: a Flask app with counterflow at `/`, its own login and sessions."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, Request, redirect, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from .extension import Counterflow
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """HttpOnly and SameSite always; Secure whenever the request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        from flask import request
+
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def _secret_key(data_dir: Path) -> str:
+    """COUNTERFLOW_SECRET_KEY, else a random key kept (mode 0600) in the data folder."""
+    configured = os.environ.get("COUNTERFLOW_SECRET_KEY")
+    if configured:
+        return configured
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The standalone app; `config` overrides the environment (`COUNTERFLOW_*`)."""
+    app = Flask("counterflow.host")
+    app.config.update(config or {})
+    data_dir = Path(app.config.get("COUNTERFLOW_DATA_DIR") or os.environ.get("COUNTERFLOW_DATA_DIR")
+                    or "counterflow-data").expanduser()
+    app.config.setdefault("COUNTERFLOW_DATA_DIR", str(data_dir))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(data_dir)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_NAME="counterflow_session")
+    app.session_interface = SessionInterface()
+    Counterflow(app)
+
+    @app.get("/")
+    def home() -> Any:
+        return redirect(url_for("counterflow_pages.worklist"))
+
+    return app
+
+
+__all__ = ["create_app", "Request"]

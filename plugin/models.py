@@ -1,0 +1,148 @@
+"""Collections, fields and indexes (mongoengine). Every id is a string; see DESIGN.md, the store."""
+from __future__ import annotations
+
+from mongoengine import (BooleanField, DateTimeField, DictField, Document, IntField, ListField,
+                         StringField)
+
+ALIAS = "counterflow"
+
+
+class _Base(Document):
+    meta = {"abstract": True, "db_alias": ALIAS}
+
+
+class User(_Base):
+    id = StringField(primary_key=True)
+    username = StringField(required=True)
+    password_hash = StringField(required=True)
+    name = StringField(default="")
+    roles = ListField(StringField())
+    department = StringField(default="")
+    active = BooleanField(default=True)
+    token_epoch = IntField(default=0)
+    created_at = DateTimeField()
+    meta = {"collection": "users", "indexes": [{"fields": ["username"], "unique": True}]}
+
+
+class FormVersion(_Base):
+    id = StringField(primary_key=True)          # "<key>@<version>"
+    key = StringField(required=True)
+    version = IntField(required=True)
+    state = StringField(required=True)
+    revision = IntField(default=0)
+    title = DictField()
+    description = DictField()
+    schema = DictField()
+    ui_schema = DictField()
+    settings = DictField()
+    author = StringField()
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    published_at = DateTimeField()
+    outbox = DictField()
+    meta = {"collection": "form_versions",
+            "indexes": [{"fields": ["key", "version"], "unique": True}, ["key", "state"], ["state"]]}
+
+
+class WorkflowVersion(_Base):
+    id = StringField(primary_key=True)          # "<key>@<version>"
+    key = StringField(required=True)
+    version = IntField(required=True)
+    definition = DictField()
+    created_at = DateTimeField()
+    meta = {"collection": "workflow_versions",
+            "indexes": [{"fields": ["key", "version"], "unique": True}]}
+
+
+class Record(_Base):
+    id = StringField(primary_key=True)
+    form = StringField(required=True)
+    form_version = IntField(required=True)
+    workflows = DictField()                     # process -> workflow version pinned at creation
+    processes = ListField(StringField())
+    process = StringField(required=True)
+    state = StringField(required=True)
+    revision = IntField(default=0)
+    data = DictField()
+    created_by = StringField()
+    first_responder = StringField()
+    department = StringField()
+    assignee = StringField()
+    acceptance_number = StringField()
+    accepted_at = DateTimeField()
+    due_date = StringField()                    # ISO date, in the counter's calendar
+    query_code = StringField()
+    state_since = DateTimeField()
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    outbox = DictField()
+    meta = {"collection": "records",
+            "indexes": [["form", "process", "state"], ["process", "state"], ["assignee"],
+                        ["created_by"], ["updated_at"], ["due_date"],
+                        {"fields": ["acceptance_number"], "unique": True, "sparse": True}]}
+
+
+class Event(_Base):
+    """One history entry; `_id` is `<object id>:<revision>` so copying it twice is harmless."""
+
+    id = StringField(primary_key=True)
+    kind = StringField(required=True)           # record | form_version
+    object_id = StringField(required=True)
+    revision = IntField()
+    at = DateTimeField()
+    actor = DictField()
+    trigger = StringField()
+    process = StringField()
+    source = StringField()
+    dest = StringField()
+    to_process = StringField()
+    opinion = StringField()
+    outcome = StringField()                     # done | refused
+    changes = ListField(DictField())
+    details = DictField()
+    meta = {"collection": "events", "indexes": [["object_id", "at"], ["kind", "at"]]}
+
+
+class Counter(_Base):
+    id = StringField(primary_key=True)          # "<form>:<period>"
+    seq = IntField(default=0)
+    returned = IntField(default=0)
+    meta = {"collection": "counters"}
+
+
+class ReturnedNumber(_Base):
+    """A number handed out to an accept whose write then lost a race: reused by the next accept."""
+
+    id = StringField(primary_key=True)          # "<form>:<period>:<seq:012d>"
+    counter = StringField(required=True)
+    seq = IntField(required=True)
+    meta = {"collection": "returned_numbers", "indexes": [["counter", "seq"]]}
+
+
+class RateBucket(_Base):
+    id = StringField(primary_key=True)
+    count = IntField(default=0)
+    expires_at = DateTimeField()
+    meta = {"collection": "rate_buckets",
+            "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}]}
+
+
+class Attachment(_Base):
+    id = StringField(primary_key=True)          # "att_<ULID>"
+    name = StringField()
+    content_type = StringField()
+    size = IntField()
+    sha256 = StringField()
+    uploaded_by = StringField()
+    created_at = DateTimeField()
+    meta = {"collection": "attachments"}
+
+
+class Meta(_Base):
+    id = StringField(primary_key=True)
+    value = DictField()
+    meta = {"collection": "meta"}
+
+
+ALL = (User, FormVersion, WorkflowVersion, Record, Event, Counter, ReturnedNumber, RateBucket,
+       Attachment, Meta)

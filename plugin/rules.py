@@ -1,0 +1,90 @@
+"""The built-in guards, branch conditions and actions that workflow files may name.
+
+They are pure: what they need from the store or the form arrives through `ctx.env`
+(see `service.Env`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from json_logic import jsonLogic
+
+from .i18n import message
+from .registry import action, condition, guard
+
+MESSAGES = {
+    "not_submitter": {"zh-CN": "受理人不能审核自己受理的业务", "en": "You took this record in, so someone else must review it"},
+    "not_author": {"zh-CN": "模板作者不能审核或批准自己的模板", "en": "The author of a form may not review or approve it"},
+    "is_assignee": {"zh-CN": "此业务已分派给其他经办人", "en": "This record is assigned to someone else"},
+    "retention": {"zh-CN": "保存期限未满（至 {until}），不能销毁", "en": "The retention period runs until {until}; it cannot end yet"},
+    "not_approver": {"zh-CN": "批准销毁的人不能同时监销", "en": "Whoever approved the destruction may not also witness it"},
+}
+
+
+def _problem(ctx: Any, code: str, **params: Any) -> dict[str, str]:
+    return {"path": "", "code": code, "message": message(MESSAGES, code, ctx.lang, **params)}
+
+
+@guard("materials_complete")
+def materials_complete(ctx: Any) -> list[dict[str, str]]:
+    """Every missing or wrong item and material, all at once (一次性告知)."""
+    return ctx.env.completeness(ctx.obj, ctx.lang)
+
+
+@guard("not_submitter")
+def not_submitter(ctx: Any) -> list[dict[str, str]]:
+    return [_problem(ctx, "not_submitter")] if ctx.obj.get("created_by") == ctx.actor.id else []
+
+
+@guard("not_author")
+def not_author(ctx: Any) -> list[dict[str, str]]:
+    return [_problem(ctx, "not_author")] if ctx.obj.get("author") == ctx.actor.id else []
+
+
+@guard("is_assignee")
+def is_assignee(ctx: Any) -> list[dict[str, str]]:
+    return [] if ctx.obj.get("assignee") == ctx.actor.id else [_problem(ctx, "is_assignee")]
+
+
+@guard("retention_passed")
+def retention_passed(ctx: Any) -> list[dict[str, str]]:
+    until = ctx.obj.get("retention_until")
+    if until and until <= ctx.env.now.date().isoformat():
+        return []
+    return [_problem(ctx, "retention", until=until or "—")]
+
+
+@guard("not_approver")
+def not_approver(ctx: Any) -> list[dict[str, str]]:
+    return [_problem(ctx, "not_approver")] if ctx.obj.get("destruction_approved_by") == ctx.actor.id else []
+
+
+@condition("second_level_required")
+def second_level_required(ctx: Any) -> bool:
+    rule = (ctx.env.form_settings(ctx.obj).get("review") or {}).get("second_level_if")
+    return bool(rule) and bool(jsonLogic(rule, ctx.obj.get("data") or {}))
+
+
+@action("assign_acceptance_number")
+def assign_acceptance_number(ctx: Any) -> dict[str, Any]:
+    return ctx.env.acceptance(ctx)
+
+
+@action("record_notice")
+def record_notice(ctx: Any) -> dict[str, Any]:
+    return {"notice": ctx.env.notice(ctx)}
+
+
+@action("set_assignee")
+def set_assignee(ctx: Any) -> dict[str, Any]:
+    return {"assignee": ctx.env.assignee(ctx)}
+
+
+@action("set_retention")
+def set_retention(ctx: Any) -> dict[str, Any]:
+    return {"retention_until": ctx.env.retention_until(ctx.obj)}
+
+
+@action("publish_form")
+def publish_form(ctx: Any) -> dict[str, Any]:
+    return {"published_at": ctx.env.now}

@@ -1,0 +1,256 @@
+"""Every read and write of MongoDB, inside the subset that the embedded server keeps intact.
+
+Writes use only: insert_one/insert_many, update_one/find_one_and_update with `$set` of
+whole fields or dotted object paths, `$inc`, `$setOnInsert` + upsert, and delete_many.
+A transition is one compare-and-set `update_one` on (id, state, revision) that also sets
+the event into the object's one-slot `outbox`; the event is then copied into `events`
+under the id `<object>:<revision>`, so a repeated copy is harmless.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Mapping
+
+import mongoengine
+import pymongo
+from mongoengine.connection import disconnect, get_db
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from .errors import Conflict, NotFound, StoreUnavailable
+from .models import ALIAS, ALL
+
+Doc = dict[str, Any]
+
+
+def utcnow() -> dt.datetime:
+    # the store keeps milliseconds; trimming here keeps what we return equal to what we read back
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class Store:
+    """The product's MongoDB database, reached through one mongoengine connection alias."""
+
+    def __init__(self, uri: str, db_name: str, *, timeout_ms: int = 5000) -> None:
+        disconnect(ALIAS)
+        for model in ALL:                       # mongoengine caches collections per class
+            model._collection = None
+        mongoengine.connect(db=db_name, host=uri, alias=ALIAS, tz_aware=True, uuidRepresentation="standard",
+                            serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+        self.db: pymongo.database.Database = get_db(ALIAS)
+        self.users = self.db["users"]
+        self.forms = self.db["form_versions"]
+        self.workflows = self.db["workflow_versions"]
+        self.records = self.db["records"]
+        self.events = self.db["events"]
+        self.counters = self.db["counters"]
+        self.returned = self.db["returned_numbers"]
+        self.buckets = self.db["rate_buckets"]
+        self.attachments = self.db["attachments"]
+        self.meta = self.db["meta"]
+
+    def ensure_indexes(self) -> None:
+        for model in ALL:
+            model.ensure_indexes()
+
+    def close(self) -> None:
+        disconnect(ALIAS)
+
+    def ping(self) -> bool:
+        try:
+            self.db.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    # -- generic ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert(collection: pymongo.collection.Collection, doc: Doc, what: str) -> Doc:
+        try:
+            collection.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise Conflict(what, code="duplicate") from exc
+        return doc
+
+    def commit(self, collection: pymongo.collection.Collection, current: Doc, changes: Doc,
+               event: Doc | None) -> Doc:
+        """Compare-and-set on (id, state, revision); the event rides in the outbox. Stale -> Conflict."""
+        revision = int(current.get("revision", 0)) + 1
+        changes = dict(changes, revision=revision, updated_at=changes.get("updated_at") or utcnow())
+        if event is not None:
+            event = dict(event, _id=f"{current['_id']}:{revision}", object_id=current["_id"],
+                         revision=revision)
+            changes["outbox"] = event
+        filter_ = {"_id": current["_id"], "revision": current.get("revision", 0),
+                   "state": current.get("state")}
+        result = collection.update_one(filter_, {"$set": changes})
+        if result.matched_count != 1:
+            raise Conflict("this record was changed by someone else; reload it and try again",
+                           code="stale")
+        updated = dict(current, **changes)
+        pending = [e for e in (current.get("outbox"), event) if e]
+        self.copy_events(pending)
+        return updated
+
+    def copy_events(self, events: Iterable[Doc]) -> None:
+        """Insert events that may already be there: duplicates are the expected, harmless case."""
+        docs = [dict(e) for e in events if e and e.get("_id")]
+        if not docs:
+            return
+        try:
+            self.events.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+
+    def add_event(self, event: Doc) -> None:
+        """An event that changes no state (a refused check, a read): its own insert."""
+        self.events.insert_one(event)
+
+    def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
+        events = list(self.events.find({"object_id": object_id}).sort([("at", 1)]))
+        if outbox and outbox.get("_id") not in {e["_id"] for e in events}:
+            events.append(outbox)
+            events.sort(key=lambda e: e["at"])
+        return events
+
+    # -- users -----------------------------------------------------------------------------
+
+    def insert_user(self, doc: Doc) -> Doc:
+        return self._insert(self.users, doc, f"the user name '{doc['username']}' is taken")
+
+    def user_by_name(self, username: str) -> Doc | None:
+        return self.users.find_one({"username": username})
+
+    def user(self, user_id: str) -> Doc | None:
+        return self.users.find_one({"_id": user_id})
+
+    def list_users(self) -> list[Doc]:
+        return list(self.users.find({}, {"password_hash": 0}).sort([("username", 1)]))
+
+    def count_users(self) -> int:
+        return self.users.count_documents({})
+
+    # -- definitions -----------------------------------------------------------------------
+
+    def insert_form_version(self, doc: Doc) -> Doc:
+        return self._insert(self.forms, doc, f"form '{doc['key']}' already has version {doc['version']}")
+
+    def form_version(self, key: str, version: int) -> Doc:
+        doc = self.forms.find_one({"_id": f"{key}@{version}"})
+        if doc is None:
+            raise NotFound(f"form '{key}' has no version {version}")
+        return doc
+
+    def form_versions(self, key: str) -> list[Doc]:
+        return list(self.forms.find({"key": key}).sort([("version", 1)]))
+
+    def latest_form_version(self, key: str, state: str | None = None) -> Doc | None:
+        query: Doc = {"key": key}
+        if state:
+            query["state"] = state
+        found = list(self.forms.find(query).sort([("version", -1)]).limit(1))
+        return found[0] if found else None
+
+    def form_versions_in(self, states: list[str]) -> list[Doc]:
+        return list(self.forms.find({"state": {"$in": states}}).sort([("key", 1), ("version", 1)]))
+
+    def insert_workflow_version(self, doc: Doc) -> Doc:
+        return self._insert(self.workflows, doc, f"workflow '{doc['key']}' already has version {doc['version']}")
+
+    def workflow_versions(self) -> list[Doc]:
+        return list(self.workflows.find({}).sort([("key", 1), ("version", 1)]))
+
+    # -- records ---------------------------------------------------------------------------
+
+    def insert_record(self, doc: Doc, event: Doc) -> Doc:
+        event = dict(event, _id=f"{doc['_id']}:0", object_id=doc["_id"], revision=0)
+        doc = dict(doc, outbox=event)
+        self._insert(self.records, doc, "record exists")
+        self.copy_events([event])
+        return doc
+
+    def record(self, record_id: str) -> Doc:
+        doc = self.records.find_one({"_id": record_id})
+        if doc is None:
+            raise NotFound("no such record", code="record_not_found")
+        return doc
+
+    def record_by_number(self, number: str) -> Doc | None:
+        return self.records.find_one({"acceptance_number": number})
+
+    def list_records(self, query: Mapping[str, Any], limit: int, after: str | None) -> list[Doc]:
+        query = dict(query)
+        if after:
+            query["_id"] = {"$lt": after}
+        return list(self.records.find(query, {"outbox": 0}).sort([("_id", -1)]).limit(limit))
+
+    # -- acceptance numbers ------------------------------------------------------------------
+
+    def next_number(self, counter_id: str) -> int:
+        """Hand out the counter's next number; numbers given back by lost races go first."""
+        doc = self.counters.find_one_and_update(
+            {"_id": counter_id, "returned": {"$lte": 0}}, {"$inc": {"seq": 1}},
+            return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            return int(doc["seq"])
+        try:
+            self.counters.update_one({"_id": counter_id},
+                                     {"$setOnInsert": {"seq": 0, "returned": 0}}, upsert=True)
+        except DuplicateKeyError:
+            pass
+        while True:
+            doc = self.counters.find_one_and_update(
+                {"_id": counter_id, "returned": {"$lte": 0}}, {"$inc": {"seq": 1}},
+                return_document=ReturnDocument.AFTER)
+            if doc is not None:
+                return int(doc["seq"])
+            reused = self._reuse_number(counter_id)
+            if reused is not None:
+                return reused
+
+    def _reuse_number(self, counter_id: str) -> int | None:
+        for doc in self.returned.find({"counter": counter_id}).sort([("seq", 1)]).limit(5):
+            claimed = self.returned.find_one_and_delete({"_id": doc["_id"]})
+            if claimed is not None:
+                self.counters.update_one({"_id": counter_id}, {"$inc": {"returned": -1}})
+                return int(claimed["seq"])
+        # the pool is empty but the flag says otherwise (a crash in between): reset it
+        self.counters.update_one({"_id": counter_id, "returned": {"$gt": 0}}, {"$set": {"returned": 0}})
+        return None
+
+    def return_number(self, counter_id: str, seq: int) -> None:
+        """Give a number back so the sequence stays free of gaps."""
+        self.returned.insert_one({"_id": f"{counter_id}:{seq:012d}", "counter": counter_id, "seq": seq})
+        self.counters.update_one({"_id": counter_id}, {"$inc": {"returned": 1}})
+
+    # -- rate limits and meta ------------------------------------------------------------------
+
+    def hit(self, bucket: str, window_seconds: int) -> int:
+        """Count one hit in a fixed window shared by every host; returns the count so far."""
+        now = utcnow()
+        window = int(now.timestamp()) // window_seconds
+        doc = self.buckets.find_one_and_update(
+            {"_id": f"{bucket}:{window}"},
+            {"$inc": {"count": 1},
+             "$setOnInsert": {"expires_at": now + dt.timedelta(seconds=2 * window_seconds)}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return int(doc["count"])
+
+    def claim_meta(self, key: str, value: Doc) -> bool:
+        """Insert a meta document once; False when it was already there (another host won)."""
+        try:
+            self.meta.insert_one({"_id": key, "value": value})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def meta_value(self, key: str) -> Doc | None:
+        doc = self.meta.find_one({"_id": key})
+        return doc["value"] if doc else None
+
+
+def guard_store_errors(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable("the record store is not answering; try again in a moment")
