@@ -1,0 +1,234 @@
+"""Turn a posted HTML form back into JSON data typed per the form's schema."""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
+
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from counterflow.i18n import message, normalize
+from counterflow.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
+                                resolve, schema_type, to_pointer)
+
+DATA_URL_LIMIT = 2 * 1024 * 1024
+TRUE_WORDS = ("on", "true", "1", "yes")
+FALSE_WORDS = ("off", "false", "0", "no")
+
+MESSAGES = {
+    "too_large": {"zh-CN": "文件“{name}”超过 {limit} MiB，未保存",
+                  "en": "File '{name}' is over {limit} MiB and was not kept"},
+    "json": {"zh-CN": "不是有效的 JSON：{error}", "en": "Not valid JSON: {error}"},
+    "json_object": {"zh-CN": "须为 JSON 对象", "en": "Must be a JSON object"},
+    "upload_unavailable": {"zh-CN": "此处不能上传文件", "en": "Files cannot be uploaded here"},
+}
+
+_MISSING = object()
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_CHINA_OFFSET = "+08:00"
+
+
+@dataclass
+class _Post:
+    root: dict
+    form: MultiDict
+    files: MultiDict
+    store_file: Callable[[FileStorage], str] | None
+    lang: str
+    present: set[str]
+    json_fields: set[str]
+    removed: set[str]
+    problems: list[dict] = field(default_factory=list)
+
+    def problem(self, pointer: str, code: str, **params: Any) -> None:
+        self.problems.append({"path": pointer, "code": code,
+                              "message": message(MESSAGES, code, self.lang, **params)})
+
+    def texts(self, name: str) -> list[str]:
+        return [v for v in self.form.getlist(name) if isinstance(v, str)]
+
+    def new_files(self, name: str) -> list[FileStorage]:
+        return [f for f in self.files.getlist(name) if f and f.filename]
+
+
+def parse_form(schema: dict, form: MultiDict, files: MultiDict | None = None, *,
+               store_file: Callable[[FileStorage], str] | None = None,
+               lang: str = "zh-CN") -> tuple[Any, list[dict]]:
+    """The JSON data a posted form holds, and the problems met reading it (bad JSON, files too large)."""
+    post = _Post(schema if isinstance(schema, dict) else {}, form, files or MultiDict(), store_file,
+                 normalize(lang), set(form.getlist("_present")), set(form.getlist("_json")),
+                 set(form.getlist("_remove")))
+    value = _parse(post.root, [], post, depth=0)
+    if value is _MISSING:
+        value = {} if schema_type(resolve(post.root, {}, post.root)[0]) in ("object", None) else None
+    return value, post.problems
+
+
+def _parse(schema: Any, parts: list[str], post: _Post, *, depth: int) -> Any:
+    schema, _ = resolve(schema, {}, post.root)
+    pointer, name = to_pointer(parts), input_name(parts)
+    if pointer in post.json_fields:
+        return _json(name, pointer, post)
+    typ = schema_type(schema)
+    if typ == "object" and depth < 20:
+        return _object(schema, parts, post, depth)
+    if typ == "array" and depth < 20:
+        return _array(schema, parts, post, depth)
+    if typ == "null":
+        return _MISSING
+    if is_file(schema):
+        return _single_file(schema, name, pointer, post)
+    return _scalar(schema, post.texts(name), pointer, post)
+
+
+def _object(schema: dict, parts: list[str], post: _Post, depth: int) -> Any:
+    props = properties(schema, post.root)
+    data = {}
+    for key, prop in props.items():
+        value = _parse(prop, parts + [key], post, depth=depth + 1)
+        if value is not _MISSING:
+            data[key] = value
+    extra = _json(input_name(parts + [EXTRA_KEY]), to_pointer(parts + [EXTRA_KEY]), post)
+    if isinstance(extra, dict):
+        data.update({k: v for k, v in extra.items() if k not in props})
+    elif extra is not _MISSING and not isinstance(extra, str):
+        post.problem(to_pointer(parts + [EXTRA_KEY]), "json_object")
+    return data if data else _MISSING
+
+
+def _array(schema: dict, parts: list[str], post: _Post, depth: int) -> Any:
+    items = schema.get("items")
+    if not isinstance(items, dict):
+        return _MISSING
+    item, _ = resolve(items, {}, post.root)
+    name, pointer = input_name(parts), to_pointer(parts)
+    if is_file(item):
+        return _many_files(item, name, pointer, post)
+    group = post.texts(name)
+    if group:  # a checkbox group posts every ticked value under the field's own name
+        values = [_scalar(item, [v], pointer, post) for v in group]
+        return [v for v in values if v is not _MISSING] or _MISSING
+    rows = []
+    for index in _row_indices(name if parts else "", post):
+        row_parts = parts + [str(index)]
+        if to_pointer(row_parts) in post.removed:
+            continue
+        value = _parse(item, row_parts, post, depth=depth + 1)
+        if value is not _MISSING:
+            rows.append(value)
+    return rows or _MISSING
+
+
+def _row_indices(name: str, post: _Post) -> list[int]:
+    """The indices of rows that hold at least one filled-in value (blank rows are dropped)."""
+    prefix = name + "." if name else ""
+    found = set()
+    for key, value in list(post.form.items(multi=True)) + list(post.files.items(multi=True)):
+        if not key.startswith(prefix):
+            continue
+        index = key[len(prefix):].split(".", 1)[0]
+        filled = bool(value.filename) if isinstance(value, FileStorage) else bool(str(value).strip())
+        if index.isdigit() and filled:
+            found.add(int(index))
+    return sorted(found)
+
+
+def _scalar(schema: dict, values: list[str], pointer: str, post: _Post) -> Any:
+    raw = next((v for v in values if v.strip()), None)
+    typ = schema_type(schema)
+    if typ == "boolean" and raw is None and not values:
+        return False if pointer in post.present else _MISSING
+    if raw is None:
+        return _MISSING
+    raw = raw.replace("\r\n", "\n")
+    pairs = choices(schema, {"ui:widget": "radio"} if typ == "boolean" else {})
+    for value, _ in pairs or []:
+        if encode_value(value) == raw:
+            return value
+    if typ == "boolean":
+        word = raw.strip().lower()
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else raw
+    if typ in ("integer", "number"):
+        return _number(raw)
+    if schema.get("format") == "date-time" and _LOCAL_DATETIME.match(raw):
+        return raw + (":00" if len(raw) == 16 else "") + _CHINA_OFFSET
+    if pairs and not isinstance(pairs[0][0], str):
+        return _maybe_json(raw)
+    return raw
+
+
+def _number(raw: str) -> Any:
+    """A number from what was typed (full-width digits too); the text itself when it is none."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if _INTEGER.match(text):
+        return int(text)
+    if _NUMBER.match(text):
+        number = float(text)
+        if math.isfinite(number):
+            return int(number) if number.is_integer() and abs(number) < 2 ** 53 and "e" not in text.lower() \
+                and "." not in text else number
+    return raw
+
+
+def _maybe_json(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _json(name: str, pointer: str, post: _Post) -> Any:
+    raw = next((v for v in post.texts(name) if v.strip()), None)
+    if raw is None:
+        return _MISSING
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        post.problem(pointer, "json", error=str(error))
+        return raw.replace("\r\n", "\n")
+
+
+def _single_file(schema: dict, name: str, pointer: str, post: _Post) -> Any:
+    kept = next((v for v in post.texts(name) if v), None)
+    if pointer in post.removed:
+        kept = None
+    for upload in post.new_files(name)[:1]:
+        stored = _store(schema, upload, pointer, post)
+        if stored is not None:
+            return stored
+    return kept if kept is not None else _MISSING
+
+
+def _many_files(item: dict, name: str, pointer: str, post: _Post) -> Any:
+    values = [v for i, v in enumerate(post.texts(name)) if v and f"{pointer}/{i}" not in post.removed]
+    for upload in post.new_files(name):
+        stored = _store(item, upload, f"{pointer}/{len(values)}", post)
+        if stored is not None:
+            values.append(stored)
+    return values or _MISSING
+
+
+def _store(schema: Mapping, upload: FileStorage, pointer: str, post: _Post) -> str | None:
+    if schema.get("format") == "data-url":
+        return _data_url(upload, pointer, post)
+    if post.store_file is None:
+        post.problem(pointer, "upload_unavailable")
+        return None
+    return post.store_file(upload)
+
+
+def _data_url(upload: FileStorage, pointer: str, post: _Post) -> str | None:
+    content = upload.stream.read(DATA_URL_LIMIT + 1)
+    if len(content) > DATA_URL_LIMIT:
+        post.problem(pointer, "too_large", name=upload.filename, limit=DATA_URL_LIMIT // (1024 * 1024))
+        return None
+    mime = upload.mimetype or "application/octet-stream"
+    encoded = base64.b64encode(content).decode("ascii")
+    return f"data:{mime};name={quote(upload.filename or '')};base64,{encoded}"
