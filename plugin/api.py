@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
@@ -10,6 +11,7 @@ from . import apischemas as s, handlers
 from .errors import BadRequest, Unauthorized
 from .i18n import normalize
 from .service import public_user
+from .store import stamp
 
 bp = Blueprint("counterflow_api", __name__)
 handlers.install(bp)
@@ -98,7 +100,7 @@ def healthz() -> tuple[Response, int]:
 def token() -> tuple[Response, int]:
     payload = body(s.TokenRequest())
     issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang())
-    return out(s.TokenResponse(), {"token": issued, "expires_at": expires})
+    return out(s.TokenResponse(), {"token": issued, "expires_at": stamp(expires)})
 
 
 @bp.post("/api/v1/users")
@@ -221,6 +223,34 @@ def record_options(record_id: str) -> tuple[Response, int]:
 def fire_record(record_id: str, trigger: str) -> tuple[Response, int]:
     doc = ext().service.fire_record(actor(), record_id, trigger, body(s.TransitionRequest()), lang())
     return out(s.RecordOut(), record_view(doc))
+
+
+# -- attachments ------------------------------------------------------------------------------------------
+
+@bp.post("/api/v1/attachments")
+def upload_attachment() -> tuple[Response, int]:
+    request.max_content_length = ext().settings.max_upload_bytes
+    who = actor()
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest({"zh-CN": "请以 multipart/form-data 上传字段 file", "en": "Upload the file as multipart field 'file'"}[lang()],
+                         code="no_file")
+    meta = ext().service.upload(who, upload.filename or "", upload.mimetype or "", upload.read(), lang())
+    return jsonify(attachment_view(meta)), 201
+
+
+@bp.get("/api/v1/attachments/<attachment_id>")
+def download_attachment(attachment_id: str) -> Response:
+    meta, content = ext().service.attachment(actor(), attachment_id, lang())
+    response = Response(content, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(meta["name"])
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def attachment_view(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"id": meta["_id"], "name": meta["name"], "content_type": meta["content_type"], "size": meta["size"],
+            "sha256": meta["sha256"]}
 
 
 # -- the applicant -----------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class TokenRequest(Strict):
 
 class TokenResponse(Schema):
     token = fields.String()
-    expires_at = fields.DateTime()
+    expires_at = fields.String()
 
 
 class UserCreate(Strict):
@@ -96,9 +96,9 @@ class FormVersionOut(Schema):
     ui_schema = fields.Dict()
     settings = fields.Dict()
     author = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    published_at = fields.DateTime(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+    published_at = fields.String(allow_none=True)
 
 
 class RecordCreate(Strict):
@@ -128,13 +128,13 @@ class RecordOut(Schema):
     revision = fields.Integer()
     data = fields.Dict()
     acceptance_number = fields.String(allow_none=True)
-    accepted_at = fields.DateTime(allow_none=True)
+    accepted_at = fields.String(allow_none=True)
     due_date = fields.String(allow_none=True)
     assignee = fields.String(allow_none=True)
     department = fields.String()
     created_by = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = fields.String()
+    updated_at = fields.String()
     warnings = fields.List(fields.Nested(Problem))
 
 
@@ -172,7 +172,7 @@ class TransitionOption(Schema):
 
 class HistoryEvent(Schema):
     id = fields.String()
-    at = fields.DateTime()
+    at = fields.String()
     actor = fields.Dict()
     trigger = fields.String()
     process = fields.String()
@@ -187,7 +187,7 @@ class HistoryEvent(Schema):
 
 class Receipt(Schema):
     acceptance_number = fields.String()
-    accepted_at = fields.DateTime()
+    accepted_at = fields.String()
     due_date = fields.String()
     query_code = fields.String()
     status_url = fields.String()
@@ -200,7 +200,7 @@ class StatusQuery(Strict):
 
 
 class StatusStep(Schema):
-    at = fields.DateTime()
+    at = fields.String()
     process = fields.String()
     state = fields.String()
 
@@ -208,7 +208,7 @@ class StatusStep(Schema):
 class Status(Schema):
     acceptance_number = fields.String()
     form = fields.String()
-    accepted_at = fields.DateTime()
+    accepted_at = fields.String()
     due_date = fields.String()
     process = fields.String()
     process_title = fields.String()

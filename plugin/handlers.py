@@ -71,5 +71,7 @@ def handle_unexpected(exc: Exception) -> Any:
 
 def install(bp: Any) -> None:
     """Blueprint-level handlers, so the portal's own errors stay the portal's."""
+    bp.register_error_handler(CounterflowError, handle_domain_error)
+    bp.register_error_handler(HTTPException, handle_http_error)
     bp.register_error_handler(PyMongoError, handle_store_error)
     bp.register_error_handler(Exception, handle_unexpected)

@@ -1,10 +1,14 @@
 """Collections, fields and indexes (mongoengine). Every id is a string; see DESIGN.md, the store."""
 from __future__ import annotations
 
-from mongoengine import (BooleanField, DateTimeField, DictField, Document, IntField, ListField,
+from mongoengine import (BooleanField, DictField, Document, IntField, ListField,
                          StringField)
 
 ALIAS = "counterflow"
+
+
+# Timestamps are StringFields holding `store.stamp()` text: the embedded server mangles
+# datetimes set at the top level of an update (see DESIGN.md, the store).
 
 
 class _Base(Document):
@@ -20,7 +24,7 @@ class User(_Base):
     department = StringField(default="")
     active = BooleanField(default=True)
     token_epoch = IntField(default=0)
-    created_at = DateTimeField()
+    created_at = StringField()
     meta = {"collection": "users", "indexes": [{"fields": ["username"], "unique": True}]}
 
 
@@ -36,9 +40,9 @@ class FormVersion(_Base):
     ui_schema = DictField()
     settings = DictField()
     author = StringField()
-    created_at = DateTimeField()
-    updated_at = DateTimeField()
-    published_at = DateTimeField()
+    created_at = StringField()
+    updated_at = StringField()
+    published_at = StringField()
     outbox = DictField()
     meta = {"collection": "form_versions",
             "indexes": [{"fields": ["key", "version"], "unique": True}, ["key", "state"], ["state"]]}
@@ -49,7 +53,7 @@ class WorkflowVersion(_Base):
     key = StringField(required=True)
     version = IntField(required=True)
     definition = DictField()
-    created_at = DateTimeField()
+    created_at = StringField()
     meta = {"collection": "workflow_versions",
             "indexes": [{"fields": ["key", "version"], "unique": True}]}
 
@@ -69,12 +73,12 @@ class Record(_Base):
     department = StringField()
     assignee = StringField()
     acceptance_number = StringField()
-    accepted_at = DateTimeField()
+    accepted_at = StringField()
     due_date = StringField()                    # ISO date, in the counter's calendar
     query_code = StringField()
-    state_since = DateTimeField()
-    created_at = DateTimeField()
-    updated_at = DateTimeField()
+    state_since = StringField()
+    created_at = StringField()
+    updated_at = StringField()
     outbox = DictField()
     meta = {"collection": "records",
             "indexes": [["form", "process", "state"], ["process", "state"], ["assignee"],
@@ -89,7 +93,7 @@ class Event(_Base):
     kind = StringField(required=True)           # record | form_version
     object_id = StringField(required=True)
     revision = IntField()
-    at = DateTimeField()
+    at = StringField()
     actor = DictField()
     trigger = StringField()
     process = StringField()
@@ -122,9 +126,9 @@ class ReturnedNumber(_Base):
 class RateBucket(_Base):
     id = StringField(primary_key=True)
     count = IntField(default=0)
-    expires_at = DateTimeField()
+    expires_at = StringField()
     meta = {"collection": "rate_buckets",
-            "indexes": [{"fields": ["expires_at"], "expireAfterSeconds": 0}]}
+            "indexes": ["expires_at"]}
 
 
 class Attachment(_Base):
@@ -134,7 +138,7 @@ class Attachment(_Base):
     size = IntField()
     sha256 = StringField()
     uploaded_by = StringField()
-    created_at = DateTimeField()
+    created_at = StringField()
     meta = {"collection": "attachments"}
 
 

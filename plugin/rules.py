@@ -87,4 +87,4 @@ def set_retention(ctx: Any) -> dict[str, Any]:
 
 @action("publish_form")
 def publish_form(ctx: Any) -> dict[str, Any]:
-    return {"published_at": ctx.env.now}
+    return {"published_at": ctx.env.stamp}

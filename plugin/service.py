@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import hmac
+import re
 import json
 import logging
 import secrets
@@ -24,7 +26,7 @@ from .masking import mask_data
 from .numbering import NumberPattern
 from .registry import ACTIONS
 from .settings import Settings
-from .store import Store, utcnow
+from .store import AttachmentStore, Store, stamp, utcnow
 from .validation import FormValidator, check_form_definition
 from .workdays import WorkCalendar, YearOverride
 
@@ -33,6 +35,7 @@ Doc = dict[str, Any]
 
 STAFF = frozenset(ROLES) - {"admin"}
 RECORD_WIDE_ROLES = frozenset({"manager", "supervisor", "auditor", "archivist"})
+ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 MESSAGES = {
@@ -76,10 +79,12 @@ class Env:
 
     def __init__(self, service: "Service", now: dt.datetime) -> None:
         self.service, self.now = service, now
+        self.stamp = stamp(now)
 
     def completeness(self, obj: Mapping[str, Any], lang: str) -> list[dict[str, str]]:
         validator = self.service.validator(obj["form"], obj["form_version"])
-        return [p.to_dict() for p in validator.check_complete(obj.get("data") or {}, lang)]
+        data = obj.get("data") or {}
+        return [p.to_dict() for p in validator.check_complete(data, lang)] + self.service.unknown_attachments(data, lang)
 
     def form_settings(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
         return self.service.form_doc(obj["form"], obj["form_version"]).get("settings", {})
@@ -92,7 +97,7 @@ class Env:
         seq = self.service.store.next_number(counter_id)
         ctx.notes["number"] = (counter_id, seq)
         days = int(settings.get("time_limit", {}).get("working_days", 5))
-        return {"acceptance_number": pattern.format(local, seq), "accepted_at": self.now,
+        return {"acceptance_number": pattern.format(local, seq), "accepted_at": stamp(self.now),
                 "due_date": self.service.calendar.add_working_days(local.date(), days).isoformat(),
                 "query_code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))}
 
@@ -105,7 +110,7 @@ class Env:
             raise Invalid(_msg("nothing_to_return", ctx.lang), code="nothing_to_return",
                           details=[{"path": "/items", "code": "required", "message": _msg("nothing_to_return", ctx.lang)}])
         return {"items": items, "opinion": str(ctx.payload.get("opinion") or "")[:2000],
-                "at": self.now, "by": ctx.actor.public()}
+                "at": stamp(self.now), "by": ctx.actor.public()}
 
     def assignee(self, ctx: Context) -> str:
         user_id = ctx.payload.get("assignee")
@@ -144,7 +149,7 @@ class Service:
 
     def bootstrap(self, shipped_workflows: Mapping[str, Doc], shipped_forms: Mapping[str, Doc]) -> str | None:
         """Load what an empty store lacks; create `admin`. Returns a generated password, once."""
-        now = utcnow()
+        now = stamp()
         known = {(d["key"]) for d in self.store.workflow_versions()}
         for key, definition in shipped_workflows.items():
             if key not in known:
@@ -245,7 +250,7 @@ class Service:
                                                              "message": _msg("password", lang)}])
         doc = {"_id": new_id(), "username": payload["username"], "password_hash": hash_password(payload["password"]),
                "name": payload.get("name", ""), "roles": sorted(set(payload["roles"])),
-               "department": payload.get("department", ""), "active": True, "token_epoch": 0, "created_at": utcnow()}
+               "department": payload.get("department", ""), "active": True, "token_epoch": 0, "created_at": stamp()}
         self.store.insert_user(doc)
         return public_user(doc)
 
@@ -256,7 +261,7 @@ class Service:
     # -- form definitions ------------------------------------------------------------------------
 
     def _form_doc(self, definition: Mapping[str, Any], version: int, state: str, *, author: str,
-                  now: dt.datetime) -> Doc:
+                  now: str) -> Doc:
         return {"_id": f"{definition['key']}@{version}", "key": definition["key"], "version": version,
                 "state": state, "revision": 0, "title": definition["title"],
                 "description": definition.get("description") or {}, "schema": definition["schema"],
@@ -278,7 +283,7 @@ class Service:
         self.check_definition(definition, lang)
         if self.store.latest_form_version(definition["key"]) is not None:
             raise Conflict(_msg("form_exists", lang, key=definition["key"]), code="form_exists")
-        doc = self._form_doc(definition, 1, "draft", author=actor.id, now=utcnow())
+        doc = self._form_doc(definition, 1, "draft", author=actor.id, now=stamp())
         self.store.insert_form_version(doc)
         return doc
 
@@ -344,7 +349,7 @@ class Service:
         definition = _definition_from({**{k: latest[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
                                        **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
         self.check_definition(definition, lang)
-        doc = self._form_doc(definition, latest["version"] + 1, "draft", author=actor.id, now=utcnow())
+        doc = self._form_doc(definition, latest["version"] + 1, "draft", author=actor.id, now=stamp())
         self.store.insert_form_version(doc)
         return doc
 
@@ -372,7 +377,7 @@ class Service:
 
     def _event(self, kind: str, actor: Actor, trigger: str, process: str, source: str, dest: str,
                opinion: Any = None, *, now: dt.datetime | None = None, **extra: Any) -> Doc:
-        return {"kind": kind, "at": now or utcnow(), "actor": actor.public(), "trigger": trigger, "process": process,
+        return {"kind": kind, "at": stamp(now), "actor": actor.public(), "trigger": trigger, "process": process,
                 "source": source, "dest": dest, "opinion": str(opinion)[:2000] if opinion else None,
                 "outcome": "done", **extra}
 
@@ -411,7 +416,7 @@ class Service:
                "workflows": {p: self.workflow(p).version for p in processes}, "processes": processes,
                "process": processes[0], "state": self.workflow(processes[0]).initial, "revision": 0, "data": data,
                "created_by": actor.id, "first_responder": actor.id, "department": actor.department,
-               "assignee": None, "state_since": now, "created_at": now, "updated_at": now}
+               "assignee": None, "state_since": stamp(now), "created_at": stamp(now), "updated_at": stamp(now)}
         event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
         doc = self.store.insert_record(doc, event)
         return doc, [w.to_dict() for w in warnings]
@@ -476,7 +481,7 @@ class Service:
         ctx = Context(record, actor, payload, lang, Env(self, now))
         try:
             plan = workflow.plan(record["state"], trigger, ctx)
-            changes: Doc = {"state": plan.dest, "state_since": now}
+            changes: Doc = {"state": plan.dest, "state_since": stamp(now)}
             for name in plan.actions:
                 changes.update(ACTIONS[name](ctx))
         except Invalid as exc:
@@ -524,6 +529,38 @@ class Service:
             raise Conflict({"zh-CN": "业务单尚未受理，没有回执", "en": "The record is not accepted yet, so it has no receipt"}[lang],
                            code="not_accepted")
         return record
+
+    # -- attachments ------------------------------------------------------------------------------
+
+    def upload(self, actor: Actor, name: str, content_type: str, content: bytes, lang: str) -> Doc:
+        """Keep an uploaded file; the form field then holds its `att_<ULID>` id."""
+        self.require(actor, {"clerk", "reviewer"}, lang)
+        if not content:
+            raise Invalid({"zh-CN": "上传的文件是空的", "en": "The uploaded file is empty"}[lang], code="empty_file",
+                          details=[{"path": "/file", "code": "required", "message": "empty"}])
+        safe_name = _safe_filename(name)
+        meta = {"_id": "att_" + new_id(), "name": safe_name, "content_type": _safe_type(content_type),
+                "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor.id,
+                "created_at": stamp()}
+        return AttachmentStore(self.store).put(meta, content)
+
+    def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
+        self.require(actor, STAFF, lang)
+        files = AttachmentStore(self.store)
+        meta = files.meta(attachment_id) if isinstance(attachment_id, str) and len(attachment_id) < 64 else None
+        if meta is None:
+            raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
+        return meta, files.content(attachment_id)
+
+    def unknown_attachments(self, data: Any, lang: str) -> list[dict[str, str]]:
+        """Attachment ids in the data that name no uploaded file."""
+        found = [(p, v) for p, v in _pointer_values(data).items() if isinstance(v, str) and ATTACHMENT_ID.match(v)]
+        found += [(f"{p}/{i}", x) for p, v in _pointer_values(data).items() if isinstance(v, list)
+                  for i, x in enumerate(v) if isinstance(x, str) and ATTACHMENT_ID.match(x)]
+        existing = AttachmentStore(self.store).existing([v for _, v in found])
+        return [{"path": p, "code": "attachment_missing",
+                 "message": {"zh-CN": "附件未找到，请重新上传", "en": "The attachment was not found; upload it again"}[lang]}
+                for p, v in found if v not in existing]
 
     # -- the applicant's status look-up --------------------------------------------------------------
 
@@ -658,6 +695,18 @@ def _overrides(raw: Mapping[Any, Any]) -> dict[int, YearOverride]:
         out[int(year)] = YearOverride(frozenset(dt.date.fromisoformat(d) for d in value.get("days_off", [])),
                                       frozenset(dt.date.fromisoformat(d) for d in value.get("workdays", [])))
     return out
+
+
+def _safe_filename(name: str) -> str:
+    """Keep only the last path part, without control characters; a file name is never a path."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable() and c not in '<>:"|?*').strip(" .")
+    return base[:200] or "file"
+
+
+def _safe_type(content_type: str) -> str:
+    value = (content_type or "").split(";")[0].strip().lower()
+    return value if len(value) < 100 and "/" in value else "application/octet-stream"
 
 
 def dumps(value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Mapping
 
+import gridfs
 import mongoengine
 import pymongo
 from mongoengine.connection import disconnect, get_db
@@ -27,6 +28,16 @@ def utcnow() -> dt.datetime:
     # the store keeps milliseconds; trimming here keeps what we return equal to what we read back
     now = dt.datetime.now(dt.timezone.utc)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def stamp(when: dt.datetime | None = None) -> str:
+    """A timestamp as stored: fixed-width UTC ISO 8601 text, so text order is time order.
+
+    The embedded server turns a top-level datetime in `$set` into naive text, so every
+    stored timestamp is text, the way every id is.
+    """
+    when = (when or utcnow()).astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 class Store:
@@ -78,7 +89,7 @@ class Store:
                event: Doc | None) -> Doc:
         """Compare-and-set on (id, state, revision); the event rides in the outbox. Stale -> Conflict."""
         revision = int(current.get("revision", 0)) + 1
-        changes = dict(changes, revision=revision, updated_at=changes.get("updated_at") or utcnow())
+        changes = dict(changes, revision=revision, updated_at=changes.get("updated_at") or stamp())
         if event is not None:
             event = dict(event, _id=f"{current['_id']}:{revision}", object_id=current["_id"],
                          revision=revision)
@@ -110,7 +121,7 @@ class Store:
         self.events.insert_one(event)
 
     def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
-        events = list(self.events.find({"object_id": object_id}).sort([("at", 1)]))
+        events = list(self.events.find({"object_id": object_id}).sort([("at", 1), ("_id", 1)]))
         if outbox and outbox.get("_id") not in {e["_id"] for e in events}:
             events.append(outbox)
             events.sort(key=lambda e: e["at"])
@@ -232,11 +243,13 @@ class Store:
         """Count one hit in a fixed window shared by every host; returns the count so far."""
         now = utcnow()
         window = int(now.timestamp()) // window_seconds
+        expires = stamp(now + dt.timedelta(seconds=2 * window_seconds))
+        # $set, not $setOnInsert: the embedded server drops $setOnInsert in find_one_and_update upserts
         doc = self.buckets.find_one_and_update(
-            {"_id": f"{bucket}:{window}"},
-            {"$inc": {"count": 1},
-             "$setOnInsert": {"expires_at": now + dt.timedelta(seconds=2 * window_seconds)}},
+            {"_id": f"{bucket}:{window}"}, {"$inc": {"count": 1}, "$set": {"expires_at": expires}},
             upsert=True, return_document=ReturnDocument.AFTER)
+        if doc["count"] == 1:
+            self.buckets.delete_many({"expires_at": {"$lt": stamp(now)}})
         return int(doc["count"])
 
     def claim_meta(self, key: str, value: Doc) -> bool:
@@ -250,6 +263,30 @@ class Store:
     def meta_value(self, key: str) -> Doc | None:
         doc = self.meta.find_one({"_id": key})
         return doc["value"] if doc else None
+
+
+class AttachmentStore:
+    """File contents in GridFS, metadata in `attachments`; both under the same `att_<ULID>` id."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._fs = gridfs.GridFS(store.db, collection="attachment_files")
+
+    def put(self, meta: Doc, content: bytes) -> Doc:
+        self._fs.put(content, _id=meta["_id"], filename=meta.get("name", ""))
+        self._store.attachments.insert_one(meta)
+        return meta
+
+    def meta(self, attachment_id: str) -> Doc | None:
+        return self._store.attachments.find_one({"_id": attachment_id})
+
+    def existing(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return {d["_id"] for d in self._store.attachments.find({"_id": {"$in": ids}}, {"_id": 1})}
+
+    def content(self, attachment_id: str) -> bytes:
+        return self._fs.get(attachment_id).read()
 
 
 def guard_store_errors(exc: Exception) -> StoreUnavailable:
