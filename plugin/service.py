@@ -254,6 +254,12 @@ class Service:
         self.store.insert_user(doc)
         return public_user(doc)
 
+    def reviewers(self, actor: Actor, lang: str) -> list[Doc]:
+        """Who a department head may assign a review to."""
+        self.require(actor, {"dept_head"}, lang)
+        return [public_user(u) for u in self.store.list_users() if "reviewer" in u.get("roles", [])
+                and u.get("active", True)]
+
     def list_users(self, actor: Actor, lang: str) -> list[Doc]:
         self.require(actor, {"admin"}, lang)
         return [public_user(u) for u in self.store.list_users()]
@@ -463,6 +469,8 @@ class Service:
                 raise Invalid(_msg("correction_invalid", lang, count=len(problems)),
                               details=[p.to_dict() for p in problems])
         changes = _diff(record.get("data") or {}, data, validator.sensitive)
+        if not changes:
+            return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason, changes=changes)
         updated = self.store.commit(self.store.records, record, {"data": data}, event)

@@ -147,3 +147,8 @@ if (typeof document !== "undefined") {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => enhance());
   else enhance();
 }
+
+// Print buttons on the receipt and the notice.
+for (const button of document.querySelectorAll("[data-cf-print]")) {
+  button.addEventListener("click", () => window.print());
+}
