@@ -1,0 +1,225 @@
+"""Accepts per second through the HTTP API against raw pymongo doing the same store work, side by side.
+
+    python bench/bench_accept.py            # 5 rounds of 200 accepts each way (under a minute on 2 cores)
+    python bench/bench_accept.py --quick    # 3 rounds of 50
+
+Both run in one process against one embedded nx-27017 server that this script starts on a
+temporary folder: the API through the real standalone host served by waitress in a thread
+on 127.0.0.1 (one keep-alive client, one request at a time), raw pymongo by performing the
+store operations an accept needs (read the record, `$inc` the counter with
+find_one_and_update, compare-and-set update_one carrying the outbox event, insert_many of
+the event). Rounds alternate API and raw; medians are reported. Draft records are prepared
+beforehand and are not timed. A pymongo CommandListener, registered before the app's client
+exists, counts the store commands issued during single accept requests.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from pymongo import MongoClient, ReturnDocument, monitoring
+
+try:
+    from counterflow.embedded import EmbeddedServer
+    from counterflow.host import create_app
+    from counterflow.store import stamp
+except ImportError:                      # a fresh clone: the package maps plugin/ -> counterflow
+    sys.exit("counterflow is not importable; run `pip install -e .` in the repository first")
+
+ADMIN_PASSWORD = "Adm1n-Bench-Pass-2026"
+PASSWORD = "Counter-Pass-2026"
+DB_NAME = "cf_bench"
+DATA = {
+    "applicant_name": "王小明", "id_type": "resident_id", "id_number": "11010519491231002X",
+    "bank_card": "6222020200112233445", "phone": "13800138000", "changed_items": ["phone"],
+    "new_details": {"new_phone": "13912345678"}, "reason": "更换手机号", "application_date": "2026-11-20",
+}
+
+
+class Commands(monitoring.CommandListener):
+    """Records store commands (name and collection) while `recording` is on."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording:
+            target = event.command.get(event.command_name)
+            with self._lock:
+                self.seen.append(f"{event.command_name} {target}" if isinstance(target, str) else event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.token = ""
+
+    def login(self, username: str, password: str) -> None:
+        r = self.http.post(self.base + "/api/v1/auth/token", json={"username": username, "password": password})
+        r.raise_for_status()
+        self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
+
+    def post(self, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
+        r = self.http.post(self.base + path, **kwargs)
+        if r.status_code != expect:
+            raise SystemExit(f"POST {path}: {r.status_code} {r.text[:500]}")
+        return dict(r.json())
+
+
+def serve(app: Any) -> tuple[str, Any]:
+    import waitress.server
+
+    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4, ident="counterflow-bench")
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}", server
+
+
+def prepare(api: Api, raw_records: Any, count: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """Drafts for the API (created through it) and copies of one for raw pymongo (inserted directly)."""
+    attachment = api.post("/api/v1/attachments", 201, files={"file": ("id.pdf", b"%PDF-1.4 bench", "application/pdf")})
+    data = dict(DATA, id_copy=attachment["id"])
+    api_ids = [api.post("/api/v1/records", 201, json={"form": "account-change", "data": data})["id"]
+               for _ in range(count)]
+    template = raw_records.find_one({"_id": api_ids[0]})
+    raw_docs = []
+    for i in range(count):
+        doc = copy.deepcopy(template)
+        doc["_id"] = f"raw{i:06d}{secrets.token_hex(4)}"
+        doc["outbox"] = dict(doc["outbox"], _id=f"{doc['_id']}:0", object_id=doc["_id"])
+        raw_docs.append(doc)
+    raw_records.insert_many(raw_docs)
+    raw_records.database.counters.insert_one({"_id": "raw|20261120", "seq": 0, "returned": 0})
+    return api_ids, raw_docs
+
+
+def api_round(api: Api, ids: list[str]) -> float:
+    start = time.perf_counter()
+    for record_id in ids:
+        api.post(f"/api/v1/records/{record_id}/transitions/accept", 200, json={"revision": 0})
+    return len(ids) / (time.perf_counter() - start)
+
+
+def raw_accept(db: Any, record_id: str, actor: dict[str, Any]) -> None:
+    """The store work of one accept, as plain pymongo calls."""
+    record = db.records.find_one({"_id": record_id})
+    counter = db.counters.find_one_and_update({"_id": "raw|20261120", "returned": {"$lte": 0}}, {"$inc": {"seq": 1}},
+                                              return_document=ReturnDocument.AFTER)
+    now = stamp()
+    revision = record["revision"] + 1
+    event = {"_id": f"{record_id}:{revision}", "object_id": record_id, "revision": revision, "kind": "record",
+             "at": now, "actor": actor, "trigger": "accept", "process": "intake", "source": record["state"],
+             "dest": "accepted", "opinion": None, "outcome": "done",
+             "details": {"acceptance_number": f"RAW-20261120-{counter['seq']:05d}"}}
+    changes = {"state": "accepted", "state_since": now, "acceptance_number": f"RAW-20261120-{counter['seq']:05d}",
+               "accepted_at": now, "due_date": "2026-11-27", "query_code": secrets.token_hex(4).upper(),
+               "revision": revision, "updated_at": now, "outbox": event}
+    result = db.records.update_one({"_id": record_id, "revision": record["revision"], "state": record["state"]},
+                                   {"$set": changes})
+    if result.matched_count != 1:
+        raise SystemExit(f"raw compare-and-set missed {record_id}")
+    db.events.insert_many([event], ordered=False)
+
+
+def raw_round(db: Any, docs: list[dict[str, Any]]) -> float:
+    actor = {"id": "bench", "username": "clerk", "name": "Clerk"}
+    start = time.perf_counter()
+    for doc in docs:
+        raw_accept(db, doc["_id"], actor)
+    return len(docs) / (time.perf_counter() - start)
+
+
+def count_round_trips(api: Api, listener: Commands, ids: list[str]) -> list[list[str]]:
+    samples = []
+    for record_id in ids:
+        listener.seen = []
+        listener.recording = True
+        api.post(f"/api/v1/records/{record_id}/transitions/accept", 200, json={"revision": 0})
+        listener.recording = False
+        samples.append(list(listener.seen))
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 50")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("-n", type=int, default=None, help="accepts per round and side")
+    args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 5)
+    n = args.n or (50 if args.quick else 200)
+    probes = 5
+
+    listener = Commands()
+    monitoring.register(listener)                      # before the app's MongoClient exists
+    folder = Path(tempfile.mkdtemp(prefix="cf-bench-"))
+    embedded = EmbeddedServer(folder / "store")
+    uri = embedded.start()
+    server = None
+    try:
+        os.environ.pop("COUNTERFLOW_MONGODB_URI", None)
+        app = create_app({"SECRET_KEY": secrets.token_urlsafe(32), "COUNTERFLOW_MONGODB_URI": uri,
+                          "COUNTERFLOW_DB_NAME": DB_NAME, "COUNTERFLOW_DATA_DIR": str(folder / "data"),
+                          "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, "COUNTERFLOW_LOGIN_RATE_LIMIT": 1000})
+        base, server = serve(app)
+        api = Api(base)
+        api.login("admin", ADMIN_PASSWORD)
+        api.post("/api/v1/users", 201, json={"username": "clerk", "password": PASSWORD, "name": "Clerk",
+                                             "roles": ["clerk"], "department": "counter-1"})
+        api.login("clerk", PASSWORD)
+        raw_client: MongoClient[Any] = MongoClient(uri, tz_aware=True)
+        db = raw_client[DB_NAME]
+
+        t0 = time.perf_counter()
+        api_ids, raw_docs = prepare(api, db.records, rounds * n + probes + 10)
+        print(f"prepared {len(api_ids)} + {len(raw_docs)} draft records in {time.perf_counter() - t0:.1f}s "
+              f"(not timed)", file=sys.stderr)
+        api_round(api, api_ids[-10:])                  # warm-up: caches, validators, the day's counter
+        raw_round(db, raw_docs[-10:])
+        samples = count_round_trips(api, listener, api_ids[-10 - probes:-10])
+
+        api_rates, raw_rates = [], []
+        for r in range(rounds):
+            chunk = slice(r * n, (r + 1) * n)
+            api_rates.append(api_round(api, api_ids[chunk]))
+            raw_rates.append(raw_round(db, raw_docs[chunk]))
+            print(f"round {r + 1}/{rounds}: API {api_rates[-1]:7.1f}/s   raw {raw_rates[-1]:7.1f}/s", file=sys.stderr)
+        raw_client.close()
+    finally:
+        if server is not None:
+            server.close()
+        embedded.stop()
+
+    api_median, raw_median = statistics.median(api_rates), statistics.median(raw_rates)
+    trips = [len(s) for s in samples]
+    print()
+    print(f"accepts, {rounds} rounds x {n} each way, embedded nx-27017, {os.cpu_count()} cores")
+    print(f"{'':28}{'median':>10}{'min':>10}{'max':>10}")
+    print(f"{'API accepts/s (HTTP)':28}{api_median:10.1f}{min(api_rates):10.1f}{max(api_rates):10.1f}")
+    print(f"{'raw pymongo accepts/s':28}{raw_median:10.1f}{min(raw_rates):10.1f}{max(raw_rates):10.1f}")
+    print(f"{'ratio API/raw':28}{api_median / raw_median:10.2f}     (target >= 0.6)")
+    print(f"{'ms per accept: API, raw':28}{1000 / api_median:10.2f}{1000 / raw_median:10.2f}")
+    print(f"{'store round trips/accept':28}{statistics.median(trips):10.0f}     (target <= 3; samples {trips})")
+    print("commands in one accept:     " + ", ".join(samples[-1]))
+
+
+if __name__ == "__main__":
+    main()
