@@ -8,29 +8,36 @@ import threading
 import time
 from typing import Any, Callable
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .engine import Actor
 
 ROLES = ("admin", "clerk", "reviewer", "dept_head", "manager", "archivist", "supervisor", "auditor")
-_hasher = PasswordHasher()
-# verified against when the user name is unknown, so both paths cost the same time
-_DUMMY_HASH = _hasher.hash("counterflow-timing-equaliser")
+PROFILES = {"rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
 TRIVIAL = {"123456", "12345678", "123456789", "password", "admin123", "11111111", "00000000",
            "qwerty123", "abc12345", "88888888", "66666666", "password1", "a1234567"}
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    """argon2id hashing; `cheapest` exists for test suites only (COUNTERFLOW_PASSWORD_PROFILE)."""
 
+    def __init__(self, profile: str = "rfc9106_low_memory") -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"COUNTERFLOW_PASSWORD_PROFILE must be one of {', '.join(PROFILES)}, got {profile!r}")
+        self._hasher = PasswordHasher.from_parameters(PROFILES[profile])
+        # verified against when the user name is unknown, so both paths cost the same time
+        self._dummy = self._hasher.hash("counterflow-timing-equaliser")
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def password_problems(password: str, username: str = "") -> list[str]:

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "LOAD_SHIPPED": True,
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
     "USER_CACHE_SECONDS": 30,
+    "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
 }
 
 
@@ -42,6 +43,7 @@ class Settings:
     load_shipped: bool = True
     calendar_overrides: Mapping[Any, Any] = field(default_factory=dict)
     user_cache_seconds: int = 30
+    password_profile: str = "rfc9106_low_memory"
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "Settings":

@@ -41,7 +41,9 @@ def db_name() -> str:
 def config(mongo_uri: str, db_name: str, tmp_path: Path) -> dict[str, Any]:
     return {"TESTING": True, "SECRET_KEY": "test-secret-" + db_name, "COUNTERFLOW_MONGODB_URI": mongo_uri,
             "COUNTERFLOW_DB_NAME": db_name, "COUNTERFLOW_DATA_DIR": str(tmp_path / "data"),
-            "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD}
+            "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            # argon2's cheapest parameters: the suite creates hundreds of users (production keeps RFC 9106)
+            "COUNTERFLOW_PASSWORD_PROFILE": "cheapest"}
 
 
 @pytest.fixture
