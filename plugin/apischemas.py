@@ -131,6 +131,7 @@ class RecordOut(Schema):
     accepted_at = fields.String(allow_none=True)
     due_date = fields.String(allow_none=True)
     assignee = fields.String(allow_none=True)
+    notice = fields.Dict(allow_none=True)
     department = fields.String()
     created_by = fields.String()
     created_at = fields.String()
@@ -158,6 +159,7 @@ class RecordsQuery(Strict):
 class TransitionRequest(Strict):
     revision = fields.Integer(required=True, strict=True)
     opinion = fields.String(validate=validate.Length(max=2000))
+    reason = fields.String(validate=validate.Length(max=2000))
     assignee = fields.String(validate=ID)
     items = fields.List(fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=100))
 

@@ -74,6 +74,7 @@ def check(files: tuple[str, ...]) -> None:
 
     problems: list[str] = []
     workflows: dict[str, Any] = {}
+    given_workflows = set()
     for loader in (definitions.shipped_workflows, definitions.shipped_forms):
         try:
             found = loader()
@@ -91,9 +92,11 @@ def check(files: tuple[str, ...]) -> None:
             continue
         if path.suffix in (".yaml", ".yml"):
             problems.extend(definitions.check_workflow(data, name))
+            if isinstance(data, dict) and isinstance(data.get("key"), str):
+                given_workflows.add(data["key"])
         else:
             errs = check_form_definition(data, name)
-            problems.extend(errs or definitions.check_processes(data, workflows, name))
+            problems.extend(errs or definitions.check_processes(data, set(workflows) | given_workflows, name))
     if problems:
         for p in problems:
             click.echo(p, err=True)

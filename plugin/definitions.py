@@ -121,11 +121,28 @@ def shipped_forms() -> dict[str, dict[str, Any]]:
     return found
 
 
-def check_processes(form: dict[str, Any], workflows: dict[str, Any], source: str) -> list[str]:
-    """A form may only list processes that exist, intake first, form_approval never."""
+def check_processes(form: dict[str, Any], workflows: Iterable[str], source: str) -> list[str]:
+    """The settings a form schema cannot check: known processes (never form_approval), a
+    numbering pattern that can be used, and a second-level rule that is JSON Logic."""
+    from json_logic import jsonLogic
+
+    from .numbering import NumberPattern
+
+    known = [k for k in workflows if k != "form_approval"]
+    settings = form.get("settings", {})
     problems = []
-    for i, p in enumerate(form.get("settings", {}).get("processes", [])):
-        if p not in workflows or p == "form_approval":
-            problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of "
-                            f"{', '.join(k for k in workflows if k != 'form_approval')}")
+    for i, p in enumerate(settings.get("processes", [])):
+        if p not in known:
+            problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of {', '.join(known)}")
+    try:
+        NumberPattern.parse(settings.get("numbering", ""))
+    except ValueError as exc:
+        problems.append(f"{source}: /settings/numbering: {exc}")
+    rule = (settings.get("review") or {}).get("second_level_if")
+    if rule is not None:
+        try:
+            jsonLogic(rule, {})
+        except Exception as exc:  # noqa: BLE001 - any failure means the rule is unusable
+            problems.append(f"{source}: /settings/review/second_level_if: not a JSON Logic rule ({type(exc).__name__}); "
+                            f"fix: write it like {{\">\": [{{\"var\": \"amount\"}}, 50000]}}")
     return problems

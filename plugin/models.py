@@ -81,7 +81,7 @@ class Record(_Base):
     updated_at = StringField()
     outbox = DictField()
     meta = {"collection": "records",
-            "indexes": [["form", "process", "state"], ["process", "state"], ["assignee"],
+            "indexes": [["form", "process", "state"], ["process", "state"], ["assignee"], ["department"],
                         ["created_by"], ["updated_at"], ["due_date"],
                         {"fields": ["acceptance_number"], "unique": True, "sparse": True}]}
 

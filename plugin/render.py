@@ -306,6 +306,8 @@ def _array_kind(schema: Mapping, ui: Mapping, root: Mapping) -> str:
 
 
 def _title(schema: Mapping, lang: str) -> str:
+    if isinstance(schema.get("x-title"), Mapping):
+        return str(text(schema["x-title"], lang))
     if lang == "en" and isinstance(schema.get("x-title-en"), str):
         return schema["x-title-en"]
     return str(text(schema.get("title"), lang)) if schema.get("title") else ""

@@ -49,7 +49,7 @@ def is_assignee(ctx: Any) -> list[dict[str, str]]:
 @guard("retention_passed")
 def retention_passed(ctx: Any) -> list[dict[str, str]]:
     until = ctx.obj.get("retention_until")
-    if until and until <= ctx.env.now.date().isoformat():
+    if until and until <= ctx.env.today:
         return []
     return [_problem(ctx, "retention", until=until or "—")]
 

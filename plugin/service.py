@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from ulid import ULID
 
 from . import definitions
-from .auth import (ROLES, Tokens, UserCache, actor_from_user, generate_password, hash_password,
-                   password_problems, verify_password)
+from .auth import (ROLES, Passwords, Tokens, UserCache, actor_from_user, generate_password,
+                   password_problems)
 from .engine import Actor, Context, Workflow
 from .errors import (BadRequest, Conflict, CounterflowError, Forbidden, Invalid, NotFound,
                      RateLimited, Unauthorized)
@@ -46,8 +46,8 @@ MESSAGES = {
     "record_access": {"zh-CN": "您无权查看此业务单", "en": "You may not see this record"},
     "no_form": {"zh-CN": "没有已发布的业务单模板「{key}」", "en": "There is no published form '{key}'"},
     "draft_refused": {"zh-CN": "有 {count} 项无法保存，请修改后再试", "en": "{count} item(s) cannot be saved; correct them and try again"},
-    "stale": {"zh-CN": "此业务单已被他人修改（当前版本 {current}，您提交的是 {given}），请刷新后重试",
-              "en": "Someone else changed this record (now revision {current}, you sent {given}); reload and try again"},
+    "stale": {"zh-CN": "内容已被他人修改（当前修订号 {current}，您提交的是 {given}），请刷新后重试",
+              "en": "Someone else changed this (now revision {current}, you sent {given}); reload and try again"},
     "revision": {"zh-CN": "请提供 revision（您看到的版本号）", "en": "Send the revision you are changing"},
     "read_only": {"zh-CN": "业务单在「{state}」状态下只读", "en": "The record is read-only while '{state}'"},
     "reason": {"zh-CN": "受理后修改属于更正，必须填写更正理由", "en": "After acceptance an edit is a correction and needs a reason"},
@@ -56,6 +56,7 @@ MESSAGES = {
     "assignee": {"zh-CN": "经办人不存在或没有审核角色", "en": "The assignee does not exist or is not a reviewer"},
     "status_not_found": {"zh-CN": "受理编号或查询码不正确", "en": "The acceptance number or query code is wrong"},
     "rate": {"zh-CN": "查询过于频繁，请稍后再试", "en": "Too many look-ups; try again in a minute"},
+    "open_version": {"zh-CN": "版本 {version} 尚未完成审批，请先处理该版本", "en": "Version {version} is still in approval; finish it first"},
     "form_exists": {"zh-CN": "模板「{key}」已存在，请新建版本", "en": "Form '{key}' exists; create a new version instead"},
     "form_not_draft": {"zh-CN": "只有草稿可以修改；已发布的版本不可更改，请新建版本",
                        "en": "Only a draft can be edited; a published version never changes, so create a new version"},
@@ -80,6 +81,7 @@ class Env:
     def __init__(self, service: "Service", now: dt.datetime) -> None:
         self.service, self.now = service, now
         self.stamp = stamp(now)
+        self.today = now.astimezone(service.tz).date().isoformat()    # the counter's calendar day
 
     def completeness(self, obj: Mapping[str, Any], lang: str) -> list[dict[str, str]]:
         validator = self.service.validator(obj["form"], obj["form_version"])
@@ -137,6 +139,7 @@ class Service:
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
         self.tokens = Tokens(secret, settings.token_ttl_seconds)
+        self.passwords = Passwords(settings.password_profile)
         self.users = UserCache(store.user, settings.user_cache_seconds)
         self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))
         self._workflows: dict[tuple[str, int], Workflow] = {}
@@ -172,7 +175,7 @@ class Service:
             password = self.settings.admin_password or generate_password()
             generated = None if self.settings.admin_password else password
             try:
-                self.store.insert_user({"_id": new_id(), "username": "admin", "password_hash": hash_password(password),
+                self.store.insert_user({"_id": new_id(), "username": "admin", "password_hash": self.passwords.hash(password),
                                         "name": "Administrator", "roles": ["admin"], "department": "",
                                         "active": True, "token_epoch": 0, "created_at": now})
             except Conflict:
@@ -213,7 +216,7 @@ class Service:
         if self.store.hit(f"login:{username}", 60) > self.settings.login_rate_limit * 3:
             raise RateLimited(_msg("login_locked", lang))
         user = self.store.user_by_name(username)
-        ok = verify_password(user.get("password_hash") if user else None, password[:1024])
+        ok = self.passwords.verify(user.get("password_hash") if user else None, password[:1024])
         if not ok or not user or not user.get("active", True):
             if self.store.hit(f"login-failed:{username}", 60) > self.settings.login_rate_limit:
                 raise RateLimited(_msg("login_locked", lang))
@@ -241,14 +244,17 @@ class Service:
 
     def create_user(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> Doc:
         self.require(actor, {"admin"}, lang)
+        problems = []
         unknown = sorted(set(payload["roles"]) - set(ROLES))
         if unknown:
-            raise Invalid(_msg("roles", lang, roles=", ".join(unknown)),
-                          details=[{"path": "/roles", "code": "enum", "message": _msg("roles", lang, roles=", ".join(unknown))}])
+            problems.append({"path": "/roles", "code": "enum", "message": _msg("roles", lang, roles=", ".join(unknown))})
         if password_problems(payload["password"], payload["username"]):
-            raise Invalid(_msg("password", lang), details=[{"path": "/password", "code": "weak_password",
-                                                             "message": _msg("password", lang)}])
-        doc = {"_id": new_id(), "username": payload["username"], "password_hash": hash_password(payload["password"]),
+            problems.append({"path": "/password", "code": "weak_password", "message": _msg("password", lang)})
+        if problems:
+            raise Invalid(problems[0]["message"] if len(problems) == 1 else
+                          _msg("definition", lang, count=len(problems)).replace("模板定义", "用户信息").replace(
+                              "The form definition", "The user"), code="invalid_user", details=problems)
+        doc = {"_id": new_id(), "username": payload["username"], "password_hash": self.passwords.hash(payload["password"]),
                "name": payload.get("name", ""), "roles": sorted(set(payload["roles"])),
                "department": payload.get("department", ""), "active": True, "token_epoch": 0, "created_at": stamp()}
         self.store.insert_user(doc)
@@ -278,7 +284,7 @@ class Service:
         source = f"form '{definition.get('key', '?')}'" if isinstance(definition, dict) else "form"
         problems = check_form_definition(definition, source)
         if not problems:
-            problems = definitions.check_processes(definition, {k: 1 for k, _ in self._workflows}, source)
+            problems = definitions.check_processes(definition, {k for k, _ in self._workflows}, source)
         if problems:
             raise Invalid(_msg("definition", lang, count=len(problems)), code="invalid_definition",
                           details=[{"path": _place(p), "code": "definition", "message": p} for p in problems])
@@ -352,6 +358,8 @@ class Service:
         latest = self.store.latest_form_version(key)
         if latest is None:
             raise NotFound(_msg("no_form", lang, key=key), code="form_not_found")
+        if latest["state"] in ("draft", "pending_review", "pending_approval"):
+            raise Conflict(_msg("open_version", lang, version=latest["version"]), code="open_version")
         definition = _definition_from({**{k: latest[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
                                        **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
         self.check_definition(definition, lang)
@@ -360,7 +368,7 @@ class Service:
         return doc
 
     def form_options(self, actor: Actor, key: str, version: int, lang: str) -> list[Doc]:
-        doc = self.store.form_version(key, version)
+        doc = self.form_version(actor, key, version, lang)
         return self.workflow("form_approval").options(doc["state"], Context(doc, actor, {}, lang, Env(self, utcnow())))
 
     def fire_form(self, actor: Actor, key: str, version: int, trigger: str, payload: Mapping[str, Any], lang: str) -> Doc:
@@ -440,8 +448,8 @@ class Service:
         if filters.get("overdue"):
             query["due_date"] = {"$lt": dt.datetime.now(self.tz).date().isoformat()}
             query["process"] = query.get("process") or {"$in": ["intake", "review"]}
-        if not actor.roles & RECORD_WIDE_ROLES:
-            query["department"] = actor.department
+        if not actor.roles & RECORD_WIDE_ROLES:     # the same rule as can_see, as one indexed query each
+            query["$or"] = [{"department": actor.department}, {"assignee": actor.id}, {"created_by": actor.id}]
         return self.store.list_records(query, limit, after)
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:

@@ -68,7 +68,7 @@ export function evaluate(rule, read) {
   }
   if (op === "!!") return truthy(evaluate(args[0], read));
   const fn = OPS[op];
-  if (!fn) return false; // an operator we do not know hides nothing: the field stays shown
+  if (!fn) throw new Error("unknown operator " + op); // caught below: the field stays shown
   return fn(...args.map((arg) => evaluate(arg, read)));
 }
 
