@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from urllib.parse import quote
 from typing import Any
 
@@ -15,6 +16,12 @@ from .store import stamp
 
 bp = Blueprint("counterflow_api", __name__)
 handlers.install(bp)
+
+
+@lru_cache(maxsize=None)
+def schema(cls: type[s.Schema], many: bool = False) -> s.Schema:
+    """One instance per schema: marshmallow schemas are reusable, and building one per request costs."""
+    return cls(many=many)
 
 
 def ext() -> Any:
@@ -98,19 +105,19 @@ def healthz() -> tuple[Response, int]:
 
 @bp.post("/api/v1/auth/token")
 def token() -> tuple[Response, int]:
-    payload = body(s.TokenRequest())
+    payload = body(schema(s.TokenRequest))
     issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang())
-    return out(s.TokenResponse(), {"token": issued, "expires_at": stamp(expires)})
+    return out(schema(s.TokenResponse), {"token": issued, "expires_at": stamp(expires)})
 
 
 @bp.post("/api/v1/users")
 def create_user() -> tuple[Response, int]:
-    return out(s.UserOut(), ext().service.create_user(actor(), body(s.UserCreate()), lang()), 201)
+    return out(schema(s.UserOut), ext().service.create_user(actor(), body(schema(s.UserCreate)), lang()), 201)
 
 
 @bp.get("/api/v1/users")
 def list_users() -> tuple[Response, int]:
-    return jsonify({"items": s.UserOut(many=True).dump(ext().service.list_users(actor(), lang()))}), 200
+    return jsonify({"items": schema(s.UserOut, many=True).dump(ext().service.list_users(actor(), lang()))}), 200
 
 
 @bp.get("/api/v1/me")
@@ -124,105 +131,105 @@ def me() -> tuple[Response, int]:
 
 @bp.post("/api/v1/forms")
 def create_form() -> tuple[Response, int]:
-    return out(s.FormVersionOut(), ext().service.create_form(actor(), body(s.FormCreate()), lang()), 201)
+    return out(schema(s.FormVersionOut), ext().service.create_form(actor(), body(schema(s.FormCreate)), lang()), 201)
 
 
 @bp.get("/api/v1/forms")
 def list_forms() -> tuple[Response, int]:
-    return jsonify({"items": s.FormVersionOut(many=True).dump(ext().service.published_forms(actor(), lang()))}), 200
+    return jsonify({"items": schema(s.FormVersionOut, many=True).dump(ext().service.published_forms(actor(), lang()))}), 200
 
 
 @bp.get("/api/v1/forms/<key>")
 def get_form(key: str) -> tuple[Response, int]:
-    return out(s.FormVersionOut(), ext().service.published_form(actor(), key, lang()))
+    return out(schema(s.FormVersionOut), ext().service.published_form(actor(), key, lang()))
 
 
 @bp.get("/api/v1/forms/<key>/versions/<int:version>")
 def get_form_version(key: str, version: int) -> tuple[Response, int]:
-    return out(s.FormVersionOut(), ext().service.form_version(actor(), key, version, lang()))
+    return out(schema(s.FormVersionOut), ext().service.form_version(actor(), key, version, lang()))
 
 
 @bp.put("/api/v1/forms/<key>/versions/<int:version>")
 def edit_form_version(key: str, version: int) -> tuple[Response, int]:
-    return out(s.FormVersionOut(), ext().service.edit_form_version(actor(), key, version, body(s.FormUpdate()), lang()))
+    return out(schema(s.FormVersionOut), ext().service.edit_form_version(actor(), key, version, body(schema(s.FormUpdate)), lang()))
 
 
 @bp.post("/api/v1/forms/<key>/versions")
 def new_form_version(key: str) -> tuple[Response, int]:
-    payload = body(s.NewFormVersion()) if request.content_length else {}
-    return out(s.FormVersionOut(), ext().service.new_form_version(actor(), key, payload, lang()), 201)
+    payload = body(schema(s.NewFormVersion)) if request.content_length else {}
+    return out(schema(s.FormVersionOut), ext().service.new_form_version(actor(), key, payload, lang()), 201)
 
 
 @bp.get("/api/v1/forms/<key>/versions/<int:version>/transitions")
 def form_options(key: str, version: int) -> tuple[Response, int]:
     items = ext().service.form_options(actor(), key, version, lang())
-    return jsonify({"items": s.TransitionOption(many=True).dump(items)}), 200
+    return jsonify({"items": schema(s.TransitionOption, many=True).dump(items)}), 200
 
 
 @bp.post("/api/v1/forms/<key>/versions/<int:version>/transitions/<trigger>")
 def fire_form(key: str, version: int, trigger: str) -> tuple[Response, int]:
-    doc = ext().service.fire_form(actor(), key, version, trigger, body(s.TransitionRequest()), lang())
-    return out(s.FormVersionOut(), doc)
+    doc = ext().service.fire_form(actor(), key, version, trigger, body(schema(s.TransitionRequest)), lang())
+    return out(schema(s.FormVersionOut), doc)
 
 
 @bp.get("/api/v1/forms/<key>/versions/<int:version>/history")
 def form_history(key: str, version: int) -> tuple[Response, int]:
     events = ext().service.form_history(actor(), key, version, lang())
-    return jsonify({"items": s.HistoryEvent(many=True).dump([event_view(e) for e in events])}), 200
+    return jsonify({"items": schema(s.HistoryEvent, many=True).dump([event_view(e) for e in events])}), 200
 
 
 # -- records -------------------------------------------------------------------------------------------
 
 @bp.post("/api/v1/records")
 def create_record() -> tuple[Response, int]:
-    doc, warnings = ext().service.create_record(actor(), body(s.RecordCreate()), lang())
-    return out(s.RecordOut(), record_view(doc, warnings), 201)
+    doc, warnings = ext().service.create_record(actor(), body(schema(s.RecordCreate)), lang())
+    return out(schema(s.RecordOut), record_view(doc, warnings), 201)
 
 
 @bp.get("/api/v1/records")
 def list_records() -> tuple[Response, int]:
-    query = args(s.RecordsQuery())
+    query = args(schema(s.RecordsQuery))
     limit = query.pop("limit")
     cursor = query.pop("cursor", None)
     docs = ext().service.list_records(actor(), query, limit + 1, cursor, lang())
     more = len(docs) > limit
     docs = docs[:limit]
-    return jsonify({"items": s.RecordOut(many=True).dump([record_view(d) for d in docs]),
+    return jsonify({"items": schema(s.RecordOut, many=True).dump([record_view(d) for d in docs]),
                     "next_cursor": docs[-1]["_id"] if more else None}), 200
 
 
 @bp.get("/api/v1/records/<record_id>")
 def get_record(record_id: str) -> tuple[Response, int]:
-    return out(s.RecordOut(), record_view(ext().service.record(actor(), record_id, lang())))
+    return out(schema(s.RecordOut), record_view(ext().service.record(actor(), record_id, lang())))
 
 
 @bp.patch("/api/v1/records/<record_id>")
 def edit_record(record_id: str) -> tuple[Response, int]:
-    doc, warnings = ext().service.edit_record(actor(), record_id, body(s.RecordPatch()), lang())
-    return out(s.RecordOut(), record_view(doc, warnings))
+    doc, warnings = ext().service.edit_record(actor(), record_id, body(schema(s.RecordPatch)), lang())
+    return out(schema(s.RecordOut), record_view(doc, warnings))
 
 
 @bp.get("/api/v1/records/<record_id>/history")
 def record_history(record_id: str) -> tuple[Response, int]:
     events = ext().service.history(actor(), record_id, lang())
-    return jsonify({"items": s.HistoryEvent(many=True).dump([event_view(e) for e in events])}), 200
+    return jsonify({"items": schema(s.HistoryEvent, many=True).dump([event_view(e) for e in events])}), 200
 
 
 @bp.get("/api/v1/records/<record_id>/receipt")
 def record_receipt(record_id: str) -> tuple[Response, int]:
-    return out(s.Receipt(), receipt_view(ext().service.receipt(actor(), record_id, lang())))
+    return out(schema(s.Receipt), receipt_view(ext().service.receipt(actor(), record_id, lang())))
 
 
 @bp.get("/api/v1/records/<record_id>/transitions")
 def record_options(record_id: str) -> tuple[Response, int]:
     items = ext().service.record_options(actor(), record_id, lang())
-    return jsonify({"items": s.TransitionOption(many=True).dump(items)}), 200
+    return jsonify({"items": schema(s.TransitionOption, many=True).dump(items)}), 200
 
 
 @bp.post("/api/v1/records/<record_id>/transitions/<trigger>")
 def fire_record(record_id: str, trigger: str) -> tuple[Response, int]:
-    doc = ext().service.fire_record(actor(), record_id, trigger, body(s.TransitionRequest()), lang())
-    return out(s.RecordOut(), record_view(doc))
+    doc = ext().service.fire_record(actor(), record_id, trigger, body(schema(s.TransitionRequest)), lang())
+    return out(schema(s.RecordOut), record_view(doc))
 
 
 # -- attachments ------------------------------------------------------------------------------------------
@@ -257,10 +264,10 @@ def attachment_view(meta: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/api/v1/status")
 def status() -> tuple[Response, int]:
-    query = args(s.StatusQuery())
+    query = args(schema(s.StatusQuery))
     service = ext().service
     record = service.status(query["number"], query["code"], request.remote_addr or "-", lang())
-    return out(s.Status(), service.public_progress(record, lang()))
+    return out(schema(s.Status), service.public_progress(record, lang()))
 
 
 @bp.get("/api/v1/openapi.json")

@@ -105,6 +105,19 @@ def check(files: tuple[str, ...]) -> None:
     click.echo("all definitions are valid")
 
 
+@group.command(help="Periodic work, safe to run from many hosts at once: copy history events left in "
+               "outboxes by a crash.")
+@click.option("--data-dir", default=None)
+def tick(data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    try:
+        copied = state.service.sweep_outboxes()
+    finally:
+        state.close()
+    click.echo(f"copied {copied} outbox event(s) into the history")
+
+
 @group.group(help="Manage users of the standalone host.")
 def users() -> None:
     pass

@@ -76,6 +76,7 @@ class Counterflow:
         store.ensure_indexes()
         service = Service(store, settings, app.config["SECRET_KEY"])
         generated = service.bootstrap(workflows, forms if settings.load_shipped else {})
+        service.sweep_outboxes()
         state = State(settings, store, service, identity_loader or self.identity_loader, embedded, generated)
         app.extensions["counterflow"] = state
         if generated:

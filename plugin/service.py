@@ -85,8 +85,7 @@ class Env:
 
     def completeness(self, obj: Mapping[str, Any], lang: str) -> list[dict[str, str]]:
         validator = self.service.validator(obj["form"], obj["form_version"])
-        data = obj.get("data") or {}
-        return [p.to_dict() for p in validator.check_complete(data, lang)] + self.service.unknown_attachments(data, lang)
+        return [p.to_dict() for p in validator.check_complete(obj.get("data") or {}, lang)]
 
     def form_settings(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
         return self.service.form_doc(obj["form"], obj["form_version"]).get("settings", {})
@@ -181,6 +180,14 @@ class Service:
             except Conflict:
                 generated = None
         return generated
+
+    def sweep_outboxes(self) -> int:
+        """Copy history events a crash left in outboxes since the last sweep; idempotent, any host."""
+        since = (self.store.meta_value("outbox_sweep") or {}).get("since")
+        started = stamp(utcnow() - dt.timedelta(minutes=10))      # overlaps writes still in flight
+        copied = sum(self.store.copy_outboxes(c, since) for c in (self.store.records, self.store.forms))
+        self.store.set_meta("outbox_sweep", {"since": started})
+        return copied
 
     def load_workflows(self) -> None:
         """Build one machine per stored workflow version, once."""
@@ -421,9 +428,9 @@ class Service:
         form = self.form_doc(form["key"], form["version"])
         data = payload.get("data") or {}
         refused, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
+        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang)
         if refused:
-            raise Invalid(_msg("draft_refused", lang, count=len(refused)), code="invalid_data",
-                          details=[p.to_dict() for p in refused])
+            raise Invalid(_msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
         processes = list(form["settings"]["processes"])
         now = utcnow()
         doc = {"_id": new_id(), "form": form["key"], "form_version": form["version"],
@@ -464,9 +471,9 @@ class Service:
         validator = self.validator(record["form"], record["form_version"])
         data = _keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
         refused, warnings = validator.check_draft(data, lang)
+        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang, known=record.get("data"))
         if refused:
-            raise Invalid(_msg("draft_refused", lang, count=len(refused)), code="invalid_data",
-                          details=[p.to_dict() for p in refused])
+            raise Invalid(_msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
         reason = payload.get("reason")
         if not in_intake:
             if not (isinstance(reason, str) and reason.strip()):
@@ -568,12 +575,13 @@ class Service:
             raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
         return meta, files.content(attachment_id)
 
-    def unknown_attachments(self, data: Any, lang: str) -> list[dict[str, str]]:
-        """Attachment ids in the data that name no uploaded file."""
-        found = [(p, v) for p, v in _pointer_values(data).items() if isinstance(v, str) and ATTACHMENT_ID.match(v)]
-        found += [(f"{p}/{i}", x) for p, v in _pointer_values(data).items() if isinstance(v, list)
-                  for i, x in enumerate(v) if isinstance(x, str) and ATTACHMENT_ID.match(x)]
-        existing = AttachmentStore(self.store).existing([v for _, v in found])
+    def unknown_attachments(self, data: Any, lang: str, known: Any = None) -> list[dict[str, str]]:
+        """Attachment ids in the data that name no uploaded file: refused when the data is saved.
+
+        Ids the record already held (`known`) were checked when they were saved."""
+        already = {v for _, v in _attachment_ids(known)} if known else set()
+        found = [(p, v) for p, v in _attachment_ids(data) if v not in already]
+        existing = AttachmentStore(self.store).existing([v for _, v in found]) if found else set()
         return [{"path": p, "code": "attachment_missing",
                  "message": {"zh-CN": "附件未找到，请重新上传", "en": "The attachment was not found; upload it again"}[lang]}
                 for p, v in found if v not in existing]
@@ -711,6 +719,14 @@ def _overrides(raw: Mapping[Any, Any]) -> dict[int, YearOverride]:
         out[int(year)] = YearOverride(frozenset(dt.date.fromisoformat(d) for d in value.get("days_off", [])),
                                       frozenset(dt.date.fromisoformat(d) for d in value.get("workdays", [])))
     return out
+
+
+def _attachment_ids(data: Any) -> list[tuple[str, str]]:
+    values = _pointer_values(data)
+    found = [(p, v) for p, v in values.items() if isinstance(v, str) and ATTACHMENT_ID.match(v)]
+    found += [(f"{p}/{i}", x) for p, v in values.items() if isinstance(v, list)
+              for i, x in enumerate(v) if isinstance(x, str) and ATTACHMENT_ID.match(x)]
+    return found
 
 
 def _safe_filename(name: str) -> str:

@@ -3,12 +3,19 @@
 Writes use only: insert_one/insert_many, update_one/find_one_and_update with `$set` of
 whole fields or dotted object paths, `$inc`, `$setOnInsert` + upsert, and delete_many.
 A transition is one compare-and-set `update_one` on (id, state, revision) that also sets
-the event into the object's one-slot `outbox`; the event is then copied into `events`
-under the id `<object>:<revision>`, so a repeated copy is harmless.
+the event into the object's one-slot `outbox`: from that moment the history entry is
+durable. The event is then copied into `events` under the id `<object>:<revision>` by a
+background copier in batches (so a repeated copy is harmless); the next transition
+re-queues the event it is about to overwrite, and `copy_outboxes` (start-up, `tick`)
+sweeps whatever a crash left in outboxes.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import queue
+import threading
+import time
 from typing import Any, Iterable, Mapping
 
 import gridfs
@@ -22,6 +29,7 @@ from .errors import Conflict, NotFound, StoreUnavailable
 from .models import ALIAS, ALL
 
 Doc = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> dt.datetime:
@@ -60,12 +68,14 @@ class Store:
         self.buckets = self.db["rate_buckets"]
         self.attachments = self.db["attachments"]
         self.meta = self.db["meta"]
+        self.copier = EventCopier(self.events)
 
     def ensure_indexes(self) -> None:
         for model in ALL:
             model.ensure_indexes()
 
     def close(self) -> None:
+        self.copier.close()
         disconnect(ALIAS)
 
     def ping(self) -> bool:
@@ -101,8 +111,7 @@ class Store:
             raise Conflict("this record was changed by someone else; reload it and try again",
                            code="stale")
         updated = dict(current, **changes)
-        pending = [e for e in (current.get("outbox"), event) if e]
-        self.copy_events(pending)
+        self.copier.put([e for e in (current.get("outbox"), event) if e])
         return updated
 
     def copy_events(self, events: Iterable[Doc]) -> None:
@@ -121,11 +130,30 @@ class Store:
         self.events.insert_one(event)
 
     def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
+        self.copier.flush()
         events = list(self.events.find({"object_id": object_id}).sort([("at", 1), ("_id", 1)]))
         if outbox and outbox.get("_id") not in {e["_id"] for e in events}:
             events.append(outbox)
             events.sort(key=lambda e: e["at"])
         return events
+
+    def copy_outboxes(self, collection: pymongo.collection.Collection, since: str | None, batch: int = 500) -> int:
+        """Copy the outbox events of objects changed since `since` (a stamp); idempotent. Returns how many."""
+        query: Doc = {"outbox": {"$exists": True}}
+        if since:
+            query["updated_at"] = {"$gte": since}
+        copied, pending = 0, []
+        for doc in collection.find(query, {"outbox": 1}).sort([("updated_at", 1)]):
+            if doc.get("outbox"):
+                pending.append(doc["outbox"])
+            if len(pending) >= batch:
+                self.copy_events(pending)
+                copied, pending = copied + len(pending), []
+        self.copy_events(pending)
+        return copied + len(pending)
+
+    def set_meta(self, key: str, value: Doc) -> None:
+        self.meta.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
 
     # -- users -----------------------------------------------------------------------------
 
@@ -180,7 +208,7 @@ class Store:
         event = dict(event, _id=f"{doc['_id']}:0", object_id=doc["_id"], revision=0)
         doc = dict(doc, outbox=event)
         self._insert(self.records, doc, "record exists")
-        self.copy_events([event])
+        self.copier.put([event])
         return doc
 
     def record(self, record_id: str) -> Doc:
@@ -263,6 +291,77 @@ class Store:
     def meta_value(self, key: str) -> Doc | None:
         doc = self.meta.find_one({"_id": key})
         return doc["value"] if doc else None
+
+
+class EventCopier:
+    """Copies committed events into `events` off the request path, in batches, never dropping one.
+
+    The event is already durable in the object's outbox when it is queued here; a failed
+    copy is retried, and events a crash left behind are swept by `Store.copy_outboxes`.
+    """
+
+    def __init__(self, events: pymongo.collection.Collection) -> None:
+        self._events = events
+        self._queue: queue.Queue[list[Doc] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, events: list[Doc]) -> None:
+        if not events:
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="counterflow-event-copier", daemon=True)
+                self._thread.start()
+        self._queue.put(events)
+
+    def flush(self) -> None:
+        """Wait until every queued event is in `events` (history reads call this)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.join()
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                return
+            batch, taken, stop = list(first), 1, False
+            while len(batch) < 1000:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                taken += 1
+                if more is None:
+                    stop = True
+                    break
+                batch.extend(more)
+            self._insert(batch)
+            for _ in range(taken):
+                self._queue.task_done()
+            if stop:
+                return
+
+    def _insert(self, batch: list[Doc]) -> None:
+        docs = list({e["_id"]: dict(e) for e in batch if e and e.get("_id")}.values())
+        for attempt in range(6):
+            try:
+                self._events.insert_many(docs, ordered=False)
+                return
+            except BulkWriteError as exc:
+                if all(err.get("code") == 11000 for err in exc.details.get("writeErrors", [])):
+                    return
+                log.warning("copying %d events failed (%s); retrying", len(docs), exc.details.get("writeErrors", [{}])[0].get("code"))
+            except PyMongoError as exc:
+                log.warning("copying %d events failed (%s); retrying", len(docs), type(exc).__name__)
+            time.sleep(min(2 ** attempt * 0.1, 3))
+        log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep", len(docs))
 
 
 class AttachmentStore:

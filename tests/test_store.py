@@ -104,6 +104,7 @@ def test_commit_refuses_a_stale_revision(store: Store) -> None:
     assert caught.value.code == "stale"
     stored = store.record(doc["_id"])
     assert stored["revision"] == 1 and stored["data"] == {"reason": "theirs"}
+    store.copier.flush()
     assert store.events.count_documents({"object_id": doc["_id"]}) == 2
 
 
@@ -142,6 +143,7 @@ def test_an_event_left_in_the_outbox_is_copied_by_the_next_commit(store: Store) 
     assert [e["_id"] for e in store.history(doc["_id"], lost)][-1] == lost["_id"]     # history shows it already
     assert store.events.count_documents({"_id": lost["_id"]}) == 0
     store.commit(store.records, store.record(doc["_id"]), {"state": "accepted"}, _event("accept"))
+    store.copier.flush()
     assert [e["_id"] for e in store.events.find({"object_id": doc["_id"]}).sort([("revision", 1)])] == [
         f"{doc['_id']}:0", f"{doc['_id']}:1", f"{doc['_id']}:2"]
 
@@ -445,3 +447,23 @@ def test_the_landmine_guard_sees_a_compiled_regex_in_the_store(tmp_path: Path) -
     path = tmp_path / "store.py"
     path.write_text("import re\nq = {'username': re.compile('^a')}\n")
     assert _landmines(path)
+
+
+def test_the_copier_batches_events_off_the_request_path_and_loses_none(store: Store) -> None:
+    docs = [_record(store, f"01JBATCH{i:018d}") for i in range(30)]
+    for doc in docs:
+        store.commit(store.records, doc, {"state": "submitted"}, _event("submit"))
+    store.copier.flush()
+    assert store.events.count_documents({"object_id": {"$in": [d["_id"] for d in docs]}}) == 60
+
+
+def test_copy_outboxes_sweeps_what_a_crash_left_behind(store: Store) -> None:
+    doc = _record(store)
+    store.copier.flush()
+    lost = {**_event("submit"), "_id": f"{doc['_id']}:1", "object_id": doc["_id"], "revision": 1}
+    store.records.update_one({"_id": doc["_id"]}, {"$set": {"state": "submitted", "revision": 1, "outbox": lost,
+                                                           "updated_at": stamp()}})
+    assert store.events.count_documents({"_id": lost["_id"]}) == 0
+    assert store.copy_outboxes(store.records, since=None) >= 1
+    assert store.events.count_documents({"_id": lost["_id"]}) == 1
+    assert store.copy_outboxes(store.records, since="9999-01-01T00:00:00.000Z") == 0   # nothing changed since
