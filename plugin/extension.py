@@ -75,6 +75,9 @@ class Counterflow:
         store = Store(uri, settings.db_name)
         store.ensure_indexes()
         service = Service(store, settings, app.config["SECRET_KEY"])
+        if not settings.encryption_key:
+            log.warning("COUNTERFLOW_ENCRYPTION_KEY is not set: protected fields are sealed with a key derived "
+                        "from SECRET_KEY, so changing SECRET_KEY would make them unreadable; set a key of its own")
         generated = service.bootstrap(workflows, forms if settings.load_shipped else {})
         service.sweep_outboxes()
         state = State(settings, store, service, identity_loader or self.identity_loader, embedded, generated)

@@ -35,6 +35,19 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _encryption_key(data_dir: Path) -> str:
+    """A Fernet key kept (mode 0600) in the data folder, made on first start. Back it up with the data."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "encryption_key"
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The standalone app; `config` overrides the environment (`COUNTERFLOW_*`)."""
     app = Flask("counterflow.host")
@@ -44,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("COUNTERFLOW_DATA_DIR", str(data_dir))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data_dir)
+    if not (app.config.get("COUNTERFLOW_ENCRYPTION_KEY") or os.environ.get("COUNTERFLOW_ENCRYPTION_KEY")):
+        app.config["COUNTERFLOW_ENCRYPTION_KEY"] = _encryption_key(data_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="counterflow_session")
     app.session_interface = SessionInterface()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 KINDS = ("id_number", "bank_card", "phone", "name", "address", "secret")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -53,15 +53,22 @@ def mask_value(kind: str, value: Any) -> Any:
 
 def mask_data(data: Any, sensitive: Mapping[str, str]) -> Any:
     """A deep copy of `data` with every sensitive pointer (`*` for any array element) masked."""
-    masked = copy.deepcopy(data)
+    return transform_sensitive(data, sensitive, mask_value)
+
+
+def transform_sensitive(data: Any, sensitive: Mapping[str, str], change: Callable[[str, Any], Any]) -> Any:
+    """A deep copy of `data` with `change(kind, value)` applied at every sensitive pointer."""
+    if not sensitive:
+        return data
+    result = copy.deepcopy(data)
     for ptr, kind in sensitive.items():
         parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]] if ptr else []
         if parts:
-            _mask_at(masked, parts, kind)
-    return masked
+            _mask_at(result, parts, kind, change)
+    return result
 
 
-def _mask_at(node: Any, parts: list[str], kind: str) -> None:
+def _mask_at(node: Any, parts: list[str], kind: str, change: Callable[[str, Any], Any]) -> None:
     head, rest = parts[0], parts[1:]
     if head == "*" and isinstance(node, list):
         keys: list[Any] = list(range(len(node)))
@@ -73,6 +80,6 @@ def _mask_at(node: Any, parts: list[str], kind: str) -> None:
         return
     for key in keys:
         if rest:
-            _mask_at(node[key], rest, kind)
+            _mask_at(node[key], rest, kind, change)
         else:
-            node[key] = mask_value(kind, node[key])
+            node[key] = change(kind, node[key])

@@ -25,6 +25,7 @@ from .i18n import message, text
 from .masking import mask_data
 from .numbering import NumberPattern
 from .registry import ACTIONS
+from .sealing import Sealer, derive_key
 from .settings import Settings
 from .store import AttachmentStore, Store, stamp, utcnow
 from .validation import FormValidator, check_form_definition
@@ -139,6 +140,8 @@ class Service:
         self.tz = ZoneInfo(settings.timezone)
         self.tokens = Tokens(secret, settings.token_ttl_seconds)
         self.passwords = Passwords(settings.password_profile)
+        keys = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
+        self.sealer = Sealer(keys or [derive_key(secret)])
         self.users = UserCache(store.user, settings.user_cache_seconds)
         self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))
         self._workflows: dict[tuple[str, int], Workflow] = {}
@@ -418,7 +421,15 @@ class Service:
         record = self.store.record(record_id)
         if not self.can_see(actor, record):
             raise Forbidden(_msg("record_access", lang), code="record_access")
-        return record
+        return self.opened(record)
+
+    def opened(self, record: Doc) -> Doc:
+        """The record with its protected fields decrypted (they are sealed in the store)."""
+        sensitive = self.validator(record["form"], record["form_version"]).sensitive
+        return dict(record, data=self.sealer.unseal(record.get("data") or {}, sensitive)) if sensitive else record
+
+    def _sealed(self, record: Mapping[str, Any], data: Any) -> Any:
+        return self.sealer.seal(data, self.validator(record["form"], record["form_version"]).sensitive)
 
     def create_record(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
         self.require(actor, {"clerk"}, lang)
@@ -439,8 +450,8 @@ class Service:
                "created_by": actor.id, "first_responder": actor.id, "department": actor.department,
                "assignee": None, "state_since": stamp(now), "created_at": stamp(now), "updated_at": stamp(now)}
         event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
-        doc = self.store.insert_record(doc, event)
-        return doc, [w.to_dict() for w in warnings]
+        doc = self.store.insert_record(dict(doc, data=self._sealed(doc, data)), event)
+        return dict(doc, data=data), [w.to_dict() for w in warnings]
 
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
         return self._visible_record(actor, record_id, lang)
@@ -457,7 +468,7 @@ class Service:
             query["process"] = query.get("process") or {"$in": ["intake", "review"]}
         if not actor.roles & RECORD_WIDE_ROLES:     # the same rule as can_see, as one indexed query each
             query["$or"] = [{"department": actor.department}, {"assignee": actor.id}, {"created_by": actor.id}]
-        return self.store.list_records(query, limit, after)
+        return [self.opened(r) for r in self.store.list_records(query, limit, after)]
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
         record = self._visible_record(actor, record_id, lang)
@@ -488,8 +499,8 @@ class Service:
             return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason, changes=changes)
-        updated = self.store.commit(self.store.records, record, {"data": data}, event)
-        return updated, [w.to_dict() for w in warnings]
+        updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, data)}, event)
+        return dict(updated, data=data), [w.to_dict() for w in warnings]
 
     def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
         record = self._visible_record(actor, record_id, lang)

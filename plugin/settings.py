@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
     "USER_CACHE_SECONDS": 30,
     "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
+    "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
 }
 
 
@@ -44,6 +45,7 @@ class Settings:
     calendar_overrides: Mapping[Any, Any] = field(default_factory=dict)
     user_cache_seconds: int = 30
     password_profile: str = "rfc9106_low_memory"
+    encryption_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "Settings":

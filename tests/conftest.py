@@ -116,3 +116,9 @@ def staff(api: Api) -> Api:
                         ("witness", ["supervisor"]), ("outsider", ["clerk"])):
         api.add_user(name, roles, department="counter-2" if name == "outsider" else "counter-1")
     return api
+
+
+def stored_record(app: Any, record_id: str) -> dict[str, Any]:
+    """The record as stored, with its protected fields decrypted (they are sealed at rest)."""
+    state = app.extensions["counterflow"]
+    return state.service.opened(state.store.record(record_id))

@@ -5,6 +5,7 @@ import datetime as dt
 import threading
 from typing import Any
 
+from conftest import stored_record
 from forms import COMPLETE, permit, publish, upload
 
 
@@ -25,7 +26,7 @@ def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status(staff:
     record = _new(staff, {"applicant": "张三", "phone": "12345", "months": 6})
     assert record["process"] == "intake" and record["state"] == "draft" and record["revision"] == 0
     assert {w["path"] for w in record["warnings"]} >= {"/phone", "/id_number", "/plate", "/licence_copy"}
-    stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
+    stored = stored_record(staff.client.application, record["id"])
     assert stored["data"]["phone"] == "12345" and record["data"]["phone"] == "*2345"   # kept; shown masked
 
     # accept is refused with every missing or wrong item at once, in the clerk's language
@@ -89,7 +90,7 @@ def test_sensitive_fields_are_masked_in_every_output(staff: Any) -> None:
     # sending the masked value back keeps the stored one
     r = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": dict(got["data"], months=7), "revision": 0})
     assert r.status_code == 200
-    stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
+    stored = stored_record(staff.client.application, record["id"])
     assert stored["data"]["id_number"] == "110105199001011234" and stored["data"]["months"] == 7
 
 
@@ -133,7 +134,7 @@ def test_stale_revision_is_a_conflict_and_loses_nothing(staff: Any) -> None:
     assert ok.status_code == 200
     stale = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": dict(COMPLETE, months=3), "revision": 0})
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale"
-    stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
+    stored = stored_record(staff.client.application, record["id"])
     assert stored["data"]["months"] == 2 and stored["revision"] == 1
 
 
@@ -218,7 +219,7 @@ def test_correction_after_acceptance_needs_a_reason_and_keeps_old_and_new(staff:
     publish(staff)
     record = _new(staff, dict(COMPLETE, licence_copy=upload(staff)))
     record = _fire(staff, record, "accept").get_json()
-    stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
+    stored = stored_record(staff.client.application, record["id"])
     data = dict(stored["data"], plate="京B54321")
     r = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": record["revision"]})
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
@@ -235,3 +236,18 @@ def test_status_lookup_is_rate_limited(app: Any, staff: Any) -> None:
     limit = app.extensions["counterflow"].settings.status_rate_limit
     codes = [staff.get("/api/v1/status?number=X-1&code=ABCDEFGH").status_code for _ in range(limit + 2)]
     assert codes[:limit] == [404] * limit and codes[-1] == 429
+
+
+def test_protected_fields_are_encrypted_at_rest(staff: Any) -> None:
+    publish(staff)
+    record = _new(staff, dict(COMPLETE))
+    store = staff.client.application.extensions["counterflow"].store
+    raw = store.records.find_one({"_id": record["id"]})["data"]
+    for field in ("applicant", "id_number", "phone"):
+        assert raw[field].startswith("cf1:") and COMPLETE[field] not in raw[field]
+    assert raw["plate"] == COMPLETE["plate"]                      # not x-sensitive: stored as typed
+    assert stored_record(staff.client.application, record["id"])["data"]["id_number"] == COMPLETE["id_number"]
+    # the completeness check sees the real values: accept passes once the material is there
+    data = dict(stored_record(staff.client.application, record["id"])["data"], licence_copy=upload(staff))
+    record = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": 0}).get_json()
+    assert _fire(staff, record, "accept").status_code == 200
