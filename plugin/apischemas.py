@@ -58,6 +58,14 @@ class UserOut(Schema):
     active = fields.Boolean()
 
 
+class AttachmentOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+
+
 class FormCreate(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,63}$"))
     title = fields.Dict(required=True)

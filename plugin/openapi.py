@@ -18,6 +18,7 @@ ERRORS = {"400": "malformed", "401": "not signed in", "403": "role or record not
 OPERATIONS: list[tuple[str, str, str, Any, Any, str, Any]] = [
     ("/healthz", "get", "Store health", None, None, "200", None),
     ("/api/v1/auth/token", "post", "Exchange a user name and password for a bearer token", s.TokenRequest, s.TokenResponse, "200", None),
+    ("/api/v1/me", "get", "The caller's identity and roles", None, s.UserOut, "200", None),
     ("/api/v1/users", "post", "Create a user (admin)", s.UserCreate, s.UserOut, "201", None),
     ("/api/v1/users", "get", "List users (admin)", None, None, "200", None),
     ("/api/v1/forms", "post", "Create a form definition: version 1, draft (admin)", s.FormCreate, s.FormVersionOut, "201", None),
@@ -37,6 +38,8 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str, Any]] = [
     ("/api/v1/records/{id}/receipt", "get", "The acceptance receipt", None, s.Receipt, "200", None),
     ("/api/v1/records/{id}/transitions", "get", "Triggers the caller may fire now, with reasons for blocked ones", None, None, "200", None),
     ("/api/v1/records/{id}/transitions/{trigger}", "post", "Fire a trigger", s.TransitionRequest, s.RecordOut, "200", None),
+    ("/api/v1/attachments", "post", "Upload a file (multipart field 'file'); the form field then holds its id", "multipart", s.AttachmentOut, "201", None),
+    ("/api/v1/attachments/{id}", "get", "Download an uploaded file (staff)", None, None, "200", None),
     ("/api/v1/status", "get", "The applicant's progress look-up (public, rate-limited)", None, s.Status, "200", s.StatusQuery),
 ]
 
@@ -59,7 +62,10 @@ def spec(prefix: str = "") -> dict[str, Any]:
             params.append({"in": "query", "schema": query})
         if params:
             op["parameters"] = params
-        if request:
+        if request == "multipart":
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+        elif request:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
         if path not in ("/healthz", "/api/v1/auth/token", "/api/v1/status"):
             op["security"] = [{"bearer": []}]
