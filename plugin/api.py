@@ -1,7 +1,6 @@
 """REST API v1: parse, call the service, render JSON. Nothing else lives here."""
 from __future__ import annotations
 
-import datetime as dt
 from functools import lru_cache
 from urllib.parse import quote
 from typing import Any
@@ -9,9 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from . import apischemas as s, handlers
-from .errors import BadRequest, Unauthorized
+from .errors import BadRequest, Invalid, Unauthorized
 from .i18n import normalize
-from .service import public_user
 from .store import stamp
 
 bp = Blueprint("counterflow_api", __name__)
@@ -55,10 +53,39 @@ def body(schema: s.Schema) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise BadRequest({"zh-CN": "请以 application/json 发送请求体", "en": "Send the body as application/json"}[lang()],
                          code="content_type")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:                         # nested deeper than the JSON decoder goes
+        data = None
     if data is None:
         raise BadRequest({"zh-CN": "请求体不是有效的 JSON", "en": "The body is not valid JSON"}[lang()], code="malformed")
+    _storable(data)
     return s.load(schema, data, lang())
+
+
+MAX_DEPTH = 100                                    # MongoDB refuses documents nested deeper than 100
+INT64 = 2 ** 63
+
+
+def _storable(data: Any) -> None:
+    """Refuse what the store cannot hold before anything looks at it: deep nesting, integers past 64 bits."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    too_big: list[str] = []
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层", "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
+                             code="too_deep")
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}/{k}", depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+            too_big.append(path or "/")
+    if too_big:
+        text_ = {"zh-CN": "数值超出可保存的范围", "en": "The number is too large to store"}[lang()]
+        raise Invalid(text_, code="too_large_number",
+                      details=[{"path": p, "code": "too_large", "message": text_} for p in sorted(too_big)])
 
 
 def args(schema: s.Schema) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from . import definitions
 from .auth import (ROLES, Passwords, Tokens, UserCache, actor_from_user, generate_password,
                    password_problems)
 from .engine import Actor, Context, Workflow
-from .errors import (BadRequest, Conflict, CounterflowError, Forbidden, Invalid, NotFound,
+from .errors import (Conflict, CounterflowError, Forbidden, Invalid, NotFound,
                      RateLimited, Unauthorized)
 from .i18n import message, text
 from .masking import mask_data
@@ -692,8 +692,10 @@ def _diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str
     for pointer in sorted(set(before) | set(after)):
         if before.get(pointer) != after.get(pointer):
             kind = _sensitive_kind(pointer, sensitive)
-            show = (lambda v: mask_value(kind, v) if isinstance(v, str) else v) if kind else (lambda v: v)
-            changes.append({"path": pointer, "old": show(before.get(pointer)), "new": show(after.get(pointer))})
+            old, new = before.get(pointer), after.get(pointer)
+            if kind:
+                old, new = (mask_value(kind, v) if isinstance(v, str) else v for v in (old, new))
+            changes.append({"path": pointer, "old": old, "new": new})
     return changes
 
 
