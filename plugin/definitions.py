@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jsonschema_rs
 import yaml
@@ -12,7 +12,6 @@ import yaml
 from . import registry, rules  # noqa: F401  (rules fills the registry)
 from .errors import DefinitionError
 
-ROLES = ("admin", "clerk", "reviewer", "dept_head", "manager", "archivist", "supervisor", "auditor")
 PROCESSES_REQUIRED = ("intake", "review", "archive", "destroy", "form_approval")
 
 
@@ -69,26 +68,34 @@ def check_workflow(definition: Any, source: str) -> list[str]:
     return problems
 
 
-def shipped_workflows() -> dict[str, dict[str, Any]]:
-    """The workflow files inside the package, checked; raises DefinitionError with every problem."""
+def _load_folder(package: str, folder: str, suffix: str, parse: Callable[[str], Any],
+                 check: Callable[[Any, str], list[str]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every `*suffix` file of a package folder, parsed and checked: (definitions by key, problems)."""
     found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    for entry in sorted(resources.files("counterflow.workflows").iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml"):
+    for entry in sorted(resources.files(package).iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(suffix):
             continue
-        source = f"workflows/{entry.name}"
+        source = f"{folder}/{entry.name}"
         try:
-            definition = yaml.safe_load(entry.read_text("utf-8"))
-        except yaml.YAMLError as exc:
-            problems.append(f"{source}: not valid YAML ({exc}); fix: correct the syntax")
+            definition = parse(entry.read_text("utf-8"))
+        except (ValueError, yaml.YAMLError) as exc:
+            problems.append(f"{source}: cannot be read ({str(exc).splitlines()[0]}); fix: correct the syntax")
             continue
-        errs = check_workflow(definition, source)
+        errs = check(definition, source)
         problems.extend(errs)
-        if not errs:
-            if definition["key"] + ".yaml" != entry.name:
-                problems.append(f"{source}: /key: key '{definition['key']}' differs from the file name; "
-                                f"fix: name the file {definition['key']}.yaml")
-            found[definition["key"]] = definition
+        if errs:
+            continue
+        if definition["key"] + suffix != entry.name:
+            problems.append(f"{source}: /key: key '{definition['key']}' differs from the file name; "
+                            f"fix: name the file {definition['key']}{suffix}")
+        found[definition["key"]] = definition
+    return found, problems
+
+
+def shipped_workflows() -> dict[str, dict[str, Any]]:
+    """The workflow files inside the package, checked; raises DefinitionError with every problem."""
+    found, problems = _load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
     missing = [p for p in PROCESSES_REQUIRED if p not in found]
     if missing:
         problems.append(f"workflows/: missing {', '.join(missing)}; fix: restore the shipped definitions")
@@ -98,24 +105,15 @@ def shipped_workflows() -> dict[str, dict[str, Any]]:
 
 
 def shipped_forms() -> dict[str, dict[str, Any]]:
-    """The form definition files inside the package, checked."""
+    """The form definition files inside the package, checked against the shipped workflows."""
     from .validation import check_form_definition
 
-    found: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
-    for entry in sorted(resources.files("counterflow.schemas").iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".json"):
-            continue
-        source = f"schemas/{entry.name}"
-        try:
-            definition = json.loads(entry.read_text("utf-8"))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{source}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); fix: correct the syntax")
-            continue
-        errs = check_form_definition(definition, source)
-        problems.extend(errs)
-        if not errs:
-            found[definition["key"]] = definition
+    workflows = shipped_workflows()
+
+    def check(definition: Any, source: str) -> list[str]:
+        return check_form_definition(definition, source) or check_processes(definition, workflows, source)
+
+    found, problems = _load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
     if problems:
         raise DefinitionError(problems)
     return found

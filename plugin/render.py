@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from counterflow.i18n import message, normalize, text
+from counterflow.validation import resolve_ref
 
 MAX_DEPTH = 10
 RADIO_MAX = 4
@@ -98,24 +99,13 @@ def resolve(schema: Any, ui: Any, root: Mapping, ui_root: Mapping | None = None)
     while isinstance(schema.get("$ref"), str):
         ref = schema["$ref"]
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
-        target = _json_pointer_get(root, ref[1:]) if ref.startswith("#") and ref not in seen else None
+        target = resolve_ref(root, ref) if ref not in seen else None
         if not isinstance(target, dict):
             return siblings, ui
         seen.add(ref)
         schema = {**target, **siblings}
         ui = {**_as_dict(ui_defs.get(ref)), **ui}
     return schema, ui
-
-
-def _json_pointer_get(doc: Any, pointer: str) -> Any:
-    for part in pointer_parts(pointer):
-        if isinstance(doc, dict) and part in doc:
-            doc = doc[part]
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            return None
-    return doc
 
 
 def schema_type(schema: Mapping) -> str | None:

@@ -117,7 +117,7 @@ def split_pointer(ptr: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
 
 
-def _resolve(root: Schema, ref: str) -> Schema:
+def resolve_ref(root: Schema, ref: str) -> Schema:
     """A local `#...` reference; None when it points nowhere (or is remote)."""
     if not ref.startswith("#"):
         return None
@@ -163,7 +163,7 @@ def expand(schema: Schema, root: Schema) -> list[dict[str, Any]]:
         seen.add(id(node))
         found.append(node)
         if isinstance(node.get("$ref"), str):
-            stack.append(_resolve(root, node["$ref"]))
+            stack.append(resolve_ref(root, node["$ref"]))
         for key in _SAME_INSTANCE_LISTS:
             if isinstance(node.get(key), list):
                 stack.extend(node[key])
@@ -257,7 +257,7 @@ def type_ok(value: Any, schema: Schema, root: Schema, depth: int = 0) -> bool:
         if options is not None and not any(_type_allows(_json_type(o), actual) or _json_type(o) == actual
                                            for o in options):
             return False
-    if isinstance(schema.get("$ref"), str) and not type_ok(value, _resolve(root, schema["$ref"]), root, depth + 1):
+    if isinstance(schema.get("$ref"), str) and not type_ok(value, resolve_ref(root, schema["$ref"]), root, depth + 1):
         return False
     if isinstance(schema.get("allOf"), list) and not all(type_ok(value, s, root, depth + 1) for s in schema["allOf"]):
         return False
@@ -609,7 +609,7 @@ def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, roo
         if isinstance(ref, str) and not ref.startswith("#"):
             yield (pointer([*where, key]), f"remote reference {_clip(ref)!r} is not allowed",
                    "copy the referenced schema under $defs (or definitions) and refer to it as '#/$defs/name'")
-        elif key == "$ref" and isinstance(ref, str) and _resolve(root, ref) is None:
+        elif key == "$ref" and isinstance(ref, str) and resolve_ref(root, ref) is None:
             yield pointer([*where, key]), f"reference {_clip(ref)!r} points nowhere", "point it at a schema in this file"
     yield from _required_names(node, where)
     yield from _extension_problems(node, where, root)
