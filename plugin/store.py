@@ -19,14 +19,12 @@ import time
 from typing import Any, Iterable, Mapping
 
 import gridfs
-import mongoengine
 import pymongo
-from mongoengine.connection import disconnect, get_db
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from .errors import Conflict, NotFound, StoreUnavailable
-from .models import ALIAS, ALL
+from .models import ALL
 
 Doc = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -49,15 +47,18 @@ def stamp(when: dt.datetime | None = None) -> str:
 
 
 class Store:
-    """The product's MongoDB database, reached through one mongoengine connection alias."""
+    """The product's MongoDB database, through a client of its own.
+
+    mongoengine declares the collections, fields and indexes (models.py); the connection is
+    this object's, not a process-wide mongoengine alias, so several apps (a portal's tenants,
+    a test suite) can live in one process without closing each other's connections.
+    """
 
     def __init__(self, uri: str, db_name: str, *, timeout_ms: int = 5000) -> None:
-        disconnect(ALIAS)
-        for model in ALL:                       # mongoengine caches collections per class
-            model._collection = None
-        mongoengine.connect(db=db_name, host=uri, alias=ALIAS, tz_aware=True, uuidRepresentation="standard",
-                            serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
-        self.db: pymongo.database.Database = get_db(ALIAS)
+        self.client: pymongo.MongoClient[Doc] = pymongo.MongoClient(
+            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms, appname="counterflow")
+        self.db: pymongo.database.Database[Doc] = self.client[db_name]
         self.users = self.db["users"]
         self.forms = self.db["form_versions"]
         self.workflows = self.db["workflow_versions"]
@@ -71,12 +72,15 @@ class Store:
         self.copier = EventCopier(self.events)
 
     def ensure_indexes(self) -> None:
+        """The indexes the models declare, created on this store's database."""
         for model in ALL:
-            model.ensure_indexes()
+            collection = self.db[model._get_collection_name()]
+            for spec in model._meta["index_specs"]:
+                collection.create_index(spec["fields"], **{k: v for k, v in spec.items() if k != "fields"})
 
     def close(self) -> None:
         self.copier.close()
-        disconnect(ALIAS)
+        self.client.close()
 
     def ping(self) -> bool:
         try:
@@ -279,6 +283,12 @@ class Store:
         if doc["count"] == 1:
             self.buckets.delete_many({"expires_at": {"$lt": stamp(now)}})
         return int(doc["count"])
+
+    def hits(self, bucket: str, window_seconds: int) -> int:
+        """The count so far in the current window, without counting this look."""
+        window = int(utcnow().timestamp()) // window_seconds
+        doc = self.buckets.find_one({"_id": f"{bucket}:{window}"})
+        return int(doc["count"]) if doc else 0
 
     def claim_meta(self, key: str, value: Doc) -> bool:
         """Insert a meta document once; False when it was already there (another host won)."""
