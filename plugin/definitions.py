@@ -132,11 +132,13 @@ def check_processes(form: dict[str, Any], workflows: Iterable[str], source: str)
     for i, p in enumerate(settings.get("processes", [])):
         if p not in known:
             problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of {', '.join(known)}")
+    numbering = settings.get("numbering")
     try:
-        NumberPattern.parse(settings.get("numbering", ""))
+        NumberPattern.parse(numbering if isinstance(numbering, str) else "")
     except ValueError as exc:
         problems.append(f"{source}: /settings/numbering: {exc}")
-    rule = (settings.get("review") or {}).get("second_level_if")
+    review = settings.get("review")
+    rule = review.get("second_level_if") if isinstance(review, dict) else None
     if rule is not None:
         try:
             jsonLogic(rule, {})

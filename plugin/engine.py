@@ -20,6 +20,11 @@ MESSAGES = {
     "requires": {"zh-CN": "请填写「{item}」", "en": "Please fill in '{item}'"},
     "blocked": {"zh-CN": "不能执行「{trigger}」：{count} 个问题", "en": "'{trigger}' cannot be done: {count} problem(s)"},
 }
+EVENT_TITLES = {
+    "create": {"zh-CN": "新建", "en": "Created"},
+    "edit": {"zh-CN": "修改", "en": "Edited"},
+    "correct": {"zh-CN": "更正", "en": "Corrected"},
+}
 REQUIRE_TITLES = {
     "opinion": {"zh-CN": "意见", "en": "opinion"},
     "assignee": {"zh-CN": "经办人", "en": "assignee"},
@@ -129,6 +134,11 @@ class Workflow:
 
     def deadline(self, state: str) -> Mapping[str, Any] | None:
         return self.states.get(state, {}).get("deadline")
+
+    def trigger_title(self, trigger: str, lang: str) -> str:
+        """A trigger's title for people; the built-in record events have their own."""
+        found = next((t.title for t in self.transitions if t.trigger == trigger), None) or EVENT_TITLES.get(trigger)
+        return text(found, lang) if found else trigger
 
     def triggers(self) -> list[str]:
         return list(dict.fromkeys(t.trigger for t in self.transitions))

@@ -1,6 +1,7 @@
 """Server-rendered pages: they parse a post, call the service, render a template."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 from typing import Any
@@ -25,6 +26,7 @@ bp = Blueprint("counterflow_pages", __name__, template_folder="templates",
                static_folder=str(resources.files("counterflow.static")), static_url_path="/cf-static")
 handlers.install(bp)
 EDITABLE = {"draft", "submitted", "returned"}
+FORM_ACTIONS = ("save", "submit", "accept")      # buttons of the form itself: they carry the fields
 
 
 def ext() -> Any:
@@ -80,9 +82,20 @@ def _headers(response: Any) -> Any:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"cf_csrf": generate_csrf, "cf_t": t, "cf_lang": lang, "cf_text": lambda v: text(v, lang()),
+    return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang, "cf_text": lambda v: text(v, lang()),
             "cf_actor": lambda: actor(required=False), "cf_portal": lambda: bool(ext().identity_loader),
             "cf_lang_url": _lang_url}
+
+
+def local_time(value: str | None, seconds: bool = False) -> str:
+    """A stored UTC stamp as the counter's local time (Asia/Shanghai by default), for people."""
+    if not value:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ext().service.tz)
+    except ValueError:
+        return value
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _lang_url(code: str) -> str:
@@ -149,7 +162,7 @@ def worklist() -> Any:
         form = service.form_doc(r["form"], r["form_version"])
         rows.append({"id": r["_id"], "number": r.get("acceptance_number") or "—", "form": text(form["title"], lang()),
                      "process": text(workflow.title, lang()), "state": workflow.state_title(r["state"], lang()),
-                     "due": r.get("due_date") or "", "updated": (r.get("updated_at") or "")[:16].replace("T", " ")})
+                     "due": r.get("due_date") or "", "updated": local_time(r.get("updated_at"))})
     return render_template("counterflow/worklist.html", rows=rows, forms=forms, can_create="clerk" in who.roles)
 
 
@@ -192,10 +205,9 @@ def _after_save(record: dict[str, Any], warnings: list[dict[str, Any]]) -> Any:
     if action in ("accept", "submit"):
         try:
             record = ext().service.fire_record(actor(), record["_id"], action, {"revision": record["revision"]}, lang())
-        except Invalid as exc:
-            form = ext().service.form_doc(record["form"], record["form_version"])
-            return _form_page(form, ext().service.masked(record), list(exc.details), record=record, status=422,
-                              notice=t("not_" + action))
+        except Invalid:
+            # the draft is saved; show every problem on the record's own page, so a reload posts nothing again
+            return redirect(url_for("counterflow_pages.record", record_id=record["_id"], refused=action), 303)
         if action == "accept":
             return redirect(url_for("counterflow_pages.receipt", record_id=record["_id"]))
     return redirect(url_for("counterflow_pages.record", record_id=record["_id"], saved=1))
@@ -214,8 +226,8 @@ def _record_context(record: Any) -> dict[str, Any]:
     history = []
     for e in service.history(who, record["_id"], lang()):
         wf = service.workflow(e["process"], record["workflows"].get(e["process"]))
-        history.append({"at": (e.get("at") or "")[:19].replace("T", " "), "who": e.get("actor", {}).get("name") or
-                        e.get("actor", {}).get("username", ""), "trigger": e.get("trigger"),
+        history.append({"at": local_time(e.get("at")), "who": e.get("actor", {}).get("name") or
+                        e.get("actor", {}).get("username", ""), "trigger": wf.trigger_title(e.get("trigger") or "", lang()),
                         "process": text(wf.title, lang()), "to": wf.state_title(e.get("dest") or "", lang()),
                         "opinion": e.get("opinion") or "", "outcome": e.get("outcome"),
                         "problems": (e.get("details") or {}).get("problems") or [], "changes": e.get("changes") or []})
@@ -239,7 +251,12 @@ def record(record_id: str) -> Any:
         return _post_record(doc, form)
     shown = service.masked(doc)
     if _editable(doc) and "clerk" in who.roles:
-        _, warnings = service.validator(doc["form"], doc["form_version"]).check_draft(doc.get("data") or {}, lang())
+        validator = service.validator(doc["form"], doc["form_version"])
+        refused = request.args.get("refused")
+        if refused in ("accept", "submit"):
+            problems = [p.to_dict() for p in validator.check_complete(doc.get("data") or {}, lang())]
+            return _form_page(form, shown, problems, record=doc, notice=t("not_" + refused), status=422 if problems else 200)
+        _, warnings = validator.check_draft(doc.get("data") or {}, lang())
         problems = [w.to_dict() for w in warnings] if request.args.get("saved") or doc["state"] == "returned" else []
         return _form_page(form, shown, problems, record=doc, notice=t("saved") if request.args.get("saved") else None)
     fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True)
@@ -251,7 +268,8 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     who = actor()
     action = request.form.get("_action", "save")
     revision = _int(request.form.get("revision"))
-    if _editable(doc) and "clerk" in who.roles:
+    posts_fields = action in FORM_ACTIONS or bool(request.form.getlist("_add_row"))
+    if posts_fields and _editable(doc) and "clerk" in who.roles:
         data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang())
         if request.form.getlist("_add_row") or problems:
             return _form_page(form, data, problems, record=doc, add_rows=request.form.getlist("_add_row"),

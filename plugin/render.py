@@ -32,6 +32,8 @@ MESSAGES = {
     "yes": {"zh-CN": "是", "en": "Yes"},
     "no": {"zh-CN": "否", "en": "No"},
     "masked": {"zh-CN": "敏感信息，已脱敏显示", "en": "Sensitive: shown masked"},
+    "masked_edit": {"zh-CN": "敏感信息已脱敏显示：保持不变即保留原值；如需更正，请输入完整的新内容",
+                    "en": "Shown masked: leave it as it is to keep the stored value, or type the full new value"},
     "extra": {"zh-CN": "其他字段", "en": "Other fields"},
     "json": {"zh-CN": "以 JSON 格式填写", "en": "Enter as JSON"},
     "error": {"zh-CN": "错误：", "en": "Error: "},
@@ -538,8 +540,10 @@ def _build(schema: dict, ui: dict, data: Any, parts: list[str], ctx: _Context, *
         node.show_if = json.dumps(show_if, ensure_ascii=False, separators=(",", ":"))
     if schema.get("x-sensitive") and ctx.sensitive_masked and kind not in ("object", "rows"):
         return _masked(node, data, ctx)
-    builder = _BUILDERS[kind]
-    return builder(node, schema, ui, data, parts, ctx, depth)
+    built = _BUILDERS[kind](node, schema, ui, data, parts, ctx, depth)
+    if schema.get("x-sensitive") and isinstance(data, str) and data and not (ctx.view or built.readonly):
+        built.note = ctx.t("masked_edit")        # the value shown is masked; posting it back keeps the original
+    return built
 
 
 def _masked(node: Node, data: Any, ctx: _Context) -> Node:
@@ -577,7 +581,8 @@ def _build_rows(node: Node, schema: dict, ui: dict, data: Any, parts: list[str],
     editable = not node.readonly and not ctx.view
     node.addable = editable and options.get("addable", True) is not False
     removable = editable and options.get("removable", True) is not False
-    blanks = (1 + (node.pointer in ctx.add_rows)) if node.addable else 0
+    # one blank row to type into: on a new list, or when the clerk asked for one (the no-JS "add" button)
+    blanks = (1 if not rows or node.pointer in ctx.add_rows else 0) if node.addable else 0
     item_label = node.label
     for index, value in enumerate(rows + [None] * blanks):
         node.children.append(_row(item, item_ui, value, parts + [str(index)], ctx, item_label,

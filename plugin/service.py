@@ -225,6 +225,8 @@ class Service:
             raise Unauthorized(_msg("login_failed", lang), code="login_failed")
         if self.store.hit(f"login:{username}", 60) > self.settings.login_rate_limit * 3:
             raise RateLimited(_msg("login_locked", lang))
+        if self.store.hits(f"login-failed:{username}", 60) >= self.settings.login_rate_limit:
+            raise RateLimited(_msg("login_locked", lang))        # locked: even the right password waits
         user = self.store.user_by_name(username)
         ok = self.passwords.verify(user.get("password_hash") if user else None, password[:1024])
         if not ok or not user or not user.get("active", True):
@@ -293,8 +295,11 @@ class Service:
     def check_definition(self, definition: Any, lang: str) -> None:
         source = f"form '{definition.get('key', '?')}'" if isinstance(definition, dict) else "form"
         problems = check_form_definition(definition, source)
-        if not problems:
-            problems = definitions.check_processes(definition, {k for k, _ in self._workflows}, source)
+        settings = definition.get("settings") if isinstance(definition, dict) else None
+        processes = settings.get("processes") if isinstance(settings, dict) else None
+        if isinstance(processes, list) and all(isinstance(p, str) for p in processes):   # else the schema said so
+            problems += [p for p in definitions.check_processes(definition, {k for k, _ in self._workflows}, source)
+                         if p not in problems]
         if problems:
             raise Invalid(_msg("definition", lang, count=len(problems)), code="invalid_definition",
                           details=[{"path": _place(p), "code": "definition", "message": p} for p in problems])
@@ -643,7 +648,7 @@ def public_user(doc: Mapping[str, Any]) -> Doc:
 
 def _definition_from(payload: Mapping[str, Any]) -> Doc:
     return {k: copy.deepcopy(payload[k]) for k in ("key", "title", "description", "schema", "ui_schema", "settings")
-            if k in payload and payload[k] is not None}
+            if k in payload and payload[k] is not None and not (k == "description" and payload[k] == {})}
 
 
 def _place(problem: str) -> str:

@@ -72,6 +72,8 @@ def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_
     assert page.status_code == 200 and 'for="cf-f-plate"' in page.get_data(as_text=True)
     r = clerk.post("/forms/parking-permit/new", data={"csrf_token": csrf(page), "_action": "accept",
                                                       "applicant": "张三", "phone": "12345", "months": "6"})
+    assert r.status_code == 303 and "refused=accept" in r.headers["Location"]   # a reload posts nothing twice
+    r = clerk.get(r.headers["Location"])
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     summary = html.split('class="cf-error-summary"')[1].split("</div>")[0]
@@ -161,3 +163,15 @@ def test_english_on_request_chinese_by_default(app: Any) -> None:
     assert "登录" in client.get("/login").get_data(as_text=True)
     assert "Sign in" in client.get("/login?lang=en").get_data(as_text=True)
     assert "Sign in" in client.get("/login").get_data(as_text=True)        # the choice sticks for the session
+
+
+def test_an_action_button_never_saves_an_empty_form_over_the_draft(app: Any, clerk: Any) -> None:
+    page = clerk.get("/forms/parking-permit/new")
+    r = clerk.post("/forms/parking-permit/new", data={"csrf_token": csrf(page), "_action": "save",
+                                                      "applicant": "张三", "months": "6"})
+    record_id = r.headers["Location"].split("/records/")[1].split("?")[0]
+    page = clerk.get(f"/records/{record_id}")
+    r = clerk.post(f"/records/{record_id}", data={"csrf_token": csrf(page), "_action": "return", "revision": "0",
+                                                  "items": "请携带行驶证原件"})
+    assert r.status_code == 302
+    assert stored_record(app, record_id)["data"] == {"applicant": "张三", "months": 6}

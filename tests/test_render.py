@@ -311,23 +311,35 @@ ROWS = {"type": "object", "properties": {"rows": {"type": "array", "title": "Row
     "type": "object", "properties": {"item": {"type": "string"}, "qty": {"type": "integer"}}}}}}
 
 
-def test_rows_render_existing_rows_a_blank_row_a_template_and_controls() -> None:
+def test_rows_render_existing_rows_a_template_and_controls() -> None:
     page = Page(str(render_fields(ROWS, {}, {"rows": [{"item": "a", "qty": 1}]}, [], "en")))
     live = [c["name"] for c in page.controls if not c["_template"] and c.get("name", "").startswith("rows.")]
-    assert live == ["rows.0.item", "rows.0.qty", "rows.1.item", "rows.1.qty"]
+    assert live == ["rows.0.item", "rows.0.qty"]          # no stray blank row: "add" makes one
     templates = [a for t, a in page.elements if t == "template"]
-    assert templates[0]["data-cf-template"] == "/rows" and templates[0]["data-cf-next"] == "2"
+    assert templates[0]["data-cf-template"] == "/rows" and templates[0]["data-cf-next"] == "1"
     assert any(c.get("name") == "rows.__i1__.item" for c in page.controls if c["_template"])
     removes = [c["value"] for c in page.controls if c.get("name") == "_remove" and not c["_template"]]
-    assert removes == ["/rows/0", "/rows/1"]
+    assert removes == ["/rows/0"]
+
+
+def test_an_empty_list_starts_with_one_blank_row_to_type_into() -> None:
+    page = Page(str(render_fields(ROWS, {}, {}, [], "en")))
+    assert [c["name"] for c in page.controls if c.get("name", "").endswith(".item") and not c["_template"]] \
+        == ["rows.0.item"]
+
+
+def test_add_on_existing_rows_adds_exactly_one() -> None:
+    page = Page(str(render_fields(ROWS, {}, {"rows": [{"item": "a"}]}, [], "en", add_rows=["/rows"])))
+    assert [c["name"] for c in page.controls if c.get("name", "").endswith(".item") and not c["_template"]] \
+        == ["rows.0.item", "rows.1.item"]
     add = next(a for t, a in page.elements if a.get("name") == "_add_row")
     assert (add["type"], add["value"]) == ("submit", "/rows")
 
 
-def test_add_rows_renders_another_blank_row() -> None:
+def test_add_rows_on_an_empty_list_gives_one_blank_row() -> None:
     page = Page(str(render_fields(ROWS, {}, {}, [], "en", add_rows=["/rows"])))
     assert [c["name"] for c in page.controls if c.get("name", "").endswith(".item") and not c["_template"]] \
-        == ["rows.0.item", "rows.1.item"]
+        == ["rows.0.item"]
 
 
 def test_labels_follow_the_language() -> None:
