@@ -1,0 +1,593 @@
+"""Bad input never gives a 500 or a stack trace, and never half-writes.
+
+Every endpoint in plugin/api.py is listed in ENDPOINTS (a test checks the list against the app's URL map),
+and every error is checked for its status, its JSON shape, its code and the absence of a traceback.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import Api
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+KEY = "visit-note"
+SIMPLE_FORM = {
+    "key": KEY,
+    "title": {"zh-CN": "来访登记", "en": "Visit note"},
+    "description": {"zh-CN": "登记来访人和事由", "en": "Who visited and why"},
+    "schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["visitor"],
+        "properties": {
+            "visitor": {"type": "string", "minLength": 1, "maxLength": 50, "title": "来访人", "x-title-en": "Visitor"},
+            "purpose": {"type": "string", "maxLength": 200, "title": "事由", "x-title-en": "Purpose"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 99, "title": "人数", "x-title-en": "Head count"},
+        },
+    },
+    "ui_schema": {"ui:order": ["visitor", "purpose", "count"]},
+    "settings": {"processes": ["intake", "review", "archive", "destroy"],
+                 "numbering": "VIS-{yyyy}{mm}{dd}-{seq:04d}", "time_limit": {"working_days": 3}},
+}
+
+# (method, path template, body sent when the test needs a well-formed one)
+# {key}: the published simple form; {draft}: a second form kept in draft; {rid}: a record in intake/draft
+ENDPOINTS: list[tuple[str, str, Any]] = [
+    ("GET", "/healthz", None),
+    ("POST", "/api/v1/auth/token", {"username": "admin", "password": "x"}),
+    ("POST", "/api/v1/users", {"username": "someone", "password": "Counter-Pass-2026", "roles": ["clerk"]}),
+    ("GET", "/api/v1/users", None),
+    ("GET", "/api/v1/me", None),
+    ("POST", "/api/v1/forms", dict(SIMPLE_FORM, key="another-form")),
+    ("GET", "/api/v1/forms", None),
+    ("GET", "/api/v1/forms/{key}", None),
+    ("GET", "/api/v1/forms/{key}/versions/1", None),
+    ("PUT", "/api/v1/forms/{draft}/versions/1", {"revision": 0}),
+    ("POST", "/api/v1/forms/{key}/versions", {}),
+    ("GET", "/api/v1/forms/{draft}/versions/1/transitions", None),
+    ("POST", "/api/v1/forms/{draft}/versions/1/transitions/submit", {"revision": 0}),
+    ("GET", "/api/v1/forms/{key}/versions/1/history", None),
+    ("POST", "/api/v1/records", {"form": KEY, "data": {"visitor": "x"}}),
+    ("GET", "/api/v1/records", None),
+    ("GET", "/api/v1/records/{rid}", None),
+    ("PATCH", "/api/v1/records/{rid}", {"revision": 0, "data": {"visitor": "y"}}),
+    ("GET", "/api/v1/records/{rid}/history", None),
+    ("GET", "/api/v1/records/{rid}/receipt", None),
+    ("GET", "/api/v1/records/{rid}/transitions", None),
+    ("POST", "/api/v1/records/{rid}/transitions/submit", {"revision": 0}),
+    ("POST", "/api/v1/attachments", None),
+    ("GET", "/api/v1/attachments/{aid}", None),
+    ("GET", "/api/v1/status", None),
+    ("GET", "/api/v1/openapi.json", None),
+]
+PUBLIC = {"/healthz", "/api/v1/auth/token", "/api/v1/status", "/api/v1/openapi.json"}
+WITH_BODY = [e for e in ENDPOINTS if e[0] in ("POST", "PUT", "PATCH") and "attachments" not in e[1]]  # JSON bodies
+AUTHED = [e for e in ENDPOINTS if e[1] not in PUBLIC]
+
+
+def ids(endpoints: list[tuple[str, str, Any]]) -> list[str]:
+    return [f"{m} {p}" for m, p, _ in endpoints]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+def error_of(r: Any, status: int | tuple[int, ...], code: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A JSON error of `status` and `code`; no traceback, no source paths, never HTML."""
+    text = r.get_data(as_text=True)
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert r.status_code in statuses, (r.status_code, text[:500])
+    assert r.mimetype == "application/json", (r.headers.get("Content-Type"), text[:300])
+    for leak in ("Traceback", 'File "', "site-packages", "/work/", ".py\"", ".py,", "<html", "<!doctype"):
+        assert leak.lower() not in text.lower(), (leak, text[:500])
+    body = r.get_json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    err = body["error"]
+    assert {"code", "message", "details"} <= set(err), err
+    assert isinstance(err["code"], str) and isinstance(err["message"], str) and err["message"]
+    assert isinstance(err["details"], (list, dict))
+    if code is not None:
+        codes = code if isinstance(code, tuple) else (code,)
+        assert err["code"] in codes, err
+    for d in err["details"] if isinstance(err["details"], list) else []:
+        assert {"path", "code", "message"} <= set(d), d
+    return err
+
+
+def counts(app: Any) -> dict[str, int]:
+    """Documents per collection, except the rate-limit buckets (every login attempt counts there)."""
+    store = app.extensions["counterflow"].store
+    if hasattr(store, "copier"):
+        store.copier.flush()                 # events are copied from the outbox in the background
+    db = store.db
+    return {name: db[name].count_documents({}) for name in db.list_collection_names() if name != "rate_buckets"}
+
+
+def fill(path: str, world: dict[str, Any]) -> str:
+    return path.format(**world)
+
+
+@pytest.fixture
+def world(staff: Api, app: Any) -> dict[str, Any]:
+    """A published simple form, a second form in draft and one record in intake/draft."""
+    assert staff.post("/api/v1/forms", "admin", json=SIMPLE_FORM).status_code == 201
+    for who, trigger in (("admin", "submit"), ("head", "review"), ("boss", "approve")):
+        rev = staff.get(f"/api/v1/forms/{KEY}/versions/1", "admin").get_json()["revision"]
+        r = staff.post(f"/api/v1/forms/{KEY}/versions/1/transitions/{trigger}", who, json={"revision": rev})
+        assert r.status_code == 200, r.get_json()
+    assert staff.post("/api/v1/forms", "admin", json=dict(SIMPLE_FORM, key="draft-form")).status_code == 201
+    r = staff.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": "王五", "purpose": "开户"}})
+    assert r.status_code == 201, r.get_json()
+    return {"key": KEY, "draft": "draft-form", "rid": r.get_json()["id"], "aid": "att_01NOSUCHATTACHMENT", "api": staff}
+
+
+def send(api: Api, method: str, path: str, who: str | None = "admin", **kw: Any) -> Any:
+    return api.call(method, path, who, **kw)
+
+
+def test_endpoint_list_covers_every_api_route(app: Any) -> None:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("counterflow_api."):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                routes.add((method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)))
+    listed = set()
+    for method, path, _ in ENDPOINTS:
+        generic = re.sub(r"/forms/\{(key|draft)\}", "/forms/{key}", path)
+        generic = generic.replace("/versions/1", "/versions/{version}").replace("{rid}", "{record_id}")
+        generic = generic.replace("{aid}", "{attachment_id}")
+        generic = re.sub(r"/transitions/submit$", "/transitions/{trigger}", generic)
+        listed.add((method, generic))
+    assert routes == listed, (routes - listed, listed - routes)
+
+
+# -- bodies that are not JSON objects -------------------------------------------------------------------------
+
+MALFORMED = {
+    "not_json": dict(data="{not json", content_type="application/json"),
+    "truncated": dict(data='{"revision": 0, "data": {', content_type="application/json"),
+    "array": dict(data="[1, 2, 3]", content_type="application/json"),
+    "string": dict(data='"hello"', content_type="application/json"),
+    "number": dict(data="42", content_type="application/json"),
+    "null": dict(data="null", content_type="application/json"),
+    "bad_utf8": dict(data=b'{"a": "\xff\xfe"}', content_type="application/json"),
+    "nan": dict(data='{"revision": NaN}', content_type="application/json; charset=utf-8"),
+    "deep_array": dict(data="[" * 100_000 + "]" * 100_000, content_type="application/json"),
+    "deep_object": dict(data='{"a":' * 50_000 + "1" + "}" * 50_000, content_type="application/json"),
+    "deep_500": dict(data='{"data": ' + '{"a":' * 500 + "1" + "}" * 500 + "}", content_type="application/json"),
+    "deep_list_900": dict(data='{"revision": 0, "items": ' + "[" * 900 + "]" * 900 + "}", content_type="application/json"),
+    "text_plain": dict(data='{"revision": 0}', content_type="text/plain"),
+    "form_encoded": dict(data="revision=0", content_type="application/x-www-form-urlencoded"),
+    "no_content_type": dict(data='{"revision": 0}'),
+    "multipart": dict(data={"revision": "0"}, content_type="multipart/form-data"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+@pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
+def test_malformed_body_is_400(world: dict[str, Any], app: Any, method: str, path: str, good: Any,
+                               kind: str) -> None:
+    before = counts(app)
+    r = send(world["api"], method, fill(path, world), **MALFORMED[kind])
+    if kind == "nan":      # Python's json reads NaN; the field checks must still refuse it
+        error_of(r, (400, 422))
+    else:
+        error_of(r, 400, ("malformed", "content_type", "too_deep"))
+    assert counts(app) == before
+
+
+def test_wrong_content_type_names_json(world: dict[str, Any]) -> None:
+    r = send(world["api"], "POST", "/api/v1/records?lang=en", data='{"form": "visit-note"}', content_type="text/plain")
+    err = error_of(r, 400, "content_type")
+    assert "application/json" in err["message"]
+
+
+@pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
+def test_unknown_fields_are_422_and_listed(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
+    before = counts(app)
+    r = send(world["api"], method, fill(path, world), json=dict(good, bogus=1, **{"$where": "1"}))
+    err = error_of(r, 422, "invalid_request")
+    paths = {d["path"]: d["code"] for d in err["details"]}
+    assert paths.get("/bogus") == "unknown_field" and paths.get("/$where") == "unknown_field", paths
+    assert counts(app) == before
+
+
+def test_empty_body_on_new_version_means_copy(world: dict[str, Any]) -> None:
+    r = send(world["api"], "POST", f"/api/v1/forms/{KEY}/versions", data=b"", content_type="application/json")
+    assert r.status_code == 201 and r.get_json()["version"] == 2
+
+
+# -- operators where strings belong ----------------------------------------------------------------------------
+
+OP_NE, OP_GT = {"$ne": None}, {"$gt": ""}
+
+INJECTIONS = [
+    ("POST", "/api/v1/auth/token", None, {"username": OP_NE, "password": OP_NE}),
+    ("POST", "/api/v1/auth/token", None, {"username": "admin", "password": OP_GT}),
+    ("POST", "/api/v1/users", "admin", {"username": OP_GT, "password": "Counter-Pass-2026", "roles": ["clerk"]}),
+    ("POST", "/api/v1/users", "admin", {"username": "eve", "password": "Counter-Pass-2026", "roles": OP_NE}),
+    ("POST", "/api/v1/users", "admin", {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"],
+                                        "department": OP_NE}),
+    ("POST", "/api/v1/forms", "admin", dict(SIMPLE_FORM, key=OP_NE)),
+    ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": OP_GT}),
+    ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": "0"}),
+    ("POST", "/api/v1/forms/{draft}/versions/1/transitions/submit", "admin", {"revision": OP_NE}),
+    ("POST", "/api/v1/records", "clerk", {"form": OP_NE, "data": {"visitor": "x"}}),
+    ("POST", "/api/v1/records", "clerk", {"form": KEY, "data": {"visitor": OP_NE}}),
+    ("POST", "/api/v1/records", "clerk", {"form": KEY, "data": {"$where": "sleep(1000)"}}),
+    ("POST", "/api/v1/records", "clerk", {"form": KEY, "data": {"visitor.$": "x"}}),
+    ("POST", "/api/v1/records", "clerk", {"form": KEY, "data": OP_NE}),
+    ("PATCH", "/api/v1/records/{rid}", "clerk", {"revision": OP_GT, "data": {"visitor": "x"}}),
+    ("PATCH", "/api/v1/records/{rid}", "clerk", {"revision": 0, "data": {"visitor": OP_GT}}),
+    ("PATCH", "/api/v1/records/{rid}", "clerk", {"revision": 0, "data": {"$set": {"state": "accepted"}}}),
+    ("POST", "/api/v1/records/{rid}/transitions/withdraw", "clerk", {"revision": OP_NE, "opinion": "x"}),
+    ("POST", "/api/v1/records/{rid}/transitions/withdraw", "clerk", {"revision": 0, "opinion": OP_NE}),
+    ("POST", "/api/v1/records/{rid}/transitions/return", "clerk", {"revision": 0, "items": [OP_NE]}),
+    ("GET", "/api/v1/records?form[$ne]=x", "clerk", None),
+    ("GET", "/api/v1/records?state[$exists]=true", "clerk", None),
+    ("GET", "/api/v1/records?limit[$gt]=0", "clerk", None),
+    ("GET", "/api/v1/records?limit=-1", "clerk", None),
+    ("GET", "/api/v1/records?limit=10000", "clerk", None),
+    ("GET", "/api/v1/records?overdue=maybe", "clerk", None),
+    ("GET", "/api/v1/records?state=" + "x" * 100, "clerk", None),
+    ("GET", "/api/v1/status?number[$ne]=x&code[$ne]=y", None, None),
+    ("GET", "/api/v1/status?number=VIS-1", None, None),
+]
+
+
+@pytest.mark.parametrize("method, path, who, payload", INJECTIONS,
+                         ids=[f"{m} {p} {json.dumps(b)[:60] if b else ''}" for m, p, _, b in INJECTIONS])
+def test_operators_in_place_of_values_are_refused(world: dict[str, Any], app: Any, method: str, path: str,
+                                                  who: str | None, payload: Any) -> None:
+    api = world["api"]
+    record_before = api.get(f"/api/v1/records/{world['rid']}", "clerk").get_json()
+    before = counts(app)
+    kw = {"json": payload} if payload is not None else {}
+    r = send(api, method, fill(path, world), who, **kw)
+    error_of(r, (400, 401, 404, 422))
+    assert counts(app) == before
+    assert api.get(f"/api/v1/records/{world['rid']}", "clerk").get_json() == record_before
+
+
+@pytest.mark.parametrize("query", ['state={"$ne":null}', 'form={"$gt":""}', 'number={"$ne":null}',
+                                   'assignee={"$exists":true}', "process[]=intake"])
+def test_operator_looking_filters_match_literally(world: dict[str, Any], app: Any, query: str) -> None:
+    before = counts(app)
+    r = world["api"].get(f"/api/v1/records?{query}", "clerk")
+    if r.status_code == 200:
+        assert r.get_json()["items"] == [], query
+    else:
+        error_of(r, (400, 422))
+    assert counts(app) == before
+
+
+def test_status_lookup_with_operator_strings_finds_nothing(world: dict[str, Any]) -> None:
+    r = world["api"].get('/api/v1/status?number={"$ne":null}&code={"$ne":null}')
+    error_of(r, 404, "status_not_found")
+
+
+# -- markup is data -------------------------------------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_markup_is_stored_as_text_and_returned_as_json(world: dict[str, Any]) -> None:
+    api = world["api"]
+    r = api.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": SCRIPT, "purpose": "<img src=x onerror=alert(1)>"}})
+    assert r.status_code == 201 and r.mimetype == "application/json"
+    rec = r.get_json()
+    assert rec["data"]["visitor"] == SCRIPT
+    got = api.get(f"/api/v1/records/{rec['id']}", "clerk")
+    assert got.mimetype == "application/json" and got.get_json()["data"]["visitor"] == SCRIPT
+    assert "text/html" not in got.headers["Content-Type"]
+    r = api.post(f"/api/v1/records/{rec['id']}/transitions/withdraw", "clerk",
+                 json={"revision": rec["revision"], "opinion": SCRIPT})
+    assert r.status_code == 200
+    hist = api.get(f"/api/v1/records/{rec['id']}/history", "clerk")
+    assert hist.mimetype == "application/json"
+    assert SCRIPT in [e["opinion"] for e in hist.get_json()["items"]]
+    listed = api.get("/api/v1/records", "clerk")
+    assert listed.mimetype == "application/json"
+    assert SCRIPT in [x["data"].get("visitor") for x in listed.get_json()["items"]]
+
+
+@pytest.mark.parametrize("method, path, payload", [
+    ("POST", "/api/v1/records", {"form": SCRIPT, "data": {}}),
+    ("POST", "/api/v1/records/{rid}/transitions/<script>alert(1)</script>", {"revision": 0}),
+    ("GET", "/api/v1/forms/<script>", None),
+    ("GET", "/api/v1/records/<script>alert(1)<%2Fscript>", None),
+    ("POST", "/api/v1/users", {"username": "eve", "password": "Counter-Pass-2026", "roles": [SCRIPT]}),
+])
+def test_markup_in_errors_stays_json(world: dict[str, Any], method: str, path: str, payload: Any) -> None:
+    kw = {"json": payload} if payload is not None else {}
+    who = "admin" if "users" in path else "clerk"
+    r = send(world["api"], method, fill(path, world), who, **kw)
+    error_of(r, (400, 403, 404, 422))
+    assert "text/html" not in r.headers["Content-Type"]
+
+
+# -- paths ------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/records/../../etc/passwd",
+    "/api/v1/records/..%2f..%2fetc%2fpasswd",
+    "/api/v1/records/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/api/v1/records/%2e%2e",
+    "/api/v1/records/$where",
+    "/api/v1/records/%24ne",
+    "/api/v1/records/{\"$ne\":null}",
+    "/api/v1/records/" + "A" * 10_240,
+    "/api/v1/records/" + "A" * 10_240 + "/history",
+    "/api/v1/records/%00",
+    "/api/v1/records/a%00b/receipt",
+    "/api/v1/records/..%5c..%5cwindows",
+    "/api/v1/forms/../../etc/passwd",
+    "/api/v1/forms/$where/versions/1",
+    "/api/v1/forms/" + "k" * 10_240,
+    "/api/v1/forms/visit-note/versions/-1",
+    "/api/v1/forms/visit-note/versions/99999999999999999999999",
+    "/api/v1/forms/visit-note/versions/1e3",
+])
+def test_path_tricks_are_404_or_400_json(world: dict[str, Any], path: str) -> None:
+    r = world["api"].get(path, "clerk")
+    if r.status_code in (301, 308):          # normalised by the router: follow it once
+        location = r.headers["Location"]
+        r = world["api"].get(location, "clerk")
+    text = r.get_data(as_text=True)
+    assert "root:" not in text
+    if r.request.path.startswith("/api/"):
+        error_of(r, (400, 403, 404))
+    else:
+        assert r.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["PATCH", "POST"])
+def test_path_tricks_on_writes(world: dict[str, Any], app: Any, method: str) -> None:
+    before = counts(app)
+    for rid in ("$where", "A" * 10_240, "%2e%2e%2f"):
+        suffix = "" if method == "PATCH" else "/transitions/withdraw"
+        r = send(world["api"], method, f"/api/v1/records/{rid}{suffix}", "clerk",
+                 json={"revision": 0, "data": {"visitor": "x"}} if method == "PATCH" else {"revision": 0, "opinion": "x"})
+        if r.status_code == 308:            # merged slashes: the router redirects to the same path once
+            r = send(world["api"], method, r.headers["Location"], "clerk",
+                     json={"revision": 0, "data": {"visitor": "x"}} if method == "PATCH" else {"revision": 0, "opinion": "x"})
+        error_of(r, (400, 404))
+    assert counts(app) == before
+
+
+# -- size --------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
+def test_oversized_body_is_413(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
+    limit = app.extensions["counterflow"].settings.max_json_bytes
+    big = json.dumps(dict(good, padding="x" * (limit + 1024)))
+    before = counts(app)
+    r = send(world["api"], method, fill(path, world), data=big, content_type="application/json")
+    error_of(r, 413, "too_large")
+    assert counts(app) == before
+
+
+def test_just_under_the_limit_is_not_413(world: dict[str, Any], app: Any) -> None:
+    limit = app.extensions["counterflow"].settings.max_json_bytes
+    body = json.dumps({"form": KEY, "data": {"visitor": "x", "purpose": "y" * (limit - 200)}})
+    assert len(body) < limit
+    r = send(world["api"], "POST", "/api/v1/records", "clerk", data=body, content_type="application/json")
+    error_of(r, 422, "invalid_data")       # purpose is far over its maxLength: refused as oversize, not 413
+
+
+# -- record data --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, path", [
+    ({"visitor": "x", "nickname": "y"}, "/nickname"),
+    ({"visitor": 5}, "/visitor"),
+    ({"visitor": ["a"]}, "/visitor"),
+    ({"visitor": {"a": 1}}, "/visitor"),
+    ({"visitor": True}, "/visitor"),
+    ({"visitor": "x", "count": "three"}, "/count"),
+    ({"visitor": "x", "count": 1.5}, "/count"),
+    ({"visitor": "x" * 100_000}, "/visitor"),
+    ({"visitor": "x", "count": 10 ** 30}, "/data/count"),
+    ({"visitor": "x", "count": -(10 ** 19)}, "/data/count"),
+    ({"visitor": "x", "zzz": {"a": 10 ** 20}}, "/data/zzz/a"),
+    ({"visitor": "x", "zzz": json.loads('{"a":' * 90 + "1" + "}" * 90)}, "/zzz"),
+    ({"visitor": json.loads("[" * 90 + "]" * 90)}, "/visitor"),
+])
+def test_bad_record_data_is_422_and_creates_nothing(world: dict[str, Any], app: Any, data: Any, path: str) -> None:
+    before = counts(app)
+    r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": data})
+    err = error_of(r, 422, ("invalid_data", "too_large_number"))
+    assert path in [d["path"] for d in err["details"]], err["details"]
+    assert counts(app) == before
+
+
+def test_bad_record_data_lists_every_problem(world: dict[str, Any]) -> None:
+    r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": 1, "count": "x", "zzz": 0}})
+    err = error_of(r, 422, "invalid_data")
+    assert {"/visitor", "/count", "/zzz"} <= {d["path"] for d in err["details"]}
+
+
+@pytest.mark.parametrize("data", [[], "x", 5, None])
+def test_record_data_must_be_an_object(world: dict[str, Any], app: Any, data: Any) -> None:
+    before = counts(app)
+    r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": data})
+    err = error_of(r, 422, "invalid_request")
+    assert "/data" in [d["path"] for d in err["details"]]
+    assert counts(app) == before
+
+
+def test_bad_patch_changes_nothing(world: dict[str, Any], app: Any) -> None:
+    api, rid = world["api"], world["rid"]
+    before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
+    n = counts(app)
+    r = api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": 0, "data": {"visitor": 7, "ghost": 1}})
+    err = error_of(r, 422, "invalid_data")
+    assert {"/visitor", "/ghost"} <= {d["path"] for d in err["details"]}
+    assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
+    assert counts(app) == n
+
+
+# -- revisions and triggers ----------------------------------------------------------------------------------------------
+
+def test_stale_revision_on_patch_is_409_and_changes_nothing(world: dict[str, Any], app: Any) -> None:
+    api, rid = world["api"], world["rid"]
+    r = api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": 0, "data": {"visitor": "李四"}})
+    assert r.status_code == 200 and r.get_json()["revision"] == 1
+    before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
+    n = counts(app)
+    for stale in (0, 2, 99, -1):
+        err = error_of(api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": stale, "data": {"visitor": "张三"}}),
+                       409, "stale")
+        assert err["message"]
+    assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
+    assert counts(app) == n
+
+
+def test_stale_revision_on_transition_is_409_and_changes_nothing(world: dict[str, Any], app: Any) -> None:
+    api, rid = world["api"], world["rid"]
+    before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
+    n = counts(app)
+    for stale in (1, 5):
+        error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": stale}), 409, "stale")
+        error_of(api.post(f"/api/v1/records/{rid}/transitions/withdraw", "clerk",
+                          json={"revision": stale, "opinion": "x"}), 409, "stale")
+    assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
+    assert counts(app) == n
+
+
+@pytest.mark.parametrize("payload", [{}, {"revision": None}, {"revision": "0"}, {"revision": 0.0}, {"revision": True}])
+def test_missing_or_wrong_revision_is_422(world: dict[str, Any], payload: dict[str, Any]) -> None:
+    api, rid = world["api"], world["rid"]
+    err = error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json=payload), 422)
+    assert "/revision" in [d["path"] for d in err["details"]]
+    err = error_of(api.patch(f"/api/v1/records/{rid}", "clerk", json=dict(payload, data={"visitor": "x"})), 422)
+    assert "/revision" in [d["path"] for d in err["details"]]
+
+
+@pytest.mark.parametrize("trigger", ["teleport", "archive", "approve_final", "SUBMIT", "submit%20", "$where"])
+def test_unknown_trigger_is_404(world: dict[str, Any], app: Any, trigger: str) -> None:
+    n = counts(app)
+    r = world["api"].post(f"/api/v1/records/{world['rid']}/transitions/{trigger}", "clerk", json={"revision": 0})
+    error_of(r, 404, "unknown_trigger")
+    assert counts(app) == n
+
+
+def test_trigger_in_the_wrong_state_is_409(world: dict[str, Any], app: Any) -> None:
+    api, rid = world["api"], world["rid"]
+    r = api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": 0})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["state"] == "submitted"
+    before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
+    n = counts(app)
+    err = error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": 1}), 409, "wrong_state")
+    assert err["message"]
+    assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
+    assert counts(app) == n
+
+
+def test_form_trigger_errors(world: dict[str, Any]) -> None:
+    api = world["api"]
+    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/teleport", "admin", json={"revision": 0}),
+             404, "unknown_trigger")
+    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/approve", "admin", json={"revision": 0}),
+             409, "wrong_state")
+    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/submit", "admin", json={"revision": 3}),
+             409, "stale")
+    assert api.get("/api/v1/forms/draft-form/versions/1", "admin").get_json()["revision"] == 0
+
+
+# -- routes, methods, tokens --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/records/x/y/z", "/api/v1/", "/api/v1",
+                                  "/api/v1/forms/visit-note/versions/abc", "/api/v1/records/x/transitions/a/b",
+                                  "/api/v2/records", "/api/v1/users/admin"])
+def test_unknown_route_is_404_json(world: dict[str, Any], path: str) -> None:
+    for who in ("admin", None):
+        error_of(world["api"].get(path, who), 404, "not_found")
+
+
+@pytest.mark.parametrize("method, path", [
+    ("DELETE", "/api/v1/records/{rid}"), ("PUT", "/api/v1/records/{rid}"), ("PUT", "/api/v1/users"),
+    ("DELETE", "/api/v1/users"), ("PATCH", "/api/v1/forms"), ("DELETE", "/api/v1/forms/{key}/versions/1"),
+    ("GET", "/api/v1/auth/token"), ("POST", "/healthz"), ("GET", "/api/v1/records/{rid}/transitions/submit"),
+    ("POST", "/api/v1/records/{rid}/history"), ("PUT", "/api/v1/openapi.json"), ("POST", "/api/v1/status"),
+])
+def test_wrong_method_is_405_json(world: dict[str, Any], app: Any, method: str, path: str) -> None:
+    n = counts(app)
+    r = send(world["api"], method, fill(path, world), json={"revision": 0})
+    err = error_of(r, 405, "method_not_allowed")
+    assert err["message"]
+    assert counts(app) == n
+
+
+@pytest.mark.parametrize("method, path, good", AUTHED, ids=ids(AUTHED))
+def test_no_token_is_401_json(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
+    n = counts(app)
+    kw = {"json": good} if good is not None else {}
+    err = error_of(send(world["api"], method, fill(path, world), None, **kw), 401, "unauthorized")
+    assert CJK.search(err["message"])
+    err = error_of(send(world["api"], method, fill(path, world), None,
+                        headers={"Authorization": "Bearer nonsense"}, **kw), 401, "unauthorized")
+    assert counts(app) == n
+
+
+@pytest.mark.parametrize("method, path, good", ENDPOINTS, ids=ids(ENDPOINTS))
+def test_every_endpoint_answers_json_without_a_500(world: dict[str, Any], method: str, path: str, good: Any) -> None:
+    """A plain call by each kind of user: whatever the answer, it is JSON and never a 500."""
+    api = world["api"]
+    for who in ("admin", "clerk", "outsider", "reviewer"):
+        kw = {"json": good} if good is not None else {}
+        r = send(api, method, fill(path, world), who if path not in PUBLIC else None, **kw)
+        assert r.status_code < 500, (who, r.status_code, r.get_data(as_text=True)[:300])
+        assert r.mimetype == "application/json"
+        if r.status_code >= 400:
+            error_of(r, r.status_code)
+
+
+# -- language ------------------------------------------------------------------------------------------------------------------
+
+def _errors(api: Api, rid: str, headers: dict[str, str], query: str) -> Iterator[tuple[str, Any]]:
+    yield "401", api.client.get(f"/api/v1/me{query}", headers=headers)
+    yield "404 route", api.get(f"/api/v1/nope{query}", "clerk", headers=dict(headers))
+    yield "405", api.call("DELETE", f"/api/v1/records/{rid}{query}", "clerk", headers=dict(headers))
+    yield "400", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="{x", content_type="application/json")
+    yield "415-ish", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="x", content_type="text/plain")
+    yield "422 body", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), json={"bogus": 1})
+    yield "422 data", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers),
+                               json={"form": KEY, "data": {"visitor": 1}})
+    yield "404 form", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), json={"form": "nope"})
+    yield "409", api.patch(f"/api/v1/records/{rid}{query}", "clerk", headers=dict(headers),
+                           json={"revision": 9, "data": {}})
+    yield "404 trigger", api.post(f"/api/v1/records/{rid}/transitions/nope{query}", "clerk", headers=dict(headers),
+                                  json={"revision": 0})
+    yield "403", api.post(f"/api/v1/users{query}", "clerk", headers=dict(headers),
+                          json={"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"]})
+    yield "413", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers),
+                          data=json.dumps({"form": "x" * (2 * 1024 * 1024)}), content_type="application/json")
+
+
+def test_messages_default_to_chinese(world: dict[str, Any]) -> None:
+    for label, r in _errors(world["api"], world["rid"], {}, ""):
+        err = error_of(r, r.status_code)
+        assert r.status_code >= 400, label
+        assert CJK.search(err["message"]), (label, err["message"])
+        for d in err["details"] if isinstance(err["details"], list) else []:
+            assert CJK.search(d["message"]), (label, d)
+
+
+@pytest.mark.parametrize("headers, query", [({"Accept-Language": "en"}, ""), ({}, "?lang=en"),
+                                            ({"Accept-Language": "zh-CN"}, "?lang=en"),
+                                            ({"Accept-Language": "en-US,en;q=0.9"}, "")])
+def test_messages_in_english_when_asked(world: dict[str, Any], headers: dict[str, str], query: str) -> None:
+    for label, r in _errors(world["api"], world["rid"], headers, query):
+        err = error_of(r, r.status_code)
+        assert not CJK.search(err["message"]), (label, err["message"])
+        for d in err["details"] if isinstance(err["details"], list) else []:
+            assert not CJK.search(d["message"]), (label, d)
+
+
+def test_lang_query_overrides_accept_language_to_chinese(world: dict[str, Any]) -> None:
+    r = world["api"].get("/api/v1/nope?lang=zh-CN", "clerk", headers={"Accept-Language": "en"})
+    assert CJK.search(error_of(r, 404)["message"])
