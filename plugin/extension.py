@@ -72,7 +72,7 @@ class Counterflow:
         if not uri:
             embedded = EmbeddedServer(settings.data_dir)
             uri = embedded.start()
-        store = Store(uri, settings.db_name)
+        store = Store(uri, settings.db_name, timeout_ms=settings.store_timeout_ms)
         store.ensure_indexes()
         service = Service(store, settings, app.config["SECRET_KEY"])
         if not settings.encryption_key:

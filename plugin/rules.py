@@ -85,6 +85,12 @@ def set_retention(ctx: Any) -> dict[str, Any]:
     return {"retention_until": ctx.env.retention_until(ctx.obj)}
 
 
+@action("record_destruction_approver")
+def record_destruction_approver(ctx: Any) -> dict[str, Any]:
+    """Who approved the destruction: the witness must be someone else (not_approver)."""
+    return {"destruction_approved_by": ctx.actor.id}
+
+
 @action("publish_form")
 def publish_form(ctx: Any) -> dict[str, Any]:
     return {"published_at": ctx.env.stamp}

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
     "USER_CACHE_SECONDS": 30,
     "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
+    "STORE_TIMEOUT_MS": 5000,       # how long a request waits for an unreachable store before a 503
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
 }
 
@@ -46,6 +47,7 @@ class Settings:
     user_cache_seconds: int = 30
     password_profile: str = "rfc9106_low_memory"
     encryption_key: str | None = field(default=None, repr=False)
+    store_timeout_ms: int = 5000
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "Settings":

@@ -1,0 +1,39 @@
+"""When the store stops answering: 503 with a clear message, never a 500 or a stack trace."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from counterflow.embedded import EmbeddedServer
+from counterflow.host import create_app
+
+from conftest import ADMIN_PASSWORD
+
+
+def test_healthz_and_the_api_answer_503_when_the_store_is_down() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="cf-down-"))
+    server = EmbeddedServer(folder / "store")
+    uri = server.start()
+    app: Any = None
+    try:
+        app = create_app({"SECRET_KEY": "down", "COUNTERFLOW_MONGODB_URI": uri, "COUNTERFLOW_DB_NAME": "down",
+                          "COUNTERFLOW_DATA_DIR": str(folder / "data"), "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                          "COUNTERFLOW_PASSWORD_PROFILE": "cheapest", "COUNTERFLOW_STORE_TIMEOUT_MS": 1000})
+        client = app.test_client()
+        token = client.post("/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}).get_json()["token"]
+        assert client.get("/healthz").status_code == 200
+        server.stop()
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.get_json() == {"status": "unavailable", "store": "unavailable"}
+        r = client.get("/api/v1/forms", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 503 and r.get_json()["error"]["code"] == "store_unavailable"
+        assert "Traceback" not in r.get_data(as_text=True)
+        page = client.get("/status?number=X-1&code=ABCDEFGH")
+        assert page.status_code == 503 and "<html" in page.get_data(as_text=True)
+    finally:
+        if app is not None:
+            app.extensions["counterflow"].close()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
