@@ -17,6 +17,13 @@ PASSWORD = "Counter-Pass-2026"
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
 
+def pytest_configure(config: Any) -> None:
+    """In CI the react-jsonschema-form corpus must be there: its tests never vanish silently."""
+    if os.environ.get("CI") and not (SHARED / "corpus" / "rjsf").is_dir():
+        raise pytest.UsageError(f"the corpus is missing at {SHARED / 'corpus' / 'rjsf'}; "
+                                "put shared/ beside the repository or set COUNTERFLOW_SHARED")
+
+
 @pytest.fixture(scope="session")
 def mongo_uri() -> Iterator[str]:
     """COUNTERFLOW_TEST_MONGODB_URI when a real MongoDB is at hand, else the embedded server process."""
