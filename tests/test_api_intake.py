@@ -4,8 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conftest import stored_record
+from counterflow.workdays import WorkCalendar
 from forms import COMPLETE, permit, publish, upload
 
 
@@ -57,7 +59,8 @@ def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status(staff:
 
     receipt = staff.get(f"/api/v1/records/{record['id']}/receipt", "clerk").get_json()
     assert receipt["acceptance_number"] == record["acceptance_number"]
-    assert dt.date.fromisoformat(receipt["due_date"]) > dt.date.today() - dt.timedelta(days=1)
+    local_today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert receipt["due_date"] == WorkCalendar().add_working_days(local_today, 5).isoformat()   # 5 working days
     assert len(receipt["query_code"]) == 8 and f"number={record['acceptance_number']}" in receipt["status_url"]
 
     # the applicant looks up progress: no personal data
