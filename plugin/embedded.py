@@ -77,7 +77,7 @@ class EmbeddedServer:
             return existing
         port = _free_port()
         log_path = self.data_dir / LOG_FILE
-        cmd = [sys.executable, "-m", "nx_27017.nx_27017", "--data-dir", str(self.data_dir / "db"),
+        cmd = [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()", "--data-dir", str(self.data_dir / "db"),
                "--host", "127.0.0.1", "--port", str(port), "--log-file", str(log_path),
                "--pid-file", str(self.data_dir / PID_FILE)]
         (self.data_dir / "db").mkdir(exist_ok=True)
