@@ -51,7 +51,9 @@ class LiveServer:
         from waitress import wasyncore
 
         self.server.task_dispatcher.shutdown(timeout=5)
-        wasyncore.close_all(self.server._map)   # the listening socket, its trigger and open keep-alives
+        # closed from inside the loop thread (the trigger runs it there): closing the sockets from this
+        # thread while the loop sits in select() races it into EBADF
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         self.thread.join(timeout=5)
         assert not self.thread.is_alive(), "waitress did not stop"
 
