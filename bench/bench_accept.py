@@ -3,9 +3,10 @@
     python bench/bench_accept.py            # 5 rounds of 200 accepts each way (under a minute on 2 cores)
     python bench/bench_accept.py --quick    # 3 rounds of 50
 
-Both run in one process against one embedded nx-27017 server that this script starts on a
-temporary folder: the API through the real standalone host served by waitress in a thread
-on 127.0.0.1 (one keep-alive client, one request at a time), raw pymongo by performing the
+Both run against one embedded nx-27017 server that this script starts on a temporary
+folder: the API through the real standalone host, `counterflow serve` in its own process on
+127.0.0.1 (one keep-alive client here, one request at a time, as a counter terminal would
+send them), raw pymongo from this process by performing the
 store operations an accept needs (read the record, `$inc` the counter with
 find_one_and_update, compare-and-set update_one carrying the outbox event, and the copy of
 the event into `events`, batched with insert_many the way the app's copier batches it).
@@ -17,10 +18,13 @@ exists, counts the store commands issued during single accept requests.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json as jsonlib
 import copy
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -94,6 +98,23 @@ class Api:
         return dict(r.json())
 
 
+class Terminal:
+    """A lean keep-alive HTTP client (http.client) for the timed accepts, like a counter terminal's."""
+
+    def __init__(self, base: str, authorization: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+        self.headers = {"Authorization": authorization, "Content-Type": "application/json"}
+
+    def post(self, path: str, expect: int, json: Any) -> dict[str, Any]:
+        self.conn.request("POST", path, body=jsonlib.dumps(json), headers=self.headers)
+        response = self.conn.getresponse()
+        body = response.read()
+        if response.status != expect:
+            raise SystemExit(f"POST {path}: {response.status} {body[:500]!r}")
+        return dict(jsonlib.loads(body))
+
+
 def serve(app: Any) -> tuple[str, Any]:
     import waitress.server
 
@@ -120,12 +141,45 @@ def prepare(api: Api, raw_records: Any, count: int) -> tuple[list[str], list[dic
     return api_ids, raw_docs
 
 
-def api_round(api: Api, ids: list[str], copier: Any) -> float:
+def api_round(api: Any, ids: list[str], events: Any) -> float:
     start = time.perf_counter()
     for record_id in ids:
         api.post(f"/api/v1/records/{record_id}/transitions/accept", 200, json={"revision": 0})
-    copier.flush()                                     # the history copies are part of the cost
+    # the history copies are part of the cost: the round ends when every accept event is in `events`
+    deadline = time.monotonic() + 60
+    while events.count_documents({"object_id": {"$in": ids}, "trigger": "accept"}) < len(ids):
+        if time.monotonic() > deadline:
+            raise SystemExit("accept events were not copied into the history within 60 s")
+        time.sleep(0.005)
     return len(ids) / (time.perf_counter() - start)
+
+
+def serve_process(uri: str, folder: Path, secret: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """`counterflow serve` in its own process, on the same store, database and keys."""
+    port = free_port()
+    env = dict(os.environ, COUNTERFLOW_MONGODB_URI=uri, COUNTERFLOW_DB_NAME=DB_NAME, COUNTERFLOW_SECRET_KEY=secret,
+               COUNTERFLOW_LOGIN_RATE_LIMIT="1000")
+    cli = Path(sys.executable).parent / "counterflow"
+    proc = subprocess.Popen([str(cli), "serve", "--port", str(port), "--data-dir", str(folder / "data")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                return base, proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("counterflow serve did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def raw_accept(db: Any, record_id: str, actor: dict[str, Any], pending: list[dict[str, Any]]) -> None:
@@ -190,10 +244,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="cf-bench-"))
     embedded = EmbeddedServer(folder / "store")
     uri = embedded.start()
-    server = None
+    server = host = None
     try:
         os.environ.pop("COUNTERFLOW_MONGODB_URI", None)
-        app = create_app({"SECRET_KEY": secrets.token_urlsafe(32), "COUNTERFLOW_MONGODB_URI": uri,
+        secret = secrets.token_urlsafe(32)
+        app = create_app({"SECRET_KEY": secret, "COUNTERFLOW_MONGODB_URI": uri,
                           "COUNTERFLOW_DB_NAME": DB_NAME, "COUNTERFLOW_DATA_DIR": str(folder / "data"),
                           "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, "COUNTERFLOW_LOGIN_RATE_LIMIT": 1000})
         base, server = serve(app)
@@ -210,20 +265,25 @@ def main() -> None:
         print(f"prepared {len(api_ids)} + {len(raw_docs)} draft records in {time.perf_counter() - t0:.1f}s "
               f"(not timed)", file=sys.stderr)
         copier = app.extensions["counterflow"].store.copier
-        api_round(api, api_ids[-10:], copier)          # warm-up: caches, validators, the day's counter
-        raw_round(db, raw_docs[-10:])
         listener.background = []
         samples = count_round_trips(api, listener, api_ids[-10 - probes:-10], copier)
         background = list(listener.background)
+        base2, host = serve_process(uri, folder, secret)
+        timed = Terminal(base2, api.http.headers["Authorization"])
+        api_round(timed, api_ids[-10:], db.events)     # warm-up: caches, validators, the day's counter
+        raw_round(db, raw_docs[-10:])
 
         api_rates, raw_rates = [], []
         for r in range(rounds):
             chunk = slice(r * n, (r + 1) * n)
-            api_rates.append(api_round(api, api_ids[chunk], copier))
+            api_rates.append(api_round(timed, api_ids[chunk], db.events))
             raw_rates.append(raw_round(db, raw_docs[chunk]))
             print(f"round {r + 1}/{rounds}: API {api_rates[-1]:7.1f}/s   raw {raw_rates[-1]:7.1f}/s", file=sys.stderr)
         raw_client.close()
     finally:
+        if host is not None:
+            host.terminate()
+            host.wait(30)
         if server is not None:
             server.close()
         embedded.stop()

@@ -310,11 +310,16 @@ class EventCopier:
     copy is retried, and events a crash left behind are swept by `Store.copy_outboxes`.
     """
 
+    LINGER_SECONDS = 0.05      # gather a batch for this long; flush() cuts it short
+    REMEMBER = 10_000          # ids copied lately: re-queued outbox events are skipped, not re-sent
+
     def __init__(self, events: pymongo.collection.Collection) -> None:
         self._events = events
         self._queue: queue.Queue[list[Doc] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._hurry = threading.Event()
+        self._copied: dict[str, None] = {}
 
     def put(self, events: list[Doc]) -> None:
         if not events:
@@ -328,11 +333,13 @@ class EventCopier:
     def flush(self) -> None:
         """Wait until every queued event is in `events` (history reads call this)."""
         if self._thread is not None and self._thread.is_alive():
+            self._hurry.set()
             self._queue.join()
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
+            self._hurry.set()
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
@@ -341,6 +348,8 @@ class EventCopier:
             if first is None:
                 self._queue.task_done()
                 return
+            self._hurry.wait(self.LINGER_SECONDS)
+            self._hurry.clear()
             batch, taken, stop = list(first), 1, False
             while len(batch) < 1000:
                 try:
@@ -359,19 +368,29 @@ class EventCopier:
                 return
 
     def _insert(self, batch: list[Doc]) -> None:
-        docs = list({e["_id"]: dict(e) for e in batch if e and e.get("_id")}.values())
+        docs = list({e["_id"]: dict(e) for e in batch if e and e.get("_id") and e["_id"] not in self._copied}.values())
+        if not docs:
+            return
         for attempt in range(6):
             try:
                 self._events.insert_many(docs, ordered=False)
+                self._remember(docs)
                 return
             except BulkWriteError as exc:
                 if all(err.get("code") == 11000 for err in exc.details.get("writeErrors", [])):
+                    self._remember(docs)
                     return
                 log.warning("copying %d events failed (%s); retrying", len(docs), exc.details.get("writeErrors", [{}])[0].get("code"))
             except PyMongoError as exc:
                 log.warning("copying %d events failed (%s); retrying", len(docs), type(exc).__name__)
             time.sleep(min(2 ** attempt * 0.1, 3))
         log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep", len(docs))
+
+    def _remember(self, docs: list[Doc]) -> None:
+        for doc in docs:
+            self._copied[doc["_id"]] = None
+        while len(self._copied) > self.REMEMBER:
+            del self._copied[next(iter(self._copied))]
 
 
 class AttachmentStore:
