@@ -328,7 +328,8 @@ class Service:
         form_id = f"{key}@{version}"
         found = self._validators.get(form_id)
         if found is None:
-            found = FormValidator(self.form_doc(key, version)["schema"])
+            form = self.form_doc(key, version)
+            found = FormValidator(form["schema"], form.get("ui_schema"))
             with self._lock:
                 self._validators.setdefault(form_id, found)
         return found

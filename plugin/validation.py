@@ -286,7 +286,7 @@ def _clip(value: Any, limit: int = 40) -> str:
 class FormValidator:
     """Compiled once per form version (jsonschema-rs, formats ON, draft from $schema)."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], ui_schema: dict[str, Any] | None = None) -> None:
         declared = schema.get("$schema")
         if declared is not None and declared not in DRAFT7_URIS + DRAFT202012_URIS:
             raise DefinitionError([f"schema: $schema {_clip(declared)!r} is not supported; "
@@ -304,6 +304,10 @@ class FormValidator:
         self._order: dict[str, int] = {}
         self._material_conditions: dict[str, dict[str, Any]] = {}
         self._collect([schema], [], set())
+        for ptr, _ in self.materials:           # the layout's show_if hides a material just as x-show-if does
+            rule = _ui_show_if(ui_schema or {}, split_pointer(ptr))
+            if rule is not None:
+                self._material_conditions.setdefault(ptr, rule)
 
     def _collect(self, schemas: list[Schema], parts: list[str], refs: set[str]) -> None:
         """Walk the declared fields once: titles, order, sensitive kinds, materials."""
@@ -506,6 +510,17 @@ def _lookup(data: Any, parts: list[str], done: list[str | int]) -> Iterator[tupl
     elif data is None:
         if "*" not in parts:
             yield pointer([*done, *parts]), None
+
+
+def _ui_show_if(ui: Any, parts: list[str]) -> dict[str, Any] | None:
+    """`ui:options.show_if` of the ui_schema entry at `parts` (`*` steps into `items`)."""
+    for part in parts:
+        if not isinstance(ui, dict):
+            return None
+        ui = ui.get("items") if part == "*" else ui.get(part)
+    options = ui.get("ui:options") if isinstance(ui, dict) else None
+    rule = options.get("show_if") if isinstance(options, dict) else None
+    return rule if isinstance(rule, dict) else None
 
 
 def _holds(rule: dict[str, Any], data: Any) -> bool:

@@ -331,3 +331,13 @@ def test_required_in_a_conditional_branch_sees_fields_declared_elsewhere() -> No
                                      {"then": {"properties": {"details": {"required": ["ghost"]}}}}]
     problems = check_form_definition(definition, SOURCE)
     assert [p.split(": ")[1] for p in problems] == ["/schema/allOf/1/then/properties/details/required/0"]
+
+
+def test_a_material_hidden_by_the_layouts_show_if_is_not_demanded() -> None:
+    schema = {"type": "object", "properties": {
+        "by_agent": {"type": "boolean", "title": "代办"},
+        "letter": {"type": "string", "format": "attachment", "title": "授权书", "x-material": True}}}
+    ui = {"letter": {"ui:options": {"show_if": {"==": [{"var": "by_agent"}, True]}}}}
+    validator = FormValidator(schema, ui)
+    assert [p.code for p in validator.check_complete({"by_agent": False}, "en")] == []
+    assert [p.path for p in validator.check_complete({"by_agent": True}, "en")] == ["/letter"]
