@@ -134,12 +134,15 @@ def users_add(username: str, roles: tuple[str, ...], name: str, department: str,
 
     password = os.environ.get("COUNTERFLOW_NEW_PASSWORD") or click.prompt("password", hide_input=True,
                                                                            confirmation_prompt=True)
+    from .apischemas import UserCreate, load
+
     app = _app(data_dir)
     state = app.extensions["counterflow"]
     system = Actor(id="cli", username="cli", roles=frozenset({"admin"}))
     try:
-        user = state.service.create_user(system, {"username": username, "password": password, "name": name,
-                                                  "roles": list(roles), "department": department}, "en")
+        payload = load(UserCreate(), {"username": username, "password": password, "name": name,
+                                      "roles": list(roles), "department": department}, "en")   # the API's own checks
+        user = state.service.create_user(system, payload, "en")
     except CounterflowError as exc:
         click.echo(f"counterflow: {exc.message}", err=True)
         for d in exc.details if isinstance(exc.details, list) else []:

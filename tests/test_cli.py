@@ -243,3 +243,16 @@ def test_users_add_refuses_a_weak_password(outside: Path) -> None:
         pid_file = data_dir / PID_FILE
         if pid_file.exists() and _alive(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_users_add_refuses_a_hostile_user_name_like_the_api(outside: Path) -> None:
+    data_dir = outside / "data"
+    env = _env(COUNTERFLOW_NEW_PASSWORD="Counter-Pass-2026", COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    try:
+        result = run("users", "add", "$ne", "--role", "root", "--data-dir", str(data_dir), cwd=outside, env=env)
+        assert result.returncode == 1
+        assert "/username" in result.stderr and "lowercase letter" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        pid_file = data_dir / PID_FILE
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
