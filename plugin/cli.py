@@ -70,7 +70,7 @@ def serve(host: str, port: int, data_dir: str | None, threads: int) -> None:
 @group.command(help="Check every shipped definition, and any definition FILES given (.json forms, .yaml workflows).")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
-    from .validation import check_form_definition
+    from .formcheck import check_form_definition
 
     problems: list[str] = []
     workflows: dict[str, Any] = {}

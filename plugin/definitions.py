@@ -106,7 +106,7 @@ def shipped_workflows() -> dict[str, dict[str, Any]]:
 
 def shipped_forms() -> dict[str, dict[str, Any]]:
     """The form definition files inside the package, checked against the shipped workflows."""
-    from .validation import check_form_definition
+    from .formcheck import check_form_definition
 
     workflows = shipped_workflows()
 

@@ -28,7 +28,8 @@ from .registry import ACTIONS
 from .sealing import Sealer, derive_key
 from .settings import Settings
 from .store import AttachmentStore, Store, stamp, utcnow
-from .validation import FormValidator, check_form_definition
+from .formcheck import check_form_definition
+from .validation import FormValidator
 from .workdays import WorkCalendar, YearOverride
 
 log = logging.getLogger(__name__)
