@@ -5,7 +5,6 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
-import re
 import json
 import logging
 import secrets
@@ -19,6 +18,7 @@ from . import definitions
 from .auth import (ROLES, Passwords, Tokens, UserCache, actor_from_user, generate_password,
                    password_problems)
 from .engine import Actor, Context, Workflow
+from .changes import attachment_ids, diff, keep_masked
 from .errors import (Conflict, CounterflowError, Forbidden, Invalid, NotFound,
                      RateLimited, Unauthorized)
 from .i18n import message, text
@@ -37,7 +37,6 @@ Doc = dict[str, Any]
 
 STAFF = frozenset(ROLES) - {"admin"}
 RECORD_WIDE_ROLES = frozenset({"manager", "supervisor", "auditor", "archivist"})
-ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 MESSAGES = {
@@ -487,7 +486,7 @@ class Service:
                 workflow.is_final(record["state"]) and not in_intake and record["process"] != "intake"):
             raise Conflict(_msg("read_only", lang, state=workflow.state_title(record["state"], lang)), code="read_only")
         validator = self.validator(record["form"], record["form_version"])
-        data = _keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
+        data = keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
         refused, warnings = validator.check_draft(data, lang)
         refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang, known=record.get("data"))
         if refused:
@@ -501,7 +500,7 @@ class Service:
             if problems:
                 raise Invalid(_msg("correction_invalid", lang, count=len(problems)),
                               details=[p.to_dict() for p in problems])
-        changes = _diff(record.get("data") or {}, data, validator.sensitive)
+        changes = diff(record.get("data") or {}, data, validator.sensitive)
         if not changes:
             return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
@@ -597,8 +596,8 @@ class Service:
         """Attachment ids in the data that name no uploaded file: refused when the data is saved.
 
         Ids the record already held (`known`) were checked when they were saved."""
-        already = {v for _, v in _attachment_ids(known)} if known else set()
-        found = [(p, v) for p, v in _attachment_ids(data) if v not in already]
+        already = {v for _, v in attachment_ids(known)} if known else set()
+        found = [(p, v) for p, v in attachment_ids(data) if v not in already]
         existing = AttachmentStore(self.store).existing([v for _, v in found]) if found else set()
         return [{"path": p, "code": "attachment_missing",
                  "message": {"zh-CN": "附件未找到，请重新上传", "en": "The attachment was not found; upload it again"}[lang]}
@@ -667,86 +666,12 @@ def _check_revision(current: Mapping[str, Any], payload: Mapping[str, Any], lang
         raise Conflict(_msg("stale", lang, current=current.get("revision", 0), given=given), code="stale")
 
 
-def _pointer_values(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_pointer_values(v, f"{prefix}/{k}"))
-        return out
-    if isinstance(data, list) and data and all(isinstance(v, (dict, list)) for v in data):
-        out = {}
-        for i, v in enumerate(data):
-            out.update(_pointer_values(v, f"{prefix}/{i}"))
-        return out
-    return {prefix: data}
-
-
-def _matches(pointer: str, pattern: str) -> bool:
-    a, b = pointer.split("/"), pattern.split("/")
-    return len(a) == len(b) and all(y == "*" or x == y for x, y in zip(a, b))
-
-
-def _sensitive_kind(pointer: str, sensitive: Mapping[str, str]) -> str | None:
-    return next((kind for pattern, kind in sensitive.items() if _matches(pointer, pattern)), None)
-
-
-def _diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str, str]) -> list[Doc]:
-    """Old and new value of every changed field; sensitive values appear masked."""
-    from .masking import mask_value
-
-    before, after = _pointer_values(old), _pointer_values(new)
-    changes = []
-    for pointer in sorted(set(before) | set(after)):
-        if before.get(pointer) != after.get(pointer):
-            kind = _sensitive_kind(pointer, sensitive)
-            old, new = before.get(pointer), after.get(pointer)
-            if kind:
-                old, new = (mask_value(kind, v) if isinstance(v, str) else v for v in (old, new))
-            changes.append({"path": pointer, "old": old, "new": new})
-    return changes
-
-
-def _keep_masked(old: Mapping[str, Any], new: Any, sensitive: Mapping[str, str]) -> Any:
-    """A sensitive value sent back exactly as we showed it (masked) means 'unchanged'."""
-    from .masking import mask_value
-
-    if not isinstance(new, dict) or not sensitive:
-        return new
-    result = copy.deepcopy(new)
-    before = _pointer_values(old)
-    for pointer, value in _pointer_values(result).items():
-        kind = _sensitive_kind(pointer, sensitive)
-        old_value = before.get(pointer)
-        if kind and isinstance(old_value, str) and isinstance(value, str) and value != old_value \
-                and value == mask_value(kind, old_value):
-            _set_pointer(result, pointer, old_value)
-    return result
-
-
-def _set_pointer(data: Any, pointer: str, value: Any) -> None:
-    parts = pointer.strip("/").split("/")
-    for part in parts[:-1]:
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    if isinstance(data, list):
-        data[int(parts[-1])] = value
-    else:
-        data[parts[-1]] = value
-
-
 def _overrides(raw: Mapping[Any, Any]) -> dict[int, YearOverride]:
     out = {}
     for year, value in (raw or {}).items():
         out[int(year)] = YearOverride(frozenset(dt.date.fromisoformat(d) for d in value.get("days_off", [])),
                                       frozenset(dt.date.fromisoformat(d) for d in value.get("workdays", [])))
     return out
-
-
-def _attachment_ids(data: Any) -> list[tuple[str, str]]:
-    values = _pointer_values(data)
-    found = [(p, v) for p, v in values.items() if isinstance(v, str) and ATTACHMENT_ID.match(v)]
-    found += [(f"{p}/{i}", x) for p, v in values.items() if isinstance(v, list)
-              for i, x in enumerate(v) if isinstance(x, str) and ATTACHMENT_ID.match(x)]
-    return found
 
 
 def _safe_filename(name: str) -> str:
