@@ -5,7 +5,6 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import threading
@@ -17,10 +16,11 @@ from ulid import ULID
 from . import definitions
 from .auth import (ROLES, Passwords, Tokens, UserCache, actor_from_user, generate_password,
                    password_problems)
-from .engine import Actor, Context, Workflow
 from .changes import attachment_ids, diff, keep_masked
+from .engine import Actor, Context, Workflow
 from .errors import (Conflict, CounterflowError, Forbidden, Invalid, NotFound,
                      RateLimited, Unauthorized)
+from .formcheck import check_form_definition
 from .i18n import message, text
 from .masking import mask_data
 from .numbering import NumberPattern
@@ -28,7 +28,6 @@ from .registry import ACTIONS
 from .sealing import Sealer, derive_key
 from .settings import Settings
 from .store import AttachmentStore, Store, stamp, utcnow
-from .formcheck import check_form_definition
 from .validation import FormValidator
 from .workdays import WorkCalendar, YearOverride
 
@@ -685,6 +684,3 @@ def _safe_type(content_type: str) -> str:
     value = (content_type or "").split(";")[0].strip().lower()
     return value if len(value) < 100 and "/" in value else "application/octet-stream"
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
