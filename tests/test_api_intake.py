@@ -6,7 +6,7 @@ import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import stored_record
+from conftest import PASSWORD, stored_record
 from counterflow.workdays import WorkCalendar
 from forms import COMPLETE, permit, publish, upload
 
@@ -22,7 +22,7 @@ def _fire(staff: Any, record: dict[str, Any], trigger: str, who: str = "clerk", 
                       json={"revision": record["revision"], **extra})
 
 
-def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status(staff: Any) -> None:
+def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status_restart(staff: Any, config: Any) -> None:
     publish(staff)
     # the clerk saves a draft with gaps and a rule-breaking phone: nothing typed is lost
     record = _new(staff, {"applicant": "张三", "phone": "12345", "months": 6})
@@ -78,6 +78,19 @@ def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status(staff:
     unknown = staff.get("/api/v1/status?number=PK-19990101-0001&code=WRONG123")
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.get_json() == unknown.get_json()
+
+    # a host restart (a new app on the same store; tests/test_cli.py restarts the real process): all still there
+    from counterflow.host import create_app
+
+    again = create_app(config)
+    try:
+        client = again.test_client()
+        token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).get_json()["token"]
+        got = client.get(f"/api/v1/records/{record['id']}", headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert got["acceptance_number"] == record["acceptance_number"] and got["data"]["id_number"] == "110***********1234"
+        assert client.get(f"/api/v1/status?number={receipt['acceptance_number']}&code={receipt['query_code']}").status_code == 200
+    finally:
+        again.extensions["counterflow"].close()
 
 
 def test_sensitive_fields_are_masked_in_every_output(staff: Any) -> None:
