@@ -138,6 +138,7 @@ class Attachment(_Base):
     size = IntField()
     sha256 = StringField()
     uploaded_by = StringField()
+    department = StringField()
     created_at = StringField()
     meta = {"collection": "attachments"}
 

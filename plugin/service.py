@@ -580,7 +580,7 @@ class Service:
         safe_name = _safe_filename(name)
         meta = {"_id": "att_" + new_id(), "name": safe_name, "content_type": _safe_type(content_type),
                 "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor.id,
-                "created_at": stamp()}
+                "department": actor.department, "created_at": stamp()}
         return AttachmentStore(self.store).put(meta, content)
 
     def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
@@ -589,6 +589,10 @@ class Service:
         meta = files.meta(attachment_id) if isinstance(attachment_id, str) and len(attachment_id) < 64 else None
         if meta is None:
             raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
+        # the same rule as records: the uploader's department, the uploader, or a records-wide role
+        if not (actor.roles & RECORD_WIDE_ROLES or meta.get("uploaded_by") == actor.id
+                or meta.get("department") == actor.department):
+            raise Forbidden(_msg("record_access", lang), code="record_access")
         return meta, files.content(attachment_id)
 
     def unknown_attachments(self, data: Any, lang: str, known: Any = None) -> list[dict[str, str]]:

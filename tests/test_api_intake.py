@@ -293,3 +293,13 @@ def test_protected_fields_are_encrypted_at_rest(staff: Any) -> None:
     data = dict(stored_record(staff.client.application, record["id"])["data"], licence_copy=upload(staff))
     record = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": 0}).get_json()
     assert _fire(staff, record, "accept").status_code == 200
+
+
+def test_attachments_download_only_for_those_who_may_see_them(staff: Any) -> None:
+    attachment = upload(staff, content=b"%PDF-1.4 private scan")
+    mine = staff.get(f"/api/v1/attachments/{attachment}", "clerk2")              # same department
+    assert mine.status_code == 200 and mine.data == b"%PDF-1.4 private scan"
+    assert "attachment;" in mine.headers["Content-Disposition"] and mine.headers["X-Content-Type-Options"] == "nosniff"
+    assert staff.get(f"/api/v1/attachments/{attachment}", "outsider").status_code == 403   # another department
+    assert staff.get(f"/api/v1/attachments/{attachment}", "boss").status_code == 200       # records-wide role
+    assert staff.get("/api/v1/attachments/att_00000000000000000000000000", "clerk").status_code == 404
