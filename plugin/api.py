@@ -124,30 +124,30 @@ def event_view(event: dict[str, Any]) -> dict[str, Any]:
 
 # -- health and identity ------------------------------------------------------------------------
 
-@bp.get("/healthz")
+@bp.get("/healthz", merge_slashes=False)
 def healthz() -> tuple[Response, int]:
     ok = ext().service.store.ping()
     return jsonify({"status": "ok" if ok else "unavailable", "store": "ok" if ok else "unavailable"}), 200 if ok else 503
 
 
-@bp.post("/api/v1/auth/token")
+@bp.post("/api/v1/auth/token", merge_slashes=False)
 def token() -> tuple[Response, int]:
     payload = body(schema(s.TokenRequest))
     issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang())
     return out(schema(s.TokenResponse), {"token": issued, "expires_at": stamp(expires)})
 
 
-@bp.post("/api/v1/users")
+@bp.post("/api/v1/users", merge_slashes=False)
 def create_user() -> tuple[Response, int]:
     return out(schema(s.UserOut), ext().service.create_user(actor(), body(schema(s.UserCreate)), lang()), 201)
 
 
-@bp.get("/api/v1/users")
+@bp.get("/api/v1/users", merge_slashes=False)
 def list_users() -> tuple[Response, int]:
     return jsonify({"items": schema(s.UserOut, many=True).dump(ext().service.list_users(actor(), lang()))}), 200
 
 
-@bp.get("/api/v1/me")
+@bp.get("/api/v1/me", merge_slashes=False)
 def me() -> tuple[Response, int]:
     who = actor()
     return jsonify({"id": who.id, "username": who.username, "name": who.name, "roles": sorted(who.roles),
@@ -156,50 +156,50 @@ def me() -> tuple[Response, int]:
 
 # -- form definitions ------------------------------------------------------------------------------
 
-@bp.post("/api/v1/forms")
+@bp.post("/api/v1/forms", merge_slashes=False)
 def create_form() -> tuple[Response, int]:
     return out(schema(s.FormVersionOut), ext().service.create_form(actor(), body(schema(s.FormCreate)), lang()), 201)
 
 
-@bp.get("/api/v1/forms")
+@bp.get("/api/v1/forms", merge_slashes=False)
 def list_forms() -> tuple[Response, int]:
     return jsonify({"items": schema(s.FormVersionOut, many=True).dump(ext().service.published_forms(actor(), lang()))}), 200
 
 
-@bp.get("/api/v1/forms/<key>")
+@bp.get("/api/v1/forms/<key>", merge_slashes=False)
 def get_form(key: str) -> tuple[Response, int]:
     return out(schema(s.FormVersionOut), ext().service.published_form(actor(), key, lang()))
 
 
-@bp.get("/api/v1/forms/<key>/versions/<int:version>")
+@bp.get("/api/v1/forms/<key>/versions/<int:version>", merge_slashes=False)
 def get_form_version(key: str, version: int) -> tuple[Response, int]:
     return out(schema(s.FormVersionOut), ext().service.form_version(actor(), key, version, lang()))
 
 
-@bp.put("/api/v1/forms/<key>/versions/<int:version>")
+@bp.put("/api/v1/forms/<key>/versions/<int:version>", merge_slashes=False)
 def edit_form_version(key: str, version: int) -> tuple[Response, int]:
     return out(schema(s.FormVersionOut), ext().service.edit_form_version(actor(), key, version, body(schema(s.FormUpdate)), lang()))
 
 
-@bp.post("/api/v1/forms/<key>/versions")
+@bp.post("/api/v1/forms/<key>/versions", merge_slashes=False)
 def new_form_version(key: str) -> tuple[Response, int]:
     payload = body(schema(s.NewFormVersion)) if request.content_length else {}
     return out(schema(s.FormVersionOut), ext().service.new_form_version(actor(), key, payload, lang()), 201)
 
 
-@bp.get("/api/v1/forms/<key>/versions/<int:version>/transitions")
+@bp.get("/api/v1/forms/<key>/versions/<int:version>/transitions", merge_slashes=False)
 def form_options(key: str, version: int) -> tuple[Response, int]:
     items = ext().service.form_options(actor(), key, version, lang())
     return jsonify({"items": schema(s.TransitionOption, many=True).dump(items)}), 200
 
 
-@bp.post("/api/v1/forms/<key>/versions/<int:version>/transitions/<trigger>")
+@bp.post("/api/v1/forms/<key>/versions/<int:version>/transitions/<trigger>", merge_slashes=False)
 def fire_form(key: str, version: int, trigger: str) -> tuple[Response, int]:
     doc = ext().service.fire_form(actor(), key, version, trigger, body(schema(s.TransitionRequest)), lang())
     return out(schema(s.FormVersionOut), doc)
 
 
-@bp.get("/api/v1/forms/<key>/versions/<int:version>/history")
+@bp.get("/api/v1/forms/<key>/versions/<int:version>/history", merge_slashes=False)
 def form_history(key: str, version: int) -> tuple[Response, int]:
     events = ext().service.form_history(actor(), key, version, lang())
     return jsonify({"items": schema(s.HistoryEvent, many=True).dump([event_view(e) for e in events])}), 200
@@ -207,13 +207,13 @@ def form_history(key: str, version: int) -> tuple[Response, int]:
 
 # -- records -------------------------------------------------------------------------------------------
 
-@bp.post("/api/v1/records")
+@bp.post("/api/v1/records", merge_slashes=False)
 def create_record() -> tuple[Response, int]:
     doc, warnings = ext().service.create_record(actor(), body(schema(s.RecordCreate)), lang())
     return out(schema(s.RecordOut), record_view(doc, warnings), 201)
 
 
-@bp.get("/api/v1/records")
+@bp.get("/api/v1/records", merge_slashes=False)
 def list_records() -> tuple[Response, int]:
     query = args(schema(s.RecordsQuery))
     limit = query.pop("limit")
@@ -225,35 +225,35 @@ def list_records() -> tuple[Response, int]:
                     "next_cursor": docs[-1]["_id"] if more else None}), 200
 
 
-@bp.get("/api/v1/records/<record_id>")
+@bp.get("/api/v1/records/<record_id>", merge_slashes=False)
 def get_record(record_id: str) -> tuple[Response, int]:
     return out(schema(s.RecordOut), record_view(ext().service.record(actor(), record_id, lang())))
 
 
-@bp.patch("/api/v1/records/<record_id>")
+@bp.patch("/api/v1/records/<record_id>", merge_slashes=False)
 def edit_record(record_id: str) -> tuple[Response, int]:
     doc, warnings = ext().service.edit_record(actor(), record_id, body(schema(s.RecordPatch)), lang())
     return out(schema(s.RecordOut), record_view(doc, warnings))
 
 
-@bp.get("/api/v1/records/<record_id>/history")
+@bp.get("/api/v1/records/<record_id>/history", merge_slashes=False)
 def record_history(record_id: str) -> tuple[Response, int]:
     events = ext().service.history(actor(), record_id, lang())
     return jsonify({"items": schema(s.HistoryEvent, many=True).dump([event_view(e) for e in events])}), 200
 
 
-@bp.get("/api/v1/records/<record_id>/receipt")
+@bp.get("/api/v1/records/<record_id>/receipt", merge_slashes=False)
 def record_receipt(record_id: str) -> tuple[Response, int]:
     return out(schema(s.Receipt), receipt_view(ext().service.receipt(actor(), record_id, lang())))
 
 
-@bp.get("/api/v1/records/<record_id>/transitions")
+@bp.get("/api/v1/records/<record_id>/transitions", merge_slashes=False)
 def record_options(record_id: str) -> tuple[Response, int]:
     items = ext().service.record_options(actor(), record_id, lang())
     return jsonify({"items": schema(s.TransitionOption, many=True).dump(items)}), 200
 
 
-@bp.post("/api/v1/records/<record_id>/transitions/<trigger>")
+@bp.post("/api/v1/records/<record_id>/transitions/<trigger>", merge_slashes=False)
 def fire_record(record_id: str, trigger: str) -> tuple[Response, int]:
     doc = ext().service.fire_record(actor(), record_id, trigger, body(schema(s.TransitionRequest)), lang())
     return out(schema(s.RecordOut), record_view(doc))
@@ -261,7 +261,7 @@ def fire_record(record_id: str, trigger: str) -> tuple[Response, int]:
 
 # -- attachments ------------------------------------------------------------------------------------------
 
-@bp.post("/api/v1/attachments")
+@bp.post("/api/v1/attachments", merge_slashes=False)
 def upload_attachment() -> tuple[Response, int]:
     request.max_content_length = ext().settings.max_upload_bytes
     who = actor()
@@ -273,7 +273,7 @@ def upload_attachment() -> tuple[Response, int]:
     return jsonify(attachment_view(meta)), 201
 
 
-@bp.get("/api/v1/attachments/<attachment_id>")
+@bp.get("/api/v1/attachments/<attachment_id>", merge_slashes=False)
 def download_attachment(attachment_id: str) -> Response:
     meta, content = ext().service.attachment(actor(), attachment_id, lang())
     response = Response(content, mimetype="application/octet-stream")
@@ -289,7 +289,7 @@ def attachment_view(meta: dict[str, Any]) -> dict[str, Any]:
 
 # -- the applicant -----------------------------------------------------------------------------------------
 
-@bp.get("/api/v1/status")
+@bp.get("/api/v1/status", merge_slashes=False)
 def status() -> tuple[Response, int]:
     query = args(schema(s.StatusQuery))
     service = ext().service
@@ -297,7 +297,7 @@ def status() -> tuple[Response, int]:
     return out(schema(s.Status), service.public_progress(record, lang()))
 
 
-@bp.get("/api/v1/openapi.json")
+@bp.get("/api/v1/openapi.json", merge_slashes=False)
 def openapi() -> Response:
     from .openapi import spec
 
