@@ -151,7 +151,16 @@ def list_users() -> tuple[Response, int]:
 def me() -> tuple[Response, int]:
     who = actor()
     return jsonify({"id": who.id, "username": who.username, "name": who.name, "roles": sorted(who.roles),
-                    "department": who.department}), 200
+                    "department": who.department,
+                    "must_change_password": ext().service.user_state(who)["must_change_password"]}), 200
+
+
+@bp.post("/api/v1/me/password", merge_slashes=False)
+def change_password() -> tuple[Response, int]:
+    who = actor()
+    payload = body(schema(s.PasswordChange))
+    ext().service.change_password(who, payload["current_password"], payload["new_password"], lang())
+    return jsonify({"changed": True}), 200
 
 
 # -- form definitions ------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ class UserCreate(Strict):
     department = fields.String(load_default="", validate=validate.Length(max=100))
 
 
+class PasswordChange(Strict):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
 class UserOut(Schema):
     id = fields.String()
     username = fields.String()

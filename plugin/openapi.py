@@ -19,6 +19,7 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str, Any]] = [
     ("/healthz", "get", "Store health", None, None, "200", None),
     ("/api/v1/auth/token", "post", "Exchange a user name and password for a bearer token", s.TokenRequest, s.TokenResponse, "200", None),
     ("/api/v1/me", "get", "The caller's identity and roles", None, s.UserOut, "200", None),
+    ("/api/v1/me/password", "post", "Change one's own password; earlier tokens and sessions end", s.PasswordChange, None, "200", None),
     ("/api/v1/users", "post", "Create a user (admin)", s.UserCreate, s.UserOut, "201", None),
     ("/api/v1/users", "get", "List users (admin)", None, None, "200", None),
     ("/api/v1/forms", "post", "Create a form definition: version 1, draft (admin)", s.FormCreate, s.FormVersionOut, "201", None),

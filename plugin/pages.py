@@ -55,7 +55,7 @@ def actor(required: bool = True) -> Any:
     state = ext()
     found = state.identity_from_portal()
     if found is None and not state.identity_loader and session.get("cf_uid"):
-        found = state.service.actor_for_user_id(session["cf_uid"])
+        found = state.service.actor_for_user_id(session["cf_uid"], session.get("cf_epoch", 0))
     if found is None and required:
         raise Unauthorized(t("sign_in_first"), code="unauthorized")
     g.cf_actor = found
@@ -134,6 +134,7 @@ def login() -> Any:
             chosen = session.get("cf_lang")
             session.clear()
             session["cf_uid"] = user["_id"]
+            session["cf_epoch"] = user.get("token_epoch", 0)
             if chosen:
                 session["cf_lang"] = chosen
             return redirect(_safe_next(request.form.get("next")))
@@ -143,7 +144,27 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     session.pop("cf_uid", None)
+    session.pop("cf_epoch", None)
     return redirect(url_for("counterflow_pages.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def account_password() -> Any:
+    if ext().identity_loader:
+        abort(404)
+    who = actor()
+    problems: list[Any] = []
+    if request.method == "POST":
+        try:
+            ext().service.change_password(who, request.form.get("current_password", ""),
+                                          request.form.get("new_password", ""), lang())
+        except CounterflowError as exc:
+            problems = list(exc.details) if isinstance(exc.details, list) and exc.details else \
+                [{"path": "", "code": exc.code, "message": exc.message}]
+        else:
+            session["cf_epoch"] = ext().service.user_state(who)["token_epoch"]   # this session goes on
+            return redirect(url_for("counterflow_pages.worklist", changed=1))
+    return render_template("counterflow/password.html", problems=problems), 422 if problems else 200
 
 
 # -- worklist -------------------------------------------------------------------------------------------
@@ -163,7 +184,9 @@ def worklist() -> Any:
         rows.append({"id": r["_id"], "number": r.get("acceptance_number") or "—", "form": text(form["title"], lang()),
                      "process": text(workflow.title, lang()), "state": workflow.state_title(r["state"], lang()),
                      "due": r.get("due_date") or "", "updated": local_time(r.get("updated_at"))})
-    return render_template("counterflow/worklist.html", rows=rows, forms=forms, can_create="clerk" in who.roles)
+    must_change = not ext().identity_loader and ext().service.user_state(who)["must_change_password"]
+    return render_template("counterflow/worklist.html", rows=rows, forms=forms, can_create="clerk" in who.roles,
+                           must_change=must_change, changed=bool(request.args.get("changed")))
 
 
 # -- the generated form ------------------------------------------------------------------------------------

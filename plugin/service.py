@@ -40,6 +40,8 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 MESSAGES = {
     "login_failed": {"zh-CN": "用户名或密码不正确", "en": "The user name or password is wrong"},
+    "no_account": {"zh-CN": "此账号由门户系统管理，请在门户中修改密码", "en": "This account is managed by the portal; change the password there"},
+    "wrong_password": {"zh-CN": "当前密码不正确", "en": "The current password is wrong"},
     "login_locked": {"zh-CN": "登录失败次数过多，请一分钟后再试", "en": "Too many failed logins; try again in a minute"},
     "token": {"zh-CN": "请先登录", "en": "Please sign in first"},
     "role": {"zh-CN": "您的角色不能执行此操作（需要：{roles}）", "en": "Your roles do not allow this (needs one of: {roles})"},
@@ -178,7 +180,8 @@ class Service:
             try:
                 self.store.insert_user({"_id": new_id(), "username": "admin", "password_hash": self.passwords.hash(password),
                                         "name": "Administrator", "roles": ["admin"], "department": "",
-                                        "active": True, "token_epoch": 0, "created_at": now})
+                                        "active": True, "token_epoch": 0, "must_change_password": generated is not None,
+                                        "created_at": now})
             except Conflict:
                 generated = None
         return generated
@@ -242,9 +245,36 @@ class Service:
             raise Unauthorized(_msg("token", lang), code="unauthorized")
         return actor_from_user(user)
 
-    def actor_for_user_id(self, user_id: str) -> Actor | None:
+    def actor_for_user_id(self, user_id: str, epoch: int | None = None) -> Actor | None:
+        """The session's user, unless deactivated or their password changed since the session began."""
         user = self.users.get(user_id)
-        return actor_from_user(user) if user and user.get("active", True) else None
+        if not user or not user.get("active", True) or (epoch is not None and user.get("token_epoch", 0) != epoch):
+            return None
+        return actor_from_user(user)
+
+    def user_state(self, actor: Actor) -> Doc:
+        """The built-in account behind an actor (empty for a portal's users)."""
+        user = self.users.get(actor.id)
+        return {"must_change_password": bool(user and user.get("must_change_password")),
+                "token_epoch": (user or {}).get("token_epoch", 0)}
+
+    def change_password(self, actor: Actor, current: str, new: str, lang: str) -> None:
+        """The user's own password: the current one, then a strong new one; old tokens and sessions end."""
+        user = self.store.user(actor.id)
+        if user is None:
+            raise NotFound(_msg("no_account", lang), code="no_account")
+        if self.store.hits(f"login-failed:{user['username']}", 60) >= self.settings.login_rate_limit:
+            raise RateLimited(_msg("login_locked", lang))
+        problems = []
+        if not self.passwords.verify(user.get("password_hash"), current[:1024]):
+            self.store.hit(f"login-failed:{user['username']}", 60)
+            problems.append({"path": "/current_password", "code": "wrong_password", "message": _msg("wrong_password", lang)})
+        if password_problems(new, user["username"]) or new == current:
+            problems.append({"path": "/new_password", "code": "weak_password", "message": _msg("password", lang)})
+        if problems:
+            raise Invalid(problems[0]["message"], code="password_not_changed", details=problems)
+        self.store.change_password(user["_id"], self.passwords.hash(new))
+        self.users.forget(user["_id"])
 
     @staticmethod
     def require(actor: Actor, roles: frozenset[str] | set[str], lang: str) -> None:
@@ -267,7 +297,8 @@ class Service:
                               "The form definition", "The user"), code="invalid_user", details=problems)
         doc = {"_id": new_id(), "username": payload["username"], "password_hash": self.passwords.hash(payload["password"]),
                "name": payload.get("name", ""), "roles": sorted(set(payload["roles"])),
-               "department": payload.get("department", ""), "active": True, "token_epoch": 0, "created_at": stamp()}
+               "department": payload.get("department", ""), "active": True, "token_epoch": 0,
+               "must_change_password": True, "created_at": stamp()}        # an initial password (DOMAIN: security)
         self.store.insert_user(doc)
         return public_user(doc)
 

@@ -170,6 +170,11 @@ class Store:
     def user(self, user_id: str) -> Doc | None:
         return self.users.find_one({"_id": user_id})
 
+    def change_password(self, user_id: str, password_hash: str) -> None:
+        """New hash, no longer an initial password, and every token and session issued before is void."""
+        self.users.update_one({"_id": user_id}, {"$set": {"password_hash": password_hash, "must_change_password": False},
+                                                 "$inc": {"token_epoch": 1}})
+
     def list_users(self) -> list[Doc]:
         return list(self.users.find({}, {"password_hash": 0}).sort([("username", 1)]))
 

@@ -46,7 +46,8 @@ def test_token_is_issued_and_works(api: Api) -> None:
     me = api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
     assert me.get_json()["username"] == "admin" and me.get_json()["roles"] == ["admin"]
-    assert "password" not in me.get_data(as_text=True)
+    text = me.get_data(as_text=True)
+    assert "password_hash" not in text and "$argon2" not in text and ADMIN_PASSWORD not in text
 
 
 def test_bearer_scheme_is_case_insensitive(api: Api) -> None:
@@ -263,7 +264,24 @@ def test_passwords_never_leave_the_server(staff: Api, app: Any) -> None:
     for resp in responses:
         text = resp.get_data(as_text=True)
         assert secret not in text
-        assert "password" not in text.lower()
+        assert "password_hash" not in text.lower()       # (the flag must_change_password is not a secret)
         assert "argon2" not in text and stored_hash not in text
     for user in staff.get("/api/v1/users", "admin").get_json()["items"]:
         assert set(user) == {"id", "username", "name", "roles", "department", "active"}
+
+
+def test_changing_ones_own_password_ends_older_tokens(staff: Api) -> None:
+    me = staff.get("/api/v1/me", "clerk").get_json()
+    assert me["must_change_password"] is True                    # created by an admin: an initial password
+    old_token = staff.tokens["clerk"]
+    r = staff.post("/api/v1/me/password", "clerk", json={"current_password": "wrong", "new_password": "123"})
+    assert r.status_code == 422
+    assert {d["path"] for d in r.get_json()["error"]["details"]} == {"/current_password", "/new_password"}
+    r = staff.post("/api/v1/me/password", "clerk", json={"current_password": PASSWORD,
+                                                         "new_password": "Brand-New-Pass-2027"})
+    assert r.status_code == 200
+    assert staff.get("/api/v1/me", "clerk").status_code == 401     # the old token is void
+    staff.login("clerk", "Brand-New-Pass-2027")
+    assert staff.get("/api/v1/me", "clerk").get_json()["must_change_password"] is False
+    assert staff.client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).status_code == 401
+    assert old_token != staff.tokens["clerk"]

@@ -175,3 +175,21 @@ def test_an_action_button_never_saves_an_empty_form_over_the_draft(app: Any, cle
                                                   "items": "请携带行驶证原件"})
     assert r.status_code == 302
     assert stored_record(app, record_id)["data"] == {"applicant": "张三", "months": 6}
+
+
+def test_an_initial_password_is_flagged_and_changing_it_keeps_this_session_only(app: Any, staff: Any) -> None:
+    client, other = app.test_client(), app.test_client()
+    sign_in(client, "clerk")
+    sign_in(other, "clerk")
+    worklist = client.get("/worklist").get_data(as_text=True)
+    assert "初始密码" in worklist and "/account/password" in worklist
+    page = client.get("/account/password")
+    weak = client.post("/account/password", data={"csrf_token": csrf(page), "current_password": PASSWORD,
+                                                   "new_password": "short"})
+    assert weak.status_code == 422 and "密码太弱" in weak.get_data(as_text=True)
+    r = client.post("/account/password", data={"csrf_token": csrf(page), "current_password": PASSWORD,
+                                                "new_password": "Brand-New-Pass-2027"})
+    assert r.status_code == 302
+    after = client.get("/worklist")
+    assert after.status_code == 200 and "初始密码" not in after.get_data(as_text=True)
+    assert other.get("/worklist").status_code == 302                 # the other device must sign in again
