@@ -42,6 +42,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/users", {"username": "someone", "password": "Counter-Pass-2026", "roles": ["clerk"]}),
     ("GET", "/api/v1/users", None),
     ("GET", "/api/v1/me", None),
+    # a well-formed body whose current password is wrong: it reaches the service and changes nothing
+    ("POST", "/api/v1/me/password", {"current_password": "not-the-password", "new_password": "Brand-New-Pass-2027"}),
     ("POST", "/api/v1/forms", dict(SIMPLE_FORM, key="another-form")),
     ("GET", "/api/v1/forms", None),
     ("GET", "/api/v1/forms/{key}", None),
