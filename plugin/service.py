@@ -156,14 +156,20 @@ class Service:
     def bootstrap(self, shipped_workflows: Mapping[str, Doc], shipped_forms: Mapping[str, Doc]) -> str | None:
         """Load what an empty store lacks; create `admin`. Returns a generated password, once."""
         now = stamp()
-        known = {(d["key"]) for d in self.store.workflow_versions()}
+        latest: dict[str, Doc] = {}
+        for doc in self.store.workflow_versions():          # sorted by key, version
+            latest[doc["key"]] = doc
         for key, definition in shipped_workflows.items():
-            if key not in known:
-                try:
-                    self.store.insert_workflow_version({"_id": f"{key}@1", "key": key, "version": 1,
-                                                        "definition": definition, "created_at": now})
-                except Conflict:
-                    pass                                   # another host loaded it first
+            current = latest.get(key)
+            if current is not None and current["definition"] == definition:
+                continue
+            # new, or changed by an upgrade of the product: a new version; running records keep theirs
+            version = current["version"] + 1 if current else 1
+            try:
+                self.store.insert_workflow_version({"_id": f"{key}@{version}", "key": key, "version": version,
+                                                    "definition": definition, "created_at": now})
+            except Conflict:
+                pass                                       # another host loaded it first
         self.load_workflows()
         for key, definition in shipped_forms.items():
             if self.store.latest_form_version(key) is None:

@@ -303,3 +303,24 @@ def test_attachments_download_only_for_those_who_may_see_them(staff: Any) -> Non
     assert staff.get(f"/api/v1/attachments/{attachment}", "outsider").status_code == 403   # another department
     assert staff.get(f"/api/v1/attachments/{attachment}", "boss").status_code == 200       # records-wide role
     assert staff.get("/api/v1/attachments/att_00000000000000000000000000", "clerk").status_code == 404
+
+
+def test_an_upgraded_shipped_workflow_is_a_new_version_and_running_records_keep_theirs(app: Any, staff: Any) -> None:
+    import copy
+
+    from counterflow import definitions
+
+    publish(staff)
+    running = _new(staff, dict(COMPLETE))
+    service = app.extensions["counterflow"].service
+    shipped = definitions.shipped_workflows()
+    upgraded = copy.deepcopy(shipped)
+    upgraded["intake"]["states"][1]["title"] = {"zh-CN": "待受理（新）", "en": "Submitted (new)"}
+    service.bootstrap(upgraded, {})                       # a later release starting on the same store
+    service.bootstrap(upgraded, {})                       # and again: nothing more to load
+    versions = [d["version"] for d in service.store.workflow_versions() if d["key"] == "intake"]
+    assert versions == [1, 2]
+    fresh = _new(staff, dict(COMPLETE))
+    store = service.store
+    assert store.record(running["id"])["workflows"]["intake"] == 1
+    assert store.record(fresh["id"])["workflows"]["intake"] == 2
