@@ -118,6 +118,81 @@ def tick(data_dir: str | None) -> None:
     click.echo(f"copied {copied} outbox event(s) into the history")
 
 
+@group.group(help="Move form definitions in and out of a store as JSON files.")
+def forms() -> None:
+    pass
+
+
+DEFINITION_KEYS = ("key", "title", "description", "schema", "ui_schema", "settings")
+
+
+@forms.command("export", help="Write the latest published version of every form (or of KEYS) as KEY.json files.")
+@click.argument("keys", nargs=-1)
+@click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option("--data-dir", default=None)
+def forms_export(keys: tuple[str, ...], out_dir: str, data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    try:
+        published: dict[str, Any] = {}
+        for doc in state.store.form_versions_in(["published"]):
+            published[doc["key"]] = doc
+        missing = sorted(set(keys) - set(published))
+        if missing:
+            click.echo(f"counterflow: no published form {', '.join(missing)}", err=True)
+            sys.exit(1)
+        target = Path(out_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for key in sorted(keys or published):
+            doc = published[key]
+            definition = {k: doc[k] for k in DEFINITION_KEYS if doc.get(k)}
+            (target / f"{key}.json").write_text(json.dumps(definition, ensure_ascii=False, indent=2) + "\n", "utf-8")
+            click.echo(f"{key} v{doc['version']} -> {target / (key + '.json')}")
+    finally:
+        state.close()
+
+
+@forms.command("import", help="Load form definition FILES as drafts (a new version for a known key); they then go "
+                              "through approval like any definition.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--data-dir", default=None)
+def forms_import(files: tuple[str, ...], data_dir: str | None) -> None:
+    from .engine import Actor
+
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    system = Actor(id="cli", username="cli", name="counterflow forms import", roles=frozenset({"admin"}))
+    failed = 0
+    try:
+        for name in files:
+            try:
+                definition = json.loads(Path(name).read_text("utf-8"))
+                if not isinstance(definition, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                click.echo(f"{name}: cannot be read ({exc}); fix: save it as a UTF-8 JSON object", err=True)
+                failed += 1
+                continue
+            try:
+                if isinstance(definition.get("key"), str) and state.store.latest_form_version(definition["key"]):
+                    changes = {k: v for k, v in definition.items() if k in DEFINITION_KEYS and k != "key"}
+                    doc = state.service.new_form_version(system, definition["key"], changes, "en")
+                else:
+                    doc = state.service.create_form(system, definition, "en")
+            except CounterflowError as exc:
+                failed += 1
+                click.echo(f"{name}: {exc.message}", err=True)
+                for d in exc.details if isinstance(exc.details, list) else []:
+                    click.echo(f"  {d.get('message')}", err=True)
+                continue
+            click.echo(f"{name}: {doc['key']} v{doc['version']} is a draft; submit it for approval")
+    finally:
+        state.close()
+    if failed:
+        click.echo(f"{failed} of {len(files)} file(s) not imported", err=True)
+        sys.exit(1)
+
+
 @group.group(help="Manage users of the standalone host.")
 def users() -> None:
     pass

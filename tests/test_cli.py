@@ -256,3 +256,26 @@ def test_users_add_refuses_a_hostile_user_name_like_the_api(outside: Path) -> No
         pid_file = data_dir / PID_FILE
         if pid_file.exists() and _alive(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_forms_export_then_import_makes_a_new_draft_version_and_names_bad_files(outside: Path) -> None:
+    data_dir = outside / "data"
+    env = _env(COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    try:
+        exported = run("forms", "export", "--out", str(outside / "defs"), "--data-dir", str(data_dir), cwd=outside, env=env)
+        assert exported.returncode == 0, exported.stderr
+        files = sorted(p.name for p in (outside / "defs").iterdir())
+        assert files == ["account-change.json", "business-licence.json", "certificate-application.json"]
+        definition = json.loads((outside / "defs" / "account-change.json").read_text("utf-8"))
+        assert definition["key"] == "account-change" and "schema" in definition and "state" not in definition
+        broken = outside / "broken.json"
+        broken.write_text(json.dumps(dict(definition, key="broken-form", settings={"processes": ["review"]})), "utf-8")
+        imported = run("forms", "import", str(outside / "defs" / "account-change.json"), str(broken),
+                       "--data-dir", str(data_dir), cwd=outside, env=env)
+        assert imported.returncode == 1
+        assert "account-change v2 is a draft" in imported.stdout
+        assert "broken.json" in imported.stderr and "/settings" in imported.stderr and "1 of 2" in imported.stderr
+    finally:
+        pid_file = data_dir / PID_FILE
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
