@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from . import apischemas as s, handlers
 from .errors import BadRequest, Invalid, Unauthorized
-from .i18n import normalize
 from .store import stamp
 
 bp = Blueprint("counterflow_api", __name__)
@@ -26,11 +25,7 @@ def ext() -> Any:
     return current_app.extensions["counterflow"]
 
 
-def lang() -> str:
-    if "cf_lang" not in g:
-        g.cf_lang = normalize(request.args.get("lang") or
-                              request.accept_languages.best_match(["zh-CN", "zh", "en"]) or None)
-    return g.cf_lang
+lang = handlers.request_lang
 
 
 def actor() -> Any:

@@ -73,15 +73,16 @@ def check(files: tuple[str, ...]) -> None:
     from .formcheck import check_form_definition
 
     problems: list[str] = []
-    workflows: dict[str, Any] = {}
     given_workflows = set()
-    for loader in (definitions.shipped_workflows, definitions.shipped_forms):
-        try:
-            found = loader()
-            if loader is definitions.shipped_workflows:
-                workflows = found
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
+    try:
+        workflows: Any = definitions.shipped_workflows()
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+        workflows = definitions.PROCESSES_REQUIRED       # judge the forms against the processes that should exist
+    try:
+        definitions.shipped_forms(workflows)
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
     for name in files:
         path = Path(name)
         try:

@@ -104,11 +104,11 @@ def shipped_workflows() -> dict[str, dict[str, Any]]:
     return found
 
 
-def shipped_forms() -> dict[str, dict[str, Any]]:
-    """The form definition files inside the package, checked against the shipped workflows."""
+def shipped_forms(workflows: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The form definition files inside the package, checked against the workflows by these keys."""
     from .formcheck import check_form_definition
 
-    workflows = shipped_workflows()
+    workflows = set(workflows)
 
     def check(definition: Any, source: str) -> list[str]:
         return check_form_definition(definition, source) or check_processes(definition, workflows, source)

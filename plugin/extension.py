@@ -66,7 +66,7 @@ class Counterflow:
                                "tokens; set it to a long random value (and keep it out of version control)")
         settings = Settings.from_mapping(app.config)
         workflows = definitions.shipped_workflows()
-        forms = definitions.shipped_forms()
+        forms = definitions.shipped_forms(workflows)
         embedded = None
         uri = settings.mongodb_uri
         if not uri:

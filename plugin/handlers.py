@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request, session
 from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
@@ -12,6 +12,14 @@ from .errors import CounterflowError, StoreUnavailable
 from .i18n import normalize
 
 log = logging.getLogger(__name__)
+
+
+def request_lang() -> str:
+    """The request's language: `?lang=`, then the user's choice kept in the session, then the browser's."""
+    if "cf_lang" not in g:
+        g.cf_lang = normalize(request.args.get("lang") or session.get("cf_lang")
+                              or request.accept_languages.best_match(["zh-CN", "zh", "en"]))
+    return str(g.cf_lang)
 
 
 def _ours(path_prefix: str = "/api/") -> bool:
@@ -38,7 +46,7 @@ def handle_domain_error(exc: CounterflowError) -> Any:
 
 def handle_store_error(exc: PyMongoError) -> Any:
     log.warning("store error: %s", type(exc).__name__)
-    lang = normalize(request.args.get("lang") or request.accept_languages.best_match(["zh-CN", "zh", "en"]))
+    lang = request_lang()
     return handle_domain_error(StoreUnavailable({"zh-CN": "数据存储暂时不可用，请稍后再试",
                                                   "en": "The record store is not answering; try again in a moment"}[lang]))
 
@@ -46,7 +54,7 @@ def handle_store_error(exc: PyMongoError) -> Any:
 def handle_http_error(exc: HTTPException) -> Any:
     if not (_ours() or request.blueprint in ("counterflow_api", "counterflow_pages")):
         return exc
-    lang = normalize(request.args.get("lang") or request.accept_languages.best_match(["zh-CN", "zh", "en"]))
+    lang = request_lang()
     status = exc.code or 500
     messages = {
         404: ("未找到该地址", "Nothing here"), 405: ("不支持此请求方法", "This method is not allowed here"),

@@ -18,7 +18,7 @@ from wtforms.validators import ValidationError
 from . import handlers
 from .errors import BadRequest, CounterflowError, Invalid, Unauthorized
 from .formdata import parse_form
-from .i18n import LANGS, normalize, text
+from .i18n import LANGS, text
 from .render import error_summary, render_fields
 from .uitext import UI
 
@@ -34,13 +34,10 @@ def ext() -> Any:
 
 
 def lang() -> str:
-    if "cf_lang" not in g:
-        chosen = request.args.get("lang")
-        if chosen in LANGS:
-            session["cf_lang"] = chosen
-        g.cf_lang = normalize(chosen or session.get("cf_lang")
-                              or request.accept_languages.best_match(["zh-CN", "zh", "en"]))
-    return g.cf_lang
+    chosen = request.args.get("lang")
+    if chosen in LANGS and session.get("cf_lang") != chosen:
+        session["cf_lang"] = chosen                     # the user's choice sticks for the session
+    return handlers.request_lang()
 
 
 def t(key: str, **params: Any) -> str:
@@ -110,6 +107,13 @@ def error_page(exc: CounterflowError) -> Any:
     return render_template("counterflow/error.html", error=exc), exc.status
 
 
+def _problems(exc: CounterflowError) -> list[Any]:
+    """The items a page lists for an error: its details, else its message."""
+    if isinstance(exc.details, list) and exc.details:
+        return list(exc.details)
+    return [{"path": "", "code": exc.code, "message": exc.message}]
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never another host, never a scheme."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -159,8 +163,7 @@ def account_password() -> Any:
             ext().service.change_password(who, request.form.get("current_password", ""),
                                           request.form.get("new_password", ""), lang())
         except CounterflowError as exc:
-            problems = list(exc.details) if isinstance(exc.details, list) and exc.details else \
-                [{"path": "", "code": exc.code, "message": exc.message}]
+            problems = _problems(exc)
         else:
             session["cf_epoch"] = ext().service.user_state(who)["token_epoch"]   # this session goes on
             return redirect(url_for("counterflow_pages.worklist", changed=1))
@@ -244,10 +247,10 @@ def _record_context(record: Any) -> dict[str, Any]:
     service = ext().service
     who = actor()
     workflow = service.workflow(record["process"], record["workflows"].get(record["process"]))
-    options = [o for o in service.record_options(who, record["_id"], lang()) if o["trigger"] not in ("submit", "accept")
+    options = [o for o in service.options_for(who, record, lang()) if o["trigger"] not in ("submit", "accept")
                or record["state"] not in EDITABLE]
     history = []
-    for e in service.history(who, record["_id"], lang()):
+    for e in service.events_of(record):
         wf = service.workflow(e["process"], record["workflows"].get(e["process"]))
         history.append({"at": local_time(e.get("at")), "who": e.get("actor", {}).get("name") or
                         e.get("actor", {}).get("username", ""), "trigger": wf.trigger_title(e.get("trigger") or "", lang()),
@@ -388,10 +391,8 @@ def admin_forms() -> Any:
             try:
                 doc = service.create_form(who, definition, lang())
                 return redirect(url_for("counterflow_pages.admin_form_version", key=doc["key"], version=doc["version"]))
-            except Invalid as exc:
-                problems = list(exc.details)
             except CounterflowError as exc:
-                problems = [{"path": "", "code": exc.code, "message": exc.message}]
+                problems = _problems(exc)
     versions = service.all_form_versions(who, lang())
     return render_template("counterflow/admin_forms.html", versions=versions, problems=problems, source=source), \
         422 if problems else 200
@@ -445,8 +446,7 @@ def admin_users() -> Any:
             service.create_user(who, payload, lang())
             return redirect(url_for("counterflow_pages.admin_users"))
         except CounterflowError as exc:
-            problems = list(exc.details) if isinstance(exc.details, list) and exc.details else \
-                [{"path": "", "code": exc.code, "message": exc.message}]
+            problems = _problems(exc)
     users = service.list_users(who, lang())
     from .auth import ROLES
 

@@ -545,7 +545,10 @@ class Service:
         return dict(updated, data=data), [w.to_dict() for w in warnings]
 
     def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
-        record = self._visible_record(actor, record_id, lang)
+        return self.options_for(actor, self._visible_record(actor, record_id, lang), lang)
+
+    def options_for(self, actor: Actor, record: Doc, lang: str) -> list[Doc]:
+        """The triggers from a record the caller was already allowed to see (`record()`)."""
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         return workflow.options(record["state"], Context(record, actor, {}, lang, Env(self, utcnow())))
 
@@ -592,7 +595,10 @@ class Service:
         self.store.add_event(event)
 
     def history(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
-        record = self._visible_record(actor, record_id, lang)
+        return self.events_of(self._visible_record(actor, record_id, lang))
+
+    def events_of(self, record: Doc) -> list[Doc]:
+        """The history of a record the caller was already allowed to see (`record()`)."""
         return self.store.history(record["_id"], record.get("outbox"))
 
     def form_history(self, actor: Actor, key: str, version: int, lang: str) -> list[Doc]:
