@@ -36,9 +36,9 @@ import requests
 from pymongo import MongoClient, ReturnDocument, monitoring
 
 try:
-    from counterflow.embedded import EmbeddedServer
+    from counterflow.store.embedded import EmbeddedServer
     from counterflow.host import create_app
-    from counterflow.store import stamp
+    from counterflow.core.clock import stamp
 except ImportError:                      # a fresh clone: the package maps plugin/ -> counterflow
     sys.exit("counterflow is not importable; run `pip install -e .` in the repository first")
 

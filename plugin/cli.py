@@ -11,8 +11,8 @@ from typing import Any
 import click
 import yaml
 
-from . import definitions
-from .errors import CounterflowError, DefinitionError
+from counterflow.core import definitions
+from counterflow.core.errors import CounterflowError, DefinitionError
 
 
 def _app(data_dir: str | None) -> Any:
@@ -21,7 +21,7 @@ def _app(data_dir: str | None) -> Any:
     try:
         return current_app._get_current_object()
     except RuntimeError:
-        from .host import create_app
+        from counterflow.host import create_app
 
         config = {"COUNTERFLOW_DATA_DIR": data_dir} if data_dir else {}
         return create_app(config)
@@ -70,7 +70,7 @@ def serve(host: str, port: int, data_dir: str | None, threads: int) -> None:
 @group.command(help="Check every shipped definition, and any definition FILES given (.json forms, .yaml workflows).")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
-    from .formcheck import check_form_definition
+    from counterflow.forms.check import check_form_definition
 
     problems: list[str] = []
     given_workflows = set()
@@ -158,7 +158,7 @@ def forms_export(keys: tuple[str, ...], out_dir: str, data_dir: str | None) -> N
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--data-dir", default=None)
 def forms_import(files: tuple[str, ...], data_dir: str | None) -> None:
-    from .engine import Actor
+    from counterflow.core.engine import Actor
 
     app = _app(data_dir)
     state = app.extensions["counterflow"]
@@ -206,11 +206,11 @@ def users() -> None:
 @click.option("--department", default="")
 @click.option("--data-dir", default=None)
 def users_add(username: str, roles: tuple[str, ...], name: str, department: str, data_dir: str | None) -> None:
-    from .engine import Actor
+    from counterflow.core.engine import Actor
 
     password = os.environ.get("COUNTERFLOW_NEW_PASSWORD") or click.prompt("password", hide_input=True,
                                                                            confirmation_prompt=True)
-    from .apischemas import UserCreate, load
+    from counterflow.web.api.schemas import UserCreate, load
 
     app = _app(data_dir)
     state = app.extensions["counterflow"]

@@ -10,14 +10,14 @@ from typing import Any, Callable, Mapping
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from . import definitions
-from .embedded import EmbeddedServer
-from .engine import Actor
-from .errors import CounterflowError
-from .handlers import handle_domain_error, handle_http_error
-from .service import Service
-from .settings import Settings
-from .store import Store
+from counterflow.core import definitions
+from counterflow.store.embedded import EmbeddedServer
+from counterflow.core.engine import Actor
+from counterflow.core.errors import CounterflowError
+from counterflow.web.errors import handle_domain_error, handle_http_error
+from counterflow.service.actions import Service
+from counterflow.settings import Settings
+from counterflow.store.client import Store
 
 log = logging.getLogger(__name__)
 IdentityLoader = Callable[[], Mapping[str, Any] | None]
@@ -90,9 +90,9 @@ class Counterflow:
         self._register(app, settings)
 
     def _register(self, app: Flask, settings: Settings) -> None:
-        from .api import bp as api_bp
-        from .cli import group
-        from .pages import bp as pages_bp
+        from counterflow.web.api.routes import bp as api_bp
+        from counterflow.cli import group
+        from counterflow.web.pages.views import bp as pages_bp
 
         prefix = settings.url_prefix or None
         app.register_blueprint(api_bp, url_prefix=prefix)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from flask import Flask, Request, redirect, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .extension import Counterflow
+from counterflow.extension import Counterflow
 
 
 class SessionInterface(SecureCookieSessionInterface):

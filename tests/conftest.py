@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from counterflow.embedded import EmbeddedServer
+from counterflow.store.embedded import EmbeddedServer
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from conftest import PASSWORD, stored_record
-from counterflow.workdays import WorkCalendar
+from counterflow.core.calendar import WorkCalendar
 from forms import COMPLETE, permit, publish, upload
 
 
@@ -308,7 +308,7 @@ def test_attachments_download_only_for_those_who_may_see_them(staff: Any) -> Non
 def test_an_upgraded_shipped_workflow_is_a_new_version_and_running_records_keep_theirs(app: Any, staff: Any) -> None:
     import copy
 
-    from counterflow import definitions
+    from counterflow.core import definitions
 
     publish(staff)
     running = _new(staff, dict(COMPLETE))

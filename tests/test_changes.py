@@ -1,7 +1,7 @@
 """Changes between versions of a record's data: old and new per field, sensitive values masked."""
 from __future__ import annotations
 
-from counterflow.changes import attachment_ids, diff, keep_masked, pointer_values
+from counterflow.core.changes import attachment_ids, diff, keep_masked, pointer_values
 
 SENSITIVE = {"/id_number": "id_number", "/rows/*/card": "bank_card"}
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from counterflow.embedded import PID_FILE, PORT_FILE
+from counterflow.store.embedded import PID_FILE, PORT_FILE
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"

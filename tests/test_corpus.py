@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from counterflow.formcheck import check_form_definition
-from counterflow.validation import FormValidator, compile_schema
+from counterflow.forms.check import check_form_definition
+from counterflow.forms.validate import FormValidator, compile_schema
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")

@@ -9,7 +9,7 @@ from typing import Iterator
 import pymongo
 import pytest
 
-from counterflow.embedded import LOG_FILE, PID_FILE, PORT_FILE, EmbeddedServer
+from counterflow.store.embedded import LOG_FILE, PID_FILE, PORT_FILE, EmbeddedServer
 
 
 def _alive(pid: int) -> bool:

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import yaml
 
-from counterflow import definitions
-from counterflow.engine import Actor, Context, Workflow
-from counterflow.errors import Conflict, Forbidden, Invalid, NotFound
+from counterflow.core import definitions
+from counterflow.core.engine import Actor, Context, Workflow
+from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 
 SHIPPED = definitions.shipped_workflows()
 

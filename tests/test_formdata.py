@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from counterflow.formdata import DATA_URL_LIMIT, parse_form
-from counterflow.render import render_fields
+from counterflow.forms.parse import DATA_URL_LIMIT, parse_form
+from counterflow.forms.render import render_fields
 from test_render import CORPUS, Page, load
 
 WITHOUT_FILES = [p for p in CORPUS if "data-url" not in p.read_text() and "attachment" not in p.read_text()]

@@ -4,7 +4,7 @@ from importlib import resources
 
 import pytest
 
-from counterflow.numbering import NumberPattern
+from counterflow.core.numbering import NumberPattern
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 WHEN = datetime(2026, 11, 22, 9, 30, tzinfo=SHANGHAI)

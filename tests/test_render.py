@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from counterflow.render import error_summary, field_id, render_fields
+from counterflow.forms.render import error_summary, field_id, render_fields
 
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = sorted((SHARED / "corpus" / "rjsf").glob("*.json"))

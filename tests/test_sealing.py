@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from counterflow.errors import StoreUnavailable
-from counterflow.sealing import PREFIX, Sealer, derive_key
+from counterflow.core.errors import StoreUnavailable
+from counterflow.security.sealing import PREFIX, Sealer, derive_key
 
 SENSITIVE = {"/id_number": "id_number", "/rows/*/card": "bank_card"}
 DATA = {"id_number": "110105199001011234", "plate": "京A12345",

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from counterflow.embedded import EmbeddedServer
+from counterflow.store.embedded import EmbeddedServer
 from counterflow.host import create_app
 
 from conftest import ADMIN_PASSWORD

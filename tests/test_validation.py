@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from counterflow.errors import DefinitionError
-from counterflow.formcheck import check_form_definition
-from counterflow.validation import MESSAGES, FormValidator, Problem, compile_schema
+from counterflow.core.errors import DefinitionError
+from counterflow.forms.check import check_form_definition
+from counterflow.forms.validate import MESSAGES, FormValidator, Problem, compile_schema
 
 ATT = "att_01HZX3K5V7Q8R9S0T1V2W3X4Y5"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"

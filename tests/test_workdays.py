@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
-from counterflow.workdays import WorkCalendar, YearOverride
+from counterflow.core.calendar import WorkCalendar, YearOverride
 
 # The State Council's 2026 arrangement, as the holidays package ships it.
 ADJUSTED_WORKDAYS_2026 = [

@@ -15,14 +15,14 @@ from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 from wtforms.validators import ValidationError
 
-from . import handlers
-from .errors import BadRequest, CounterflowError, Invalid, Unauthorized
-from .formdata import parse_form
-from .i18n import LANGS, text
-from .render import error_summary, render_fields
-from .uitext import UI
+from counterflow.web import errors as handlers
+from counterflow.core.errors import BadRequest, CounterflowError, Invalid, Unauthorized
+from counterflow.forms.parse import parse_form
+from counterflow.core.i18n import LANGS, text
+from counterflow.forms.render import error_summary, render_fields
+from counterflow.web.pages.uitext import UI
 
-bp = Blueprint("counterflow_pages", __name__, template_folder="templates",
+bp = Blueprint("counterflow_pages", __name__, template_folder="../templates",
                static_folder=str(resources.files("counterflow.static")), static_url_path="/cf-static")
 handlers.install(bp)
 EDITABLE = {"draft", "submitted", "returned"}
@@ -337,7 +337,7 @@ def _int(value: Any) -> int | None:
 
 @bp.get("/records/<record_id>/receipt")
 def receipt(record_id: str) -> Any:
-    from .api import status_url
+    from counterflow.web.api.routes import status_url
 
     doc = ext().service.receipt(actor(), record_id, lang())
     form = ext().service.form_doc(doc["form"], doc["form_version"])
@@ -448,7 +448,7 @@ def admin_users() -> Any:
         except CounterflowError as exc:
             problems = _problems(exc)
     users = service.list_users(who, lang())
-    from .auth import ROLES
+    from counterflow.core.roles import ROLES
 
     return render_template("counterflow/admin_users.html", users=users, roles=ROLES, problems=problems), \
         422 if problems else 200

@@ -13,37 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
-import threading
-import time
 from typing import Any, Iterable, Mapping
 
-import gridfs
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from .errors import Conflict, NotFound, StoreUnavailable
-from .models import ALL
+from counterflow.core.errors import Conflict, NotFound, StoreUnavailable
+from counterflow.core.clock import stamp, utcnow  # noqa: F401  (re-exported)
+from counterflow.store.copier import EventCopier
+from counterflow.store.models import ALL
 
 Doc = dict[str, Any]
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> dt.datetime:
-    # the store keeps milliseconds; trimming here keeps what we return equal to what we read back
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def stamp(when: dt.datetime | None = None) -> str:
-    """A timestamp as stored: fixed-width UTC ISO 8601 text, so text order is time order.
-
-    The embedded server turns a top-level datetime in `$set` into naive text, so every
-    stored timestamp is text, the way every id is.
-    """
-    when = (when or utcnow()).astimezone(dt.timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 class Store:
@@ -306,120 +288,6 @@ class Store:
     def meta_value(self, key: str) -> Doc | None:
         doc = self.meta.find_one({"_id": key})
         return doc["value"] if doc else None
-
-
-class EventCopier:
-    """Copies committed events into `events` off the request path, in batches, never dropping one.
-
-    The event is already durable in the object's outbox when it is queued here; a failed
-    copy is retried, and events a crash left behind are swept by `Store.copy_outboxes`.
-    """
-
-    LINGER_SECONDS = 0.05      # gather a batch for this long; flush() cuts it short
-    REMEMBER = 10_000          # ids copied lately: re-queued outbox events are skipped, not re-sent
-
-    def __init__(self, events: pymongo.collection.Collection) -> None:
-        self._events = events
-        self._queue: queue.Queue[list[Doc] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._hurry = threading.Event()
-        self._copied: dict[str, None] = {}
-
-    def put(self, events: list[Doc]) -> None:
-        if not events:
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="counterflow-event-copier", daemon=True)
-                self._thread.start()
-        self._queue.put(events)
-
-    def flush(self) -> None:
-        """Wait until every queued event is in `events` (history reads call this)."""
-        if self._thread is not None and self._thread.is_alive():
-            self._hurry.set()
-            self._queue.join()
-
-    def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._hurry.set()
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                self._queue.task_done()
-                return
-            self._hurry.wait(self.LINGER_SECONDS)
-            self._hurry.clear()
-            batch, taken, stop = list(first), 1, False
-            while len(batch) < 1000:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                taken += 1
-                if more is None:
-                    stop = True
-                    break
-                batch.extend(more)
-            self._insert(batch)
-            for _ in range(taken):
-                self._queue.task_done()
-            if stop:
-                return
-
-    def _insert(self, batch: list[Doc]) -> None:
-        docs = list({e["_id"]: dict(e) for e in batch if e and e.get("_id") and e["_id"] not in self._copied}.values())
-        if not docs:
-            return
-        for attempt in range(6):
-            try:
-                self._events.insert_many(docs, ordered=False)
-                self._remember(docs)
-                return
-            except BulkWriteError as exc:
-                if all(err.get("code") == 11000 for err in exc.details.get("writeErrors", [])):
-                    self._remember(docs)
-                    return
-                log.warning("copying %d events failed (%s); retrying", len(docs), exc.details.get("writeErrors", [{}])[0].get("code"))
-            except PyMongoError as exc:
-                log.warning("copying %d events failed (%s); retrying", len(docs), type(exc).__name__)
-            time.sleep(min(2 ** attempt * 0.1, 3))
-        log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep", len(docs))
-
-    def _remember(self, docs: list[Doc]) -> None:
-        for doc in docs:
-            self._copied[doc["_id"]] = None
-        while len(self._copied) > self.REMEMBER:
-            del self._copied[next(iter(self._copied))]
-
-
-class AttachmentStore:
-    """File contents in GridFS, metadata in `attachments`; both under the same `att_<ULID>` id."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._fs = gridfs.GridFS(store.db, collection="attachment_files")
-
-    def put(self, meta: Doc, content: bytes) -> Doc:
-        self._fs.put(content, _id=meta["_id"], filename=meta.get("name", ""))
-        self._store.attachments.insert_one(meta)
-        return meta
-
-    def meta(self, attachment_id: str) -> Doc | None:
-        return self._store.attachments.find_one({"_id": attachment_id})
-
-    def existing(self, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        return {d["_id"] for d in self._store.attachments.find({"_id": {"$in": ids}}, {"_id": 1})}
-
-    def content(self, attachment_id: str) -> bytes:
-        return self._fs.get(attachment_id).read()
 
 
 def guard_store_errors(exc: Exception) -> StoreUnavailable:

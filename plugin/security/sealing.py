@@ -8,8 +8,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import StoreUnavailable
-from .masking import transform_sensitive
+from counterflow.core.errors import StoreUnavailable
+from counterflow.security.masking import transform_sensitive
 
 PREFIX = "cf1:"
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from counterflow.i18n import message, normalize
-from counterflow.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
+from counterflow.core.i18n import message, normalize
+from counterflow.forms.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
                                 resolve, schema_type, to_pointer)
 
 DATA_URL_LIMIT = 2 * 1024 * 1024

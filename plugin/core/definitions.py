@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterable
 import jsonschema_rs
 import yaml
 
-from . import registry, rules  # noqa: F401  (rules fills the registry)
-from .errors import DefinitionError
+from counterflow.core import registry, rules  # noqa: F401  (rules fills the registry)
+from counterflow.core.errors import DefinitionError
 
 PROCESSES_REQUIRED = ("intake", "review", "archive", "destroy", "form_approval")
 
@@ -106,7 +106,7 @@ def shipped_workflows() -> dict[str, dict[str, Any]]:
 
 def shipped_forms(workflows: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The form definition files inside the package, checked against the workflows by these keys."""
-    from .formcheck import check_form_definition
+    from counterflow.forms.check import check_form_definition
 
     workflows = set(workflows)
 
@@ -124,7 +124,7 @@ def check_processes(form: dict[str, Any], workflows: Iterable[str], source: str)
     numbering pattern that can be used, and a second-level rule that is JSON Logic."""
     from json_logic import jsonLogic
 
-    from .numbering import NumberPattern
+    from counterflow.core.numbering import NumberPattern
 
     known = [k for k in workflows if k != "form_approval"]
     settings = form.get("settings", {})

@@ -13,29 +13,30 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
-from . import definitions
-from .auth import (ROLES, Passwords, Tokens, UserCache, actor_from_user, generate_password,
-                   password_problems)
-from .changes import attachment_ids, diff, keep_masked
-from .engine import Actor, Context, Workflow
-from .errors import (Conflict, CounterflowError, Forbidden, Invalid, NotFound,
+from counterflow.core import definitions
+from counterflow.core.roles import RECORD_WIDE_ROLES, ROLES, STAFF
+from counterflow.security.passwords import Passwords, generate_password, password_problems
+from counterflow.security.tokens import Tokens
+from counterflow.service.identity_cache import UserCache, actor_from_user
+from counterflow.core.changes import attachment_ids, diff, keep_masked
+from counterflow.core.engine import Actor, Context, Workflow
+from counterflow.core.errors import (Conflict, CounterflowError, Forbidden, Invalid, NotFound,
                      RateLimited, Unauthorized)
-from .formcheck import check_form_definition
-from .i18n import message, text
-from .masking import mask_data
-from .numbering import NumberPattern
-from .registry import ACTIONS
-from .sealing import Sealer, derive_key
-from .settings import Settings
-from .store import AttachmentStore, Store, stamp, utcnow
-from .validation import FormValidator
-from .workdays import WorkCalendar, YearOverride
+from counterflow.forms.check import check_form_definition
+from counterflow.core.i18n import message, text
+from counterflow.security.masking import mask_data
+from counterflow.core.numbering import NumberPattern
+from counterflow.core.registry import ACTIONS
+from counterflow.security.sealing import Sealer, derive_key
+from counterflow.settings import Settings
+from counterflow.core.clock import stamp, utcnow
+from counterflow.store import AttachmentStore, Store
+from counterflow.forms.validate import FormValidator
+from counterflow.core.calendar import WorkCalendar, YearOverride
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
-STAFF = frozenset(ROLES) - {"admin"}
-RECORD_WIDE_ROLES = frozenset({"manager", "supervisor", "auditor", "archivist"})
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 MESSAGES = {

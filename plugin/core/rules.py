@@ -9,8 +9,8 @@ from typing import Any
 
 from json_logic import jsonLogic
 
-from .i18n import message
-from .registry import action, condition, guard
+from counterflow.core.i18n import message
+from counterflow.core.registry import action, condition, guard
 
 MESSAGES = {
     "not_submitter": {"zh-CN": "受理人不能审核自己受理的业务", "en": "You took this record in, so someone else must review it"},

@@ -10,8 +10,8 @@ from typing import Any, Iterable, Mapping
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from counterflow.i18n import message, normalize, text
-from counterflow.validation import resolve_ref
+from counterflow.core.i18n import message, normalize, text
+from counterflow.forms.validate import resolve_ref
 
 MAX_DEPTH = 10
 RADIO_MAX = 4
@@ -40,7 +40,7 @@ MESSAGES = {
     "empty": {"zh-CN": "未填写", "en": "Not filled in"},
 }
 
-_env = Environment(loader=PackageLoader("counterflow", "templates"), autoescape=True,
+_env = Environment(loader=PackageLoader("counterflow.forms", "templates"), autoescape=True,
                    trim_blocks=True, lstrip_blocks=True)
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_]")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 import jsonschema_rs
 from json_logic import jsonLogic
 
-from counterflow.errors import DefinitionError
-from counterflow.i18n import message, normalize
+from counterflow.core.errors import DefinitionError
+from counterflow.core.i18n import message, normalize
 
 Schema = Any  # a JSON Schema node: a dict, or a boolean schema
 

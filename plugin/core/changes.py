@@ -5,7 +5,7 @@ import copy
 import re
 from typing import Any, Mapping
 
-from .masking import mask_value
+from counterflow.security.masking import mask_value
 
 Doc = dict[str, Any]
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")

@@ -11,8 +11,8 @@ from typing import Any, Iterable, Iterator
 
 import jsonschema_rs
 
-from counterflow.errors import DefinitionError
-from counterflow.validation import (DRAFT7_URIS, DRAFT202012_URIS, FIELD_NAME, MAX_PROPERTIES, MAX_SCHEMA_BYTES, Schema,
+from counterflow.core.errors import DefinitionError
+from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, FIELD_NAME, MAX_PROPERTIES, MAX_SCHEMA_BYTES, Schema,
                                     MAX_SCHEMA_DEPTH, SENSITIVE_KINDS, FormValidator, _clip, declared_names, expand,
                                     item_schemas, pointer, property_schemas, resolve_ref)
 

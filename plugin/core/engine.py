@@ -6,9 +6,9 @@ from typing import Any, Iterable, Mapping
 
 from transitions import Machine
 
-from . import registry, rules  # noqa: F401  (rules registers the built-in guards and actions)
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .i18n import message, text
+from counterflow.core import registry, rules  # noqa: F401  (rules registers the built-in guards and actions)
+from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
+from counterflow.core.i18n import message, text
 
 MESSAGES = {
     "role": {"zh-CN": "您的角色不能执行「{trigger}」，需要：{roles}",

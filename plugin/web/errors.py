@@ -8,8 +8,8 @@ from flask import current_app, g, jsonify, request, session
 from pymongo.errors import PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from .errors import CounterflowError, StoreUnavailable
-from .i18n import normalize
+from counterflow.core.errors import CounterflowError, StoreUnavailable
+from counterflow.core.i18n import normalize
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _wants_page() -> bool:
 
 def handle_domain_error(exc: CounterflowError) -> Any:
     if _wants_page():
-        from .pages import error_page
+        from counterflow.web.pages.views import error_page
 
         return error_page(exc)
     return jsonify(exc.to_dict()), exc.status

@@ -7,7 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from . import apischemas as s
+from counterflow.web.api import schemas as s
 
 ERRORS = {"400": "malformed", "401": "not signed in", "403": "role or record not allowed", "404": "not found",
           "409": "stale revision or wrong state", "413": "body too large",

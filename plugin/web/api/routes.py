@@ -7,9 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import apischemas as s, handlers
-from .errors import BadRequest, Invalid, Unauthorized
-from .store import stamp
+from counterflow.web.api import schemas as s
+
+from counterflow.web import errors as handlers
+from counterflow.core.errors import BadRequest, Invalid, Unauthorized
+from counterflow.core.clock import stamp
 
 bp = Blueprint("counterflow_api", __name__)
 handlers.install(bp)
@@ -303,7 +305,7 @@ def status() -> tuple[Response, int]:
 
 @bp.get("/api/v1/openapi.json", merge_slashes=False)
 def openapi() -> Response:
-    from .openapi import spec
+    from counterflow.web.api.openapi import spec
 
     return jsonify(spec(ext().settings.url_prefix))
 

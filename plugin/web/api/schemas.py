@@ -5,8 +5,8 @@ from typing import Any, Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .errors import BadRequest, Invalid
-from .i18n import message
+from counterflow.core.errors import BadRequest, Invalid
+from counterflow.core.i18n import message
 
 NAME = validate.Regexp(r"^[a-z][a-z0-9_.-]{1,63}$", error="username_rule")
 ID = validate.Length(min=1, max=64)

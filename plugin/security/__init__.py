@@ -1,0 +1,1 @@
+"""Protecting people's data and accounts: masking, sealing, passwords, tokens."""

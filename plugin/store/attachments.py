@@ -1,0 +1,34 @@
+"""Attachments: contents in GridFS, metadata in `attachments`, under one `att_<ULID>` id."""
+from __future__ import annotations
+
+from typing import Any
+
+import gridfs
+
+from counterflow.store.client import Store
+
+Doc = dict[str, Any]
+
+
+class AttachmentStore:
+    """File contents in GridFS, metadata in `attachments`; both under the same `att_<ULID>` id."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._fs = gridfs.GridFS(store.db, collection="attachment_files")
+
+    def put(self, meta: Doc, content: bytes) -> Doc:
+        self._fs.put(content, _id=meta["_id"], filename=meta.get("name", ""))
+        self._store.attachments.insert_one(meta)
+        return meta
+
+    def meta(self, attachment_id: str) -> Doc | None:
+        return self._store.attachments.find_one({"_id": attachment_id})
+
+    def existing(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return {d["_id"] for d in self._store.attachments.find({"_id": {"$in": ids}}, {"_id": 1})}
+
+    def content(self, attachment_id: str) -> bytes:
+        return self._fs.get(attachment_id).read()
