@@ -15,7 +15,7 @@ from counterflow.store.embedded import EmbeddedServer
 from counterflow.core.engine import Actor
 from counterflow.core.errors import CounterflowError
 from counterflow.web.errors import handle_domain_error, handle_http_error
-from counterflow.service.actions import Service
+from counterflow.service import Service
 from counterflow.settings import Settings
 from counterflow.store.client import Store
 

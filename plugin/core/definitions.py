@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import jsonschema_rs
 import yaml
@@ -12,7 +12,6 @@ import yaml
 from counterflow.core import registry, rules  # noqa: F401  (rules fills the registry)
 from counterflow.core.errors import DefinitionError
 
-PROCESSES_REQUIRED = ("intake", "review", "archive", "destroy", "form_approval")
 
 
 @lru_cache(maxsize=None)
@@ -65,7 +64,28 @@ def check_workflow(definition: Any, source: str) -> list[str]:
                                   for t in definition["transitions"]):
             problems.append(f"{source}: /states/{i}: final state '{s['name']}' has outgoing transitions; "
                             f"fix: drop 'final' or the transitions leaving it")
+    return problems + _check_subject(definition, source)
+
+
+def _check_subject(definition: dict[str, Any], source: str) -> list[str]:
+    """A process for form versions needs a draft to start from and one state in which a version is in use."""
+    if definition.get("subject", "record") != "form_version":
+        return []
+    problems = []
+    in_use = [s["name"] for s in definition["states"] if s.get("in_use")]
+    if len(in_use) != 1:
+        problems.append(f"{source}: /states: a process for form versions needs exactly one state with "
+                        f"'in_use: true' (found {len(in_use)}); fix: flag the state in which a version is published")
+    initial: dict[str, Any] = next((s for s in definition["states"] if s["name"] == definition["initial"]), {})
+    if not initial.get("editable"):
+        problems.append(f"{source}: /initial: a new form version starts as an editable draft; "
+                        f"fix: add 'editable: true' to state '{definition['initial']}'")
     return problems
+
+
+def record_processes(workflows: Mapping[str, Any]) -> list[str]:
+    """The keys of the workflows that move records (not form versions)."""
+    return [k for k, d in workflows.items() if d.get("subject", "record") == "record"]
 
 
 def _load_folder(package: str, folder: str, suffix: str, parse: Callable[[str], Any],
@@ -96,22 +116,25 @@ def _load_folder(package: str, folder: str, suffix: str, parse: Callable[[str], 
 def shipped_workflows() -> dict[str, dict[str, Any]]:
     """The workflow files inside the package, checked; raises DefinitionError with every problem."""
     found, problems = _load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
-    missing = [p for p in PROCESSES_REQUIRED if p not in found]
-    if missing:
-        problems.append(f"workflows/: missing {', '.join(missing)}; fix: restore the shipped definitions")
+    for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]
+    if not problems and len(for_forms) != 1:
+        problems.append(f"workflows/: {len(for_forms)} processes for form versions ({', '.join(for_forms) or 'none'}); "
+                        f"fix: exactly one workflow has 'subject: form_version' (restore the shipped definitions)")
+    if not problems and not record_processes(found):
+        problems.append("workflows/: no process for records; fix: restore the shipped definitions")
     if problems:
         raise DefinitionError(problems)
     return found
 
 
-def shipped_forms(workflows: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The form definition files inside the package, checked against the workflows by these keys."""
+def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The form definition files inside the package, checked against the record processes among `workflows`."""
     from counterflow.forms.check import check_form_definition
 
-    workflows = set(workflows)
+    processes = set(record_processes(workflows))
 
     def check(definition: Any, source: str) -> list[str]:
-        return check_form_definition(definition, source) or check_processes(definition, workflows, source)
+        return check_form_definition(definition, source) or check_processes(definition, processes, source)
 
     found, problems = _load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
     if problems:
@@ -119,14 +142,14 @@ def shipped_forms(workflows: Iterable[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def check_processes(form: dict[str, Any], workflows: Iterable[str], source: str) -> list[str]:
-    """The settings a form schema cannot check: known processes (never form_approval), a
-    numbering pattern that can be used, and a second-level rule that is JSON Logic."""
+def check_processes(form: dict[str, Any], processes: Iterable[str], source: str) -> list[str]:
+    """The settings a form schema cannot check: known record processes, a numbering pattern
+    that can be used, and a second-level rule that is JSON Logic."""
     from json_logic import jsonLogic
 
     from counterflow.core.numbering import NumberPattern
 
-    known = [k for k in workflows if k != "form_approval"]
+    known = sorted(processes)
     settings = form.get("settings", {})
     problems = []
     for i, p in enumerate(settings.get("processes", [])):

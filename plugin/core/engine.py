@@ -70,6 +70,9 @@ class TransitionDef:
     branch_if: str | None
     branch_dest: str | None
     title: Mapping[str, str]
+    asks: tuple[str, ...] = ()          # optional inputs the page offers (opinion, items)
+    with_data: bool = False             # offered on the data form: saves the fields, then fires
+    shows: str | None = None            # the printable page that follows: notice | receipt
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Plan:
     final: bool
     ends_record: bool
     actions: tuple[str, ...]
+    shows: str | None = None
 
 
 class _Subject:
@@ -95,6 +99,7 @@ class Workflow:
 
     def __init__(self, definition: Mapping[str, Any], version: int = 1) -> None:
         self.key: str = definition["key"]
+        self.subject: str = definition.get("subject", "record")
         self.version = version
         self.definition = definition
         self.title = definition.get("title", {})
@@ -112,7 +117,8 @@ class Workflow:
         return TransitionDef(t["trigger"], tuple(sources), t["dest"], tuple(t.get("roles", ())),
                              tuple(t.get("guards", ())), tuple(t.get("requires", ())),
                              tuple(t.get("actions", ())), branch.get("if"), branch.get("dest"),
-                             t.get("title", {"en": t["trigger"]}))
+                             t.get("title", {"en": t["trigger"]}), tuple(t.get("asks", ())),
+                             bool(t.get("with_data")), t.get("shows"))
 
     def _machine_transitions(self) -> Iterable[dict[str, Any]]:
         for t in self.transitions:
@@ -127,7 +133,41 @@ class Workflow:
         return bool(self.states.get(state, {}).get("final"))
 
     def is_read_only(self, state: str) -> bool:
-        return bool(self.states.get(state, {}).get("read_only"))
+        """No change to the data at all; a final state is read only unless it says otherwise."""
+        found = self.states.get(state, {})
+        return bool(found.get("read_only", found.get("final", False)))
+
+    def is_editable(self, state: str) -> bool:
+        """The data is a draft here: edited freely, no reason needed, the page shows the form."""
+        return bool(self.states.get(state, {}).get("editable"))
+
+    def is_in_use(self, state: str) -> bool:
+        """A definition in this state is in use (a published form version): it never changes again."""
+        return bool(self.states.get(state, {}).get("in_use"))
+
+    def is_open(self, state: str) -> bool:
+        """Still being worked on: neither in use nor final."""
+        return not self.is_in_use(state) and not self.is_final(state)
+
+    def states_where(self, flag: str) -> list[str]:
+        return [name for name, s in self.states.items() if s.get(flag)]
+
+    def clock_runs(self, state: str) -> bool:
+        """Whether the statutory time limit counts while an object is in this state."""
+        found = self.states.get(state, {})
+        return found.get("clock", "stopped" if found.get("final") else "running") == "running"
+
+    def data_triggers(self, state: str) -> list[TransitionDef]:
+        """The transitions from `state` that the data form itself offers (they carry its fields)."""
+        seen: dict[str, TransitionDef] = {}
+        for t in self.transitions:
+            if t.with_data and state in t.sources:
+                seen.setdefault(t.trigger, t)
+        return list(seen.values())
+
+    def transition(self, state: str, trigger: str) -> TransitionDef | None:
+        found = self._candidates(state, trigger)
+        return found[0] if found else None
 
     def state_title(self, state: str, lang: str) -> str:
         return text(self.states.get(state, {}).get("title"), lang) or state
@@ -187,7 +227,7 @@ class Workflow:
         dest = subject.state
         ctx.dest = dest
         return Plan(trigger, self.key, state, dest, self.is_final(dest),
-                    bool(self.states[dest].get("ends_record")), t.actions)
+                    bool(self.states[dest].get("ends_record")), t.actions, t.shows)
 
     def options(self, state: str, ctx: Context) -> list[dict[str, Any]]:
         """The triggers from `state`, each with whether the caller may fire it and why not."""
@@ -195,7 +235,8 @@ class Workflow:
         for trigger in dict.fromkeys(t.trigger for t in self.transitions if state in t.sources):
             t = self._candidates(state, trigger)[0]
             entry: dict[str, Any] = {"trigger": trigger, "title": text(t.title, ctx.lang),
-                                     "requires": list(t.requires), "allowed": True, "reasons": []}
+                                     "requires": list(t.requires), "asks": list(t.asks), "with_data": t.with_data,
+                                     "shows": t.shows, "allowed": True, "reasons": []}
             try:
                 entry["reasons"] = self.blockers(state, trigger, ctx, with_requires=False)
             except Forbidden as exc:

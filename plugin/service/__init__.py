@@ -1,4 +1,17 @@
 """One function per user action, split by concept; views and the CLI only translate to and from these."""
-from counterflow.service.actions import Service
+from counterflow.service.attachments import AttachmentActions
+from counterflow.service.base import ServiceBase
+from counterflow.service.bootstrap import BootstrapActions
+from counterflow.service.forms import FormActions
+from counterflow.service.identity import IdentityActions
+from counterflow.service.records import RecordActions
+from counterflow.service.status import StatusActions
+from counterflow.service.users import UserActions
+
+
+class Service(BootstrapActions, IdentityActions, UserActions, FormActions, RecordActions, AttachmentActions,
+              StatusActions, ServiceBase):
+    """The product's actions over one store; safe to share between request threads."""
+
 
 __all__ = ["Service"]

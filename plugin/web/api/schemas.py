@@ -185,6 +185,9 @@ class TransitionOption(Schema):
     title = fields.String()
     allowed = fields.Boolean()
     requires = fields.List(fields.String())
+    asks = fields.List(fields.String())
+    with_data = fields.Boolean()
+    shows = fields.String(allow_none=True)
     reasons = fields.List(fields.Nested(Problem))
 
 

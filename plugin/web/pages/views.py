@@ -25,8 +25,6 @@ from counterflow.web.pages.uitext import UI
 bp = Blueprint("counterflow_pages", __name__, template_folder="../templates",
                static_folder=str(resources.files("counterflow.static")), static_url_path="/cf-static")
 handlers.install(bp)
-EDITABLE = {"draft", "submitted", "returned"}
-FORM_ACTIONS = ("save", "submit", "accept")      # buttons of the form itself: they carry the fields
 
 
 def ext() -> Any:
@@ -205,7 +203,30 @@ def _form_page(form: dict[str, Any], data: Any, problems: list[dict[str, Any]], 
                            add_rows=add_rows or ())
     summary = error_summary(problems, form["schema"], lang(), form.get("ui_schema") or {})
     return render_template("counterflow/record_form.html", form=form, fields=fields, summary=summary,
-                           record=record, notice=notice, **_record_context(record)), status
+                           record=record, notice=notice, form_actions=_form_actions(form, record),
+                           **_record_context(record)), status
+
+
+def _place(form: dict[str, Any], record: Any) -> tuple[Any, str]:
+    """The workflow and state a data form posts into: the record's, or a new record's first."""
+    service = ext().service
+    if record:
+        return service.workflow(record["process"], record["workflows"].get(record["process"])), record["state"]
+    workflow = service.workflow(form["settings"]["processes"][0])
+    return workflow, workflow.initial
+
+
+def _data_triggers(form: dict[str, Any], record: Any) -> dict[str, Any]:
+    """The transitions the data form itself offers here (flagged `with_data`), by trigger."""
+    workflow, state = _place(form, record)
+    return {tr.trigger: tr for tr in workflow.data_triggers(state)}
+
+
+def _form_actions(form: dict[str, Any], record: Any) -> list[dict[str, Any]]:
+    found = list(_data_triggers(form, record).values())
+    return [{"trigger": tr.trigger, "primary": i == len(found) - 1,
+             "title": text(tr.title, lang()) + (t("then_receipt") if tr.shows == "receipt" else "")}
+            for i, tr in enumerate(found)]
 
 
 @bp.route("/forms/<key>/new", methods=["GET", "POST"])
@@ -223,23 +244,32 @@ def new_record(key: str) -> Any:
         record, warnings = service.create_record(who, {"form": key, "data": data}, lang())
     except Invalid as exc:
         return _form_page(form, data, list(exc.details), status=422)
-    return _after_save(record, warnings)
+    return _after_save(form, record, warnings)
 
 
-def _after_save(record: dict[str, Any], warnings: list[dict[str, Any]]) -> Any:
+def _after_save(form: dict[str, Any], record: dict[str, Any], warnings: list[dict[str, Any]]) -> Any:
     action = request.form.get("_action", "save")
-    if action in ("accept", "submit"):
+    chosen = _data_triggers(form, record).get(action)
+    if chosen is not None:
         try:
             record = ext().service.fire_record(actor(), record["_id"], action, {"revision": record["revision"]}, lang())
         except Invalid:
             # the draft is saved; show every problem on the record's own page, so a reload posts nothing again
             return redirect(url_for("counterflow_pages.record", record_id=record["_id"], refused=action), 303)
-        if action == "accept":
-            return redirect(url_for("counterflow_pages.receipt", record_id=record["_id"]))
+        return _after_transition(record, chosen.shows)
     return redirect(url_for("counterflow_pages.record", record_id=record["_id"], saved=1))
 
 
 # -- a record ------------------------------------------------------------------------------------------------
+def _after_transition(record: dict[str, Any], shows: str | None) -> Any:
+    """The printable page a transition asks for (its `shows` flag), else the record."""
+    if shows == "receipt":
+        return redirect(url_for("counterflow_pages.receipt", record_id=record["_id"]))
+    if shows == "notice":
+        return redirect(url_for("counterflow_pages.notice", record_id=record["_id"]))
+    return redirect(url_for("counterflow_pages.record", record_id=record["_id"]))
+
+
 
 def _record_context(record: Any) -> dict[str, Any]:
     if not record:
@@ -247,8 +277,8 @@ def _record_context(record: Any) -> dict[str, Any]:
     service = ext().service
     who = actor()
     workflow = service.workflow(record["process"], record["workflows"].get(record["process"]))
-    options = [o for o in service.options_for(who, record, lang()) if o["trigger"] not in ("submit", "accept")
-               or record["state"] not in EDITABLE]
+    editable = workflow.is_editable(record["state"])          # then the data form offers its own triggers
+    options = [o for o in service.options_for(who, record, lang()) if not (editable and o["with_data"])]
     history = []
     for e in service.events_of(record):
         wf = service.workflow(e["process"], record["workflows"].get(e["process"]))
@@ -258,13 +288,14 @@ def _record_context(record: Any) -> dict[str, Any]:
                         "opinion": e.get("opinion") or "", "outcome": e.get("outcome"),
                         "problems": (e.get("details") or {}).get("problems") or [], "changes": e.get("changes") or []})
     reviewers = service.reviewers(who, lang()) if "dept_head" in who.roles and any(
-        o["trigger"] == "assign" for o in options) else []
+        "assignee" in o["requires"] for o in options) else []
     return {"options": options, "history": history, "reviewers": reviewers,
             "state_title": workflow.state_title(record["state"], lang()), "process_title": text(workflow.title, lang())}
 
 
 def _editable(record: dict[str, Any]) -> bool:
-    return record["process"] == "intake" and record["state"] in EDITABLE
+    workflow = ext().service.workflow(record["process"], record["workflows"].get(record["process"]))
+    return workflow.is_editable(record["state"])
 
 
 @bp.route("/records/<record_id>", methods=["GET", "POST"])
@@ -278,10 +309,11 @@ def record(record_id: str) -> Any:
     shown = service.masked(doc)
     if _editable(doc) and "clerk" in who.roles:
         validator = service.validator(doc["form"], doc["form_version"])
-        refused = request.args.get("refused")
-        if refused in ("accept", "submit"):
+        refused = _data_triggers(form, doc).get(request.args.get("refused") or "")
+        if refused is not None:
             problems = [p.to_dict() for p in validator.check_complete(doc.get("data") or {}, lang())]
-            return _form_page(form, shown, problems, record=doc, notice=t("not_" + refused), status=422 if problems else 200)
+            return _form_page(form, shown, problems, record=doc, notice=t("not_fired", action=text(refused.title, lang())),
+                              status=422 if problems else 200)
         _, warnings = validator.check_draft(doc.get("data") or {}, lang())
         problems = [w.to_dict() for w in warnings] if request.args.get("saved") or doc["state"] == "returned" else []
         return _form_page(form, shown, problems, record=doc, notice=t("saved") if request.args.get("saved") else None)
@@ -294,7 +326,7 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     who = actor()
     action = request.form.get("_action", "save")
     revision = _int(request.form.get("revision"))
-    posts_fields = action in FORM_ACTIONS or bool(request.form.getlist("_add_row"))
+    posts_fields = action == "save" or action in _data_triggers(form, doc) or bool(request.form.getlist("_add_row"))
     if posts_fields and _editable(doc) and "clerk" in who.roles:
         data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang())
         if request.form.getlist("_add_row") or problems:
@@ -307,8 +339,7 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
         revision = doc["revision"]
         if action == "save":
             return redirect(url_for("counterflow_pages.record", record_id=doc["_id"], saved=1))
-        if action in ("accept", "submit"):
-            return _after_save(doc, warnings)
+        return _after_save(form, doc, warnings)
     payload: dict[str, Any] = {"revision": revision}
     for name in ("opinion", "assignee"):
         if request.form.get(name):
@@ -319,13 +350,13 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     try:
         doc = service.fire_record(who, doc["_id"], action, payload, lang())
     except Invalid as exc:
+    workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
+    chosen = workflow.transition(doc["state"], action)
         return render_template("counterflow/record.html", form=form, record=doc, problems=exc.details,
                                error=exc.message, fields=render_fields(form["schema"], form.get("ui_schema") or {},
                                                                        service.masked(doc), [], lang(), readonly=True),
                                **_record_context(doc)), 422
-    if action == "return":
-        return redirect(url_for("counterflow_pages.notice", record_id=doc["_id"]))
-    return redirect(url_for("counterflow_pages.record", record_id=doc["_id"]))
+    return _after_transition(doc, chosen.shows if chosen else None)
 
 
 def _int(value: Any) -> int | None:
@@ -425,7 +456,7 @@ def admin_form_version(key: str, version: int) -> Any:
     definition = json.dumps({k: doc.get(k) for k in ("key", "title", "description", "schema", "ui_schema", "settings")},
                             ensure_ascii=False, indent=2)
     history = service.form_history(who, key, version, lang())
-    state_title = service.workflow("form_approval").state_title(doc["state"], lang())
+    state_title = service.form_workflow().state_title(doc["state"], lang())
     return render_template("counterflow/admin_form_version.html", doc=doc, options=options, preview=preview,
                            definition=definition, problems=problems, error=error, history=history,
                            state_title=state_title), 422 if problems or error else 200

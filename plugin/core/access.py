@@ -1,0 +1,37 @@
+"""Who may see a record (or a file uploaded for one): written once, as a predicate and as indexed queries."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from counterflow.core.engine import Actor
+from counterflow.core.roles import RECORD_WIDE_ROLES, STAFF
+
+# the fields that make an object someone's: its department, who created it, who it is assigned to
+RECORD_FIELDS = {"department": "department", "creator": "created_by", "assignee": "assignee"}
+ATTACHMENT_FIELDS = {"department": "department", "creator": "uploaded_by"}
+
+
+def sees_everything(actor: Actor) -> bool:
+    """Records-wide roles (management, supervision, audit, the archive) see every record."""
+    return bool(actor.roles & RECORD_WIDE_ROLES)
+
+
+def clauses(actor: Actor, fields: Mapping[str, str] = RECORD_FIELDS) -> list[dict[str, str]]:
+    """Each way an actor may see an object, as one equality query on one indexed field.
+
+    Empty for an actor with no staff role; callers that must list objects run each clause
+    on its own index rather than one `$or` (which the embedded store evaluates by full scan).
+    """
+    if not actor.roles & STAFF:
+        return []
+    values = {"department": actor.department, "creator": actor.id, "assignee": actor.id}
+    return [{column: values[role]} for role, column in fields.items()]
+
+
+def can_see(actor: Actor, obj: Mapping[str, Any], fields: Mapping[str, str] = RECORD_FIELDS) -> bool:
+    """The same rule as `clauses`, applied to one object already read."""
+    if not actor.roles & STAFF:
+        return False
+    if sees_everything(actor):
+        return True
+    return any(all(obj.get(k) == v for k, v in clause.items()) for clause in clauses(actor, fields))

@@ -1,0 +1,64 @@
+"""Attachments: uploaded files kept by id, read under the same rule as records."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from counterflow.core import access
+from counterflow.core.changes import attachment_ids
+from counterflow.core.clock import stamp
+from counterflow.core.engine import Actor
+from counterflow.core.errors import Forbidden, Invalid, NotFound
+from counterflow.core.roles import STAFF
+from counterflow.service.base import Doc, ServiceBase
+from counterflow.service.messages import msg, new_id
+from counterflow.store import AttachmentStore
+
+
+class AttachmentActions(ServiceBase):
+    """Uploading and reading attachments."""
+
+    def upload(self, actor: Actor, name: str, content_type: str, content: bytes, lang: str) -> Doc:
+        """Keep an uploaded file; the form field then holds its `att_<ULID>` id."""
+        self.require(actor, {"clerk", "reviewer"}, lang)
+        if not content:
+            raise Invalid({"zh-CN": "上传的文件是空的", "en": "The uploaded file is empty"}[lang], code="empty_file",
+                          details=[{"path": "/file", "code": "required", "message": "empty"}])
+        safe_name = _safe_filename(name)
+        meta = {"_id": "att_" + new_id(), "name": safe_name, "content_type": _safe_type(content_type),
+                "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor.id,
+                "department": actor.department, "created_at": stamp()}
+        return AttachmentStore(self.store).put(meta, content)
+
+    def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
+        self.require(actor, STAFF, lang)
+        files = AttachmentStore(self.store)
+        meta = files.meta(attachment_id) if isinstance(attachment_id, str) and len(attachment_id) < 64 else None
+        if meta is None:
+            raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
+        if not access.can_see(actor, meta, access.ATTACHMENT_FIELDS):     # the records' rule, on the uploader
+            raise Forbidden(msg("record_access", lang), code="record_access")
+        return meta, files.content(attachment_id)
+
+    def unknown_attachments(self, data: Any, lang: str, known: Any = None) -> list[dict[str, str]]:
+        """Attachment ids in the data that name no uploaded file: refused when the data is saved.
+
+        Ids the record already held (`known`) were checked when they were saved."""
+        already = {v for _, v in attachment_ids(known)} if known else set()
+        found = [(p, v) for p, v in attachment_ids(data) if v not in already]
+        existing = AttachmentStore(self.store).existing([v for _, v in found]) if found else set()
+        return [{"path": p, "code": "attachment_missing",
+                 "message": {"zh-CN": "附件未找到，请重新上传", "en": "The attachment was not found; upload it again"}[lang]}
+                for p, v in found if v not in existing]
+
+
+def _safe_filename(name: str) -> str:
+    """Keep only the last path part, without control characters; a file name is never a path."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable() and c not in '<>:"|?*').strip(" .")
+    return base[:200] or "file"
+
+
+def _safe_type(content_type: str) -> str:
+    value = (content_type or "").split(";")[0].strip().lower()
+    return value if len(value) < 100 and "/" in value else "application/octet-stream"

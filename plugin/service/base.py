@@ -1,0 +1,123 @@
+"""The state every service action shares, and the caches built once per definition version."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from counterflow.core import definitions
+from counterflow.core.calendar import WorkCalendar, YearOverride
+from counterflow.core.clock import stamp
+from counterflow.core.engine import Actor, Workflow
+from counterflow.core.errors import Forbidden, NotFound
+from counterflow.forms.validate import FormValidator
+from counterflow.security.passwords import Passwords
+from counterflow.security.sealing import Sealer, derive_key
+from counterflow.security.tokens import Tokens
+from counterflow.service.identity_cache import UserCache
+from counterflow.service.messages import msg
+from counterflow.settings import Settings
+from counterflow.store import Store
+
+log = logging.getLogger(__name__)
+Doc = dict[str, Any]
+
+
+class ServiceBase:
+    """What every action shares: the store, settings, keys, caches of machines, forms and validators."""
+
+    def __init__(self, store: Store, settings: Settings, secret: str) -> None:
+        self.store = store
+        self.settings = settings
+        self.tz = ZoneInfo(settings.timezone)
+        self.tokens = Tokens(secret, settings.token_ttl_seconds)
+        self.passwords = Passwords(settings.password_profile)
+        keys = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
+        self.sealer = Sealer(keys or [derive_key(secret)])
+        self.users = UserCache(store.user, settings.user_cache_seconds)
+        self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))
+        self._workflows: dict[tuple[str, int], Workflow] = {}
+        self._latest_workflow: dict[str, int] = {}
+        self._forms: dict[str, Doc] = {}
+        self._validators: dict[str, FormValidator] = {}
+        self._lock = threading.Lock()
+
+    def load_workflows(self) -> None:
+        """Build one machine per stored workflow version, once."""
+        for doc in self.store.workflow_versions():
+            self._workflow_from_doc(doc)
+
+    def _workflow_from_doc(self, doc: Doc) -> Workflow:
+        key = (doc["key"], int(doc["version"]))
+        with self._lock:
+            if key not in self._workflows:
+                problems = definitions.check_workflow(doc["definition"], f"stored workflow {doc['_id']}")
+                if problems:
+                    raise definitions.DefinitionError(problems)
+                self._workflows[key] = Workflow(doc["definition"], int(doc["version"]))
+                self._latest_workflow[doc["key"]] = max(self._latest_workflow.get(doc["key"], 0), key[1])
+            return self._workflows[key]
+
+    def workflow(self, key: str, version: int | None = None) -> Workflow:
+        version = version or self._latest_workflow.get(key)
+        found = self._workflows.get((key, version)) if version else None
+        if found is None:
+            self.load_workflows()
+            found = self._workflows.get((key, version or self._latest_workflow.get(key, 0)))
+        if found is None:
+            raise NotFound(f"no workflow '{key}'", code="unknown_process")
+        return found
+
+    def form_workflow(self) -> Workflow:
+        """The process that form definition versions go through (the workflow whose subject they are)."""
+        for key in sorted(self._latest_workflow):
+            found = self.workflow(key)
+            if found.subject == "form_version":
+                return found
+        raise NotFound("no workflow for form versions", code="unknown_process")
+
+    def record_workflows(self) -> list[Workflow]:
+        """The latest version of every process a record can go through."""
+        return [w for w in (self.workflow(k) for k in sorted(self._latest_workflow)) if w.subject == "record"]
+
+    def form_doc(self, key: str, version: int) -> Doc:
+        """A form version; published ones never change, so they are cached for good."""
+        form_id = f"{key}@{version}"
+        doc = self._forms.get(form_id)
+        if doc is None:
+            doc = self.store.form_version(key, version)
+            workflow = self.form_workflow()
+            if workflow.is_in_use(doc["state"]) or workflow.is_final(doc["state"]):
+                self._forms[form_id] = doc
+        return doc
+
+    def validator(self, key: str, version: int) -> FormValidator:
+        form_id = f"{key}@{version}"
+        found = self._validators.get(form_id)
+        if found is None:
+            form = self.form_doc(key, version)
+            found = FormValidator(form["schema"], form.get("ui_schema"))
+            with self._lock:
+                self._validators.setdefault(form_id, found)
+        return found
+
+    @staticmethod
+    def require(actor: Actor, roles: frozenset[str] | set[str], lang: str) -> None:
+        if not (actor.roles & roles):
+            raise Forbidden(msg("role", lang, roles=", ".join(sorted(roles))), code="role")
+
+    def _event(self, kind: str, actor: Actor, trigger: str, process: str, source: str, dest: str,
+               opinion: Any = None, *, now: dt.datetime | None = None, **extra: Any) -> Doc:
+        return {"kind": kind, "at": stamp(now), "actor": actor.public(), "trigger": trigger, "process": process,
+                "source": source, "dest": dest, "opinion": str(opinion)[:2000] if opinion else None,
+                "outcome": "done", **extra}
+
+
+def _overrides(raw: Mapping[Any, Any]) -> dict[int, YearOverride]:
+    out = {}
+    for year, value in (raw or {}).items():
+        out[int(year)] = YearOverride(frozenset(dt.date.fromisoformat(d) for d in value.get("days_off", [])),
+                                      frozenset(dt.date.fromisoformat(d) for d in value.get("workdays", [])))
+    return out

@@ -1,0 +1,145 @@
+"""Records: created from a published form, read under the access rule, edited, moved through their processes."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from counterflow.core import access
+from counterflow.core.changes import diff, keep_masked
+from counterflow.core.clock import stamp, utcnow
+from counterflow.core.engine import Actor
+from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
+from counterflow.core.roles import STAFF
+from counterflow.security.masking import mask_data
+from counterflow.service.base import Doc
+from counterflow.service.messages import check_revision, msg, new_id
+from counterflow.service.transitions import Transitions
+
+
+class RecordActions(Transitions):
+    """Business records and their data."""
+
+    @staticmethod
+    def can_see(actor: Actor, record: Mapping[str, Any]) -> bool:
+        """Record-level access: your department's records, ones you created or are assigned, or a records-wide role."""
+        return access.can_see(actor, record)
+
+    def _visible_record(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        self.require(actor, STAFF, lang)
+        if not isinstance(record_id, str) or len(record_id) > 64:
+            raise NotFound("no such record", code="record_not_found")
+        record = self.store.record(record_id)
+        if not self.can_see(actor, record):
+            raise Forbidden(msg("record_access", lang), code="record_access")
+        return self.opened(record)
+
+    def opened(self, record: Doc) -> Doc:
+        """The record with its protected fields decrypted (they are sealed in the store)."""
+        sensitive = self.validator(record["form"], record["form_version"]).sensitive
+        return dict(record, data=self.sealer.unseal(record.get("data") or {}, sensitive)) if sensitive else record
+
+    def _sealed(self, record: Mapping[str, Any], data: Any) -> Any:
+        return self.sealer.seal(data, self.validator(record["form"], record["form_version"]).sensitive)
+
+    def create_record(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
+        self.require(actor, {"clerk"}, lang)
+        form = self.store.latest_form_version(payload["form"], self.form_workflow().states_where("in_use")[0])
+        if form is None:
+            raise NotFound(msg("no_form", lang, key=payload["form"]), code="form_not_found")
+        form = self.form_doc(form["key"], form["version"])
+        data = payload.get("data") or {}
+        refused, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
+        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang)
+        if refused:
+            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
+        processes = list(form["settings"]["processes"])
+        now = utcnow()
+        doc = {"_id": new_id(), "form": form["key"], "form_version": form["version"],
+               "workflows": {p: self.workflow(p).version for p in processes}, "processes": processes,
+               "process": processes[0], "state": self.workflow(processes[0]).initial, "revision": 0, "data": data,
+               "created_by": actor.id, "first_responder": actor.id, "department": actor.department,
+               "assignee": None, "state_since": stamp(now), "created_at": stamp(now), "updated_at": stamp(now)}
+        event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
+        doc = self.store.insert_record(dict(doc, data=self._sealed(doc, data)), event)
+        return dict(doc, data=data), [w.to_dict() for w in warnings]
+
+    def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        return self._visible_record(actor, record_id, lang)
+
+    def list_records(self, actor: Actor, filters: Mapping[str, Any], limit: int, after: str | None, lang: str) -> list[Doc]:
+        self.require(actor, STAFF, lang)
+        query: Doc = {}
+        for field_name, column in (("form", "form"), ("process", "process"), ("state", "state"),
+                                   ("assignee", "assignee"), ("number", "acceptance_number")):
+            if filters.get(field_name):
+                query[column] = filters[field_name]
+        if filters.get("overdue"):
+            query["due_date"] = {"$lt": dt.datetime.now(self.tz).date().isoformat()}
+            timed = [(w.key, s) for w in self.record_workflows() for s in w.states if w.clock_runs(s)]
+            query["process"] = query.get("process") or {"$in": sorted({p for p, _ in timed})}
+            query["state"] = query.get("state") or {"$in": sorted({s for _, s in timed})}
+        if not access.sees_everything(actor):      # the same rule as can_see, one indexed query per way
+            query["$or"] = access.clauses(actor)
+        return [self.opened(r) for r in self.store.list_records(query, limit, after)]
+
+    def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
+        record = self._visible_record(actor, record_id, lang)
+        self.require(actor, {"clerk", "reviewer"}, lang)
+        check_revision(record, payload, lang)
+        workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
+        in_intake = workflow.is_editable(record["state"])      # a draft; elsewhere an edit is a correction
+        if workflow.is_read_only(record["state"]):
+            raise Conflict(msg("read_only", lang, state=workflow.state_title(record["state"], lang)), code="read_only")
+        validator = self.validator(record["form"], record["form_version"])
+        data = keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
+        refused, warnings = validator.check_draft(data, lang)
+        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang, known=record.get("data"))
+        if refused:
+            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
+        reason = payload.get("reason")
+        if not in_intake:
+            if not (isinstance(reason, str) and reason.strip()):
+                raise Invalid(msg("reason", lang), code="reason_required",
+                              details=[{"path": "/reason", "code": "required", "message": msg("reason", lang)}])
+            problems = validator.check_complete(data, lang)
+            if problems:
+                raise Invalid(msg("correction_invalid", lang, count=len(problems)),
+                              details=[p.to_dict() for p in problems])
+        changes = diff(record.get("data") or {}, data, validator.sensitive)
+        if not changes:
+            return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
+        event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
+                            record["state"], record["state"], reason, changes=changes)
+        updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, data)}, event)
+        return dict(updated, data=data), [w.to_dict() for w in warnings]
+
+    def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
+        return self.options_for(actor, self._visible_record(actor, record_id, lang), lang)
+
+    def options_for(self, actor: Actor, record: Doc, lang: str) -> list[Doc]:
+        """The triggers from a record the caller was already allowed to see (`record()`)."""
+        workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
+        return self.options_on(workflow, record, actor, lang)
+
+    def fire_record(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any], lang: str) -> Doc:
+        record = self._visible_record(actor, record_id, lang)
+        workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
+        return self.fire("record", self.store.records, workflow, record, actor, trigger, payload, lang)
+
+    def history(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
+        return self.events_of(self._visible_record(actor, record_id, lang))
+
+    def events_of(self, record: Doc) -> list[Doc]:
+        """The history of a record the caller was already allowed to see (`record()`)."""
+        return self.store.history(record["_id"], record.get("outbox"))
+
+    def receipt(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        record = self._visible_record(actor, record_id, lang)
+        if not record.get("acceptance_number"):
+            raise Conflict({"zh-CN": "业务单尚未受理，没有回执", "en": "The record is not accepted yet, so it has no receipt"}[lang],
+                           code="not_accepted")
+        return record
+
+    def masked(self, record: Doc) -> Doc:
+        validator = self.validator(record["form"], record["form_version"])
+        return mask_data(record.get("data") or {}, validator.sensitive)

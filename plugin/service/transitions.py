@@ -1,0 +1,70 @@
+"""Fire a trigger on any workflow object (a record, a form version): plan, actions, one compare-and-set."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping
+
+from counterflow.core.clock import stamp, utcnow
+from counterflow.core.engine import Actor, Context, Workflow
+from counterflow.core.errors import CounterflowError, Invalid
+from counterflow.core.registry import ACTIONS
+from counterflow.service.base import Doc, ServiceBase
+from counterflow.service.env import Env
+from counterflow.service.messages import check_revision, new_id
+
+# fields an action sets that the history keeps too (what the applicant was told, the number given)
+KEPT_IN_HISTORY = ("notice", "acceptance_number")
+
+
+class Transitions(ServiceBase):
+    """The one way any object changes state; the caller has already checked it may see the object."""
+
+    def fire(self, kind: str, collection: Any, workflow: Workflow, obj: Doc, actor: Actor, trigger: str,
+             payload: Mapping[str, Any], lang: str) -> Doc:
+        """Move `obj` by `trigger` or raise with every reason it cannot; a refusal stays in the history.
+
+        An object that lists its `processes` moves on to the next one when a process ends
+        without ending the object. Side effects an action prepared (an acceptance number)
+        are given back when the commit loses a race.
+        """
+        check_revision(obj, payload, lang)
+        now = utcnow()
+        ctx = Context(obj, actor, payload, lang, Env(self, now))
+        try:
+            plan = workflow.plan(obj["state"], trigger, ctx)
+            changes: Doc = {"state": plan.dest, "state_since": stamp(now)}
+            for name in plan.actions:
+                changes.update(ACTIONS[name](ctx))
+        except Invalid as exc:
+            self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, now)
+            raise
+        to_process = None
+        if plan.final and not plan.ends_record and obj.get("processes"):
+            following = obj["processes"][obj["processes"].index(obj["process"]) + 1:]
+            if following:
+                to_process = following[0]
+                changes.update(process=to_process,
+                               state=self.workflow(to_process, obj["workflows"].get(to_process)).initial)
+        details = {k: changes[k] for k in KEPT_IN_HISTORY if k in changes}
+        extra: Doc = {"to_process": to_process, "details": details} if kind == "record" else {}
+        event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest, payload.get("opinion"),
+                            now=now, **extra)
+        try:
+            return self.store.commit(collection, obj, changes, event)
+        except CounterflowError:
+            if "number" in ctx.notes:
+                self.store.return_number(*ctx.notes["number"])
+            raise
+
+    def options_on(self, workflow: Workflow, obj: Doc, actor: Actor, lang: str) -> list[Doc]:
+        """The triggers from the object's state, each with whether `actor` may fire it and why not."""
+        return workflow.options(obj["state"], Context(obj, actor, {}, lang, Env(self, utcnow())))
+
+    def _keep_refusal(self, kind: str, obj: Doc, actor: Actor, trigger: str, process: str, exc: Invalid,
+                      now: dt.datetime) -> None:
+        """A failed check stays in the history: who tried what, and every reason it was refused."""
+        event = self._event(kind, actor, trigger, process, obj["state"], obj["state"], now=now,
+                            outcome="refused", details={"problems": exc.details})
+        event.update(_id=f"{obj['_id']}:{obj.get('revision', 0)}:refused:{new_id()}", object_id=obj["_id"],
+                     revision=obj.get("revision", 0))
+        self.store.add_event(event)
