@@ -5,6 +5,7 @@ import copy
 import re
 from typing import Any, Mapping
 
+from counterflow.core import pointer as jp
 from counterflow.security.masking import mask_value
 
 Doc = dict[str, Any]
@@ -16,23 +17,18 @@ def pointer_values(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict):
         out: dict[str, Any] = {}
         for k, v in data.items():
-            out.update(pointer_values(v, f"{prefix}/{k}"))
+            out.update(pointer_values(v, jp.append(prefix, k)))
         return out
     if isinstance(data, list) and data and all(isinstance(v, (dict, list)) for v in data):
         out = {}
         for i, v in enumerate(data):
-            out.update(pointer_values(v, f"{prefix}/{i}"))
+            out.update(pointer_values(v, jp.append(prefix, i)))
         return out
     return {prefix: data}
 
 
-def _matches(pointer: str, pattern: str) -> bool:
-    a, b = pointer.split("/"), pattern.split("/")
-    return len(a) == len(b) and all(y == "*" or x == y for x, y in zip(a, b))
-
-
 def _sensitive_kind(pointer: str, sensitive: Mapping[str, str]) -> str | None:
-    return next((kind for pattern, kind in sensitive.items() if _matches(pointer, pattern)), None)
+    return next((kind for pattern, kind in sensitive.items() if jp.matches(pointer, pattern)), None)
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str, str]) -> list[Doc]:
@@ -65,7 +61,7 @@ def keep_masked(old: Mapping[str, Any], new: Any, sensitive: Mapping[str, str]) 
 
 
 def _set_pointer(data: Any, pointer: str, value: Any) -> None:
-    parts = pointer.strip("/").split("/")
+    parts = jp.split(pointer)
     for part in parts[:-1]:
         data = data[int(part)] if isinstance(data, list) else data[part]
     if isinstance(data, list):
@@ -78,6 +74,6 @@ def attachment_ids(data: Any) -> list[tuple[str, str]]:
     """(pointer, id) of every attachment id in the data."""
     values = pointer_values(data)
     found = [(p, v) for p, v in values.items() if isinstance(v, str) and ATTACHMENT_ID.match(v)]
-    found += [(f"{p}/{i}", x) for p, v in values.items() if isinstance(v, list)
+    found += [(jp.append(p, i), x) for p, v in values.items() if isinstance(v, list)
               for i, x in enumerate(v) if isinstance(x, str) and ATTACHMENT_ID.match(x)]
     return found

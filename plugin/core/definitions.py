@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Mapping
 import jsonschema_rs
 import yaml
 
-from counterflow.core import registry, rules  # noqa: F401  (rules fills the registry)
+from counterflow.core import pointer, registry, rules  # noqa: F401  (rules fills the registry)
 from counterflow.core.errors import DefinitionError
 
 
@@ -21,7 +21,7 @@ def _meta_validator(name: str) -> Any:
 
 
 def _pointer(path: Iterable[Any]) -> str:
-    return "/" + "/".join(str(p) for p in path) if path else "/"
+    return pointer.join(path) or "/"
 
 
 def check_workflow(definition: Any, source: str) -> list[str]:

@@ -5,6 +5,8 @@ import copy
 import re
 from typing import Any, Callable, Mapping
 
+from counterflow.core import pointer as jp
+
 KINDS = ("id_number", "bank_card", "phone", "name", "address", "secret")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _MAINLAND_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -62,7 +64,7 @@ def transform_sensitive(data: Any, sensitive: Mapping[str, str], change: Callabl
         return data
     result = copy.deepcopy(data)
     for ptr, kind in sensitive.items():
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]] if ptr else []
+        parts = jp.split(ptr)
         if parts:
             _mask_at(result, parts, kind, change)
     return result
@@ -70,7 +72,7 @@ def transform_sensitive(data: Any, sensitive: Mapping[str, str], change: Callabl
 
 def _mask_at(node: Any, parts: list[str], kind: str, change: Callable[[str, Any], Any]) -> None:
     head, rest = parts[0], parts[1:]
-    if head == "*" and isinstance(node, list):
+    if head == jp.WILDCARD and isinstance(node, list):
         keys: list[Any] = list(range(len(node)))
     elif isinstance(node, dict) and head in node:
         keys = [head]

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from counterflow.web.api import schemas as s
 
 from counterflow.web import errors as handlers
+from counterflow.core import pointer
 from counterflow.core.errors import BadRequest, Invalid, Unauthorized
 from counterflow.core.clock import stamp
 
@@ -74,9 +75,9 @@ def _storable(data: Any) -> None:
             raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层", "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
                              code="too_deep")
         if isinstance(value, dict):
-            stack.extend((v, f"{path}/{k}", depth + 1) for k, v in value.items())
+            stack.extend((v, pointer.append(path, k), depth + 1) for k, v in value.items())
         elif isinstance(value, list):
-            stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(value))
+            stack.extend((v, pointer.append(path, i), depth + 1) for i, v in enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
             too_big.append(path or "/")
     if too_big:
