@@ -151,7 +151,7 @@ def test_unknown_form_or_version_is_404(staff: Api) -> None:
 
 def _bad_field_name() -> dict[str, Any]:
     d = definition()
-    d["schema"]["properties"]["bad name"] = {"type": "string"}
+    d["schema"]["properties"]["bad.name"] = {"type": "string"}
     d["schema"]["properties"]["$where"] = {"type": "string"}
     return d
 
@@ -161,7 +161,7 @@ def _paths(err: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("make, expect", [
-    (_bad_field_name, ["bad name", "$where"]),
+    (_bad_field_name, ["bad.name", "$where"]),
     (lambda: definition(settings={**definition()["settings"], "numbering": "VIS-{yyyy}"}), ["/settings/numbering"]),
     (lambda: definition(settings={**definition()["settings"], "processes": ["review", "intake"]}),
      ["/settings/processes"]),
@@ -186,7 +186,7 @@ def test_invalid_definition_lists_every_problem_at_once(staff: Api) -> None:
     d["settings"] = {**d["settings"], "numbering": "VIS-{yyyy}", "processes": ["review", "archive"]}
     err = error_of(staff.post("/api/v1/forms", "admin", json=d), 422, "invalid_definition")
     text = _paths(err)
-    for needle in ("bad name", "$where", "/settings/numbering", "/settings/processes"):
+    for needle in ("bad.name", "$where", "/settings/numbering", "/settings/processes"):
         assert needle in text, text
     assert len(err["details"]) >= 4
 
@@ -196,7 +196,7 @@ def test_unknown_process_is_listed_with_other_problems(staff: Api) -> None:
     d["settings"] = {**d["settings"], "processes": ["intake", "teleport"]}
     err = error_of(staff.post("/api/v1/forms", "admin", json=d), 422, "invalid_definition")
     text = _paths(err)
-    assert "bad name" in text and "teleport" in text, text
+    assert "bad.name" in text and "teleport" in text, text
 
 
 def test_invalid_edit_is_422_and_changes_nothing(staff: Api) -> None:
@@ -205,7 +205,7 @@ def test_invalid_edit_is_422_and_changes_nothing(staff: Api) -> None:
     err = error_of(staff.put(version_path(), "admin", json={"revision": 0, "schema": bad,
                                                             "settings": {"processes": ["archive"]}}), 422)
     text = _paths(err)
-    assert "bad name" in text and "/settings" in text
+    assert "bad.name" in text and "/settings" in text
     doc = staff.get(version_path(), "admin").get_json()
     assert doc["revision"] == 0 and doc["schema"] == definition()["schema"]
 

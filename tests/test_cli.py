@@ -162,11 +162,11 @@ def test_check_names_the_file_the_place_and_the_fix_for_a_bad_workflow(outside: 
 def test_check_names_the_file_the_place_and_the_fix_for_a_bad_form(outside: Path) -> None:
     form = json.loads(resources.files("counterflow.schemas").joinpath("account-change.json").read_text("utf-8"))
     form["key"] = "bad-form"
-    form["schema"]["properties"]["bad name"] = {"type": "string"}
+    form["schema"]["properties"]["$bad name"] = {"type": "string"}
     (outside / "bad.json").write_text(json.dumps(form, ensure_ascii=False), "utf-8")
     result = run("check", "bad.json", cwd=outside)
     assert result.returncode == 1
-    assert "bad.json" in result.stderr and "/schema/properties/bad name" in result.stderr
+    assert "bad.json" in result.stderr and "/schema/properties/$bad name" in result.stderr
     assert "fix:" in result.stderr
 
 

@@ -1,17 +1,25 @@
 """formdata.py: what a browser posts from the rendered fields comes back as the same JSON data."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from counterflow.forms.parse import DATA_URL_LIMIT, parse_form
-from counterflow.forms.render import render_fields
-from test_render import CORPUS, Page, load
+from counterflow.forms import parse
+from counterflow.forms import render as forms_render
+from counterflow.forms.parse import DATA_URL_LIMIT
+from test_render import CORPUS, SHANGHAI, Page, load, render_fields
+
+
+def parse_form(*args: Any, **kwargs: Any) -> Any:
+    """The data as the pages parse it with the default `timezone` setting."""
+    return parse.parse_form(*args, **{"tz": SHANGHAI, **kwargs})
 
 WITHOUT_FILES = [p for p in CORPUS if "data-url" not in p.read_text() and "attachment" not in p.read_text()]
 # What the HTML form cannot carry: an unticked checkbox is `false`, a `const` is filled in,
@@ -198,3 +206,68 @@ def test_non_string_enum_choices_come_back_typed() -> None:
                                                "n": {"type": "number", "enum": [1.5, 2]}}}
     assert round_trip(schema, {}, {"o": {"a": 2}, "n": 1.5})[0] == {"o": {"a": 2}, "n": 1.5}
     assert json.dumps(round_trip(schema, {}, {"n": 2})[0]) == '{"n": 2}'
+
+
+class PlainPost:
+    """Posted values as any web framework may hand them over: only `getlist` and `keys`."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        self.pairs = pairs
+
+    def getlist(self, key: str) -> list[Any]:
+        return [v for k, v in self.pairs if k == key]
+
+    def keys(self) -> list[str]:
+        return list(dict.fromkeys(k for k, _ in self.pairs))
+
+
+class PlainUpload:
+    def __init__(self, filename: str, mimetype: str, content: bytes) -> None:
+        self.filename, self.mimetype, self._content = filename, mimetype, content
+
+    def read(self, size: int = -1) -> bytes:
+        return self._content if size < 0 else self._content[:size]
+
+
+def test_parsing_needs_no_web_framework_objects() -> None:
+    stored: list[str] = []
+
+    def store(file: PlainUpload) -> str:
+        stored.append(file.filename)
+        return "att-1"
+
+    form = PlainPost([("applicant.name", "张三"), ("rows.0.item", "A"), ("rows.2.qty", "3"), ("count", "4")])
+    files = PlainPost([("scan", PlainUpload("scan.pdf", "application/pdf", b"%PDF")),
+                       ("photo", PlainUpload("p.png", "image/png", b"\x89PNG"))])
+    data, problems = parse.parse_form(FORM, form, None, tz=SHANGHAI)
+    assert problems == [] and data == {"applicant": {"name": "张三"}, "rows": [{"item": "A"}, {"qty": 3}], "count": 4}
+    data, problems = parse.parse_form(FILES, PlainPost([]), files, store_file=store, tz=SHANGHAI)
+    assert problems == [] and stored == ["scan.pdf"]
+    assert data == {"scan": "att-1", "photo": "data:image/png;name=p.png;base64,iVBORw=="}
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WHEN = {"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}}}
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("2026-01-15T10:00", "2026-01-15T10:00:00+01:00"),      # winter: CET
+    ("2026-07-15T10:00:30", "2026-07-15T10:00:30+02:00"),   # summer: CEST
+])
+def test_a_typed_date_time_takes_the_configured_zone(typed: str, stored: str) -> None:
+    data, problems = parse.parse_form(WHEN, MultiDict([("when", typed)]), tz=BERLIN)
+    assert (data, problems) == ({"when": stored}, [])
+    assert parse.parse_form(WHEN, MultiDict([("when", typed)]), tz=SHANGHAI)[0]["when"].endswith("+08:00")
+
+
+def test_a_stored_date_time_is_shown_in_the_configured_zone_and_posts_back_as_the_same_moment() -> None:
+    shown = Page(str(forms_render.render_fields(WHEN, {}, {"when": "2026-07-01T09:30:00+08:00"}, [], "en",
+                                                tz=BERLIN)))
+    control = next(c for c in shown.controls if c.get("name") == "when")
+    assert (control["type"], control["value"], control["data-cf-offset"]) == \
+        ("datetime-local", "2026-07-01T03:30:00", "+02:00")
+    data, _ = parse.parse_form(WHEN, MultiDict(shown.posted()), tz=BERLIN)
+    assert data == {"when": "2026-07-01T03:30:00+02:00"}
+    assert dt.datetime.fromisoformat(data["when"]) == dt.datetime.fromisoformat("2026-07-01T09:30:00+08:00")
+    utc = Page(str(forms_render.render_fields(WHEN, {}, {"when": "2026-07-01T01:30:00Z"}, [], "en", tz=SHANGHAI)))
+    assert next(c for c in utc.controls if c.get("name") == "when")["value"] == "2026-07-01T09:30:00"

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from counterflow.security.masking import KINDS, mask_data, mask_value
+from counterflow.core.masking import KINDS, mask_data, mask_value
 
 
 @pytest.mark.parametrize("kind, value, shown", [

@@ -6,10 +6,19 @@ import os
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from counterflow.forms.render import error_summary, field_id, render_fields
+from counterflow.forms import render as forms_render
+from counterflow.forms.render import error_summary, field_id
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def render_fields(*args: Any, **kwargs: Any) -> Any:
+    """The fields as the pages render them with the default `timezone` setting."""
+    return forms_render.render_fields(*args, **{"tz": SHANGHAI, **kwargs})
 
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = sorted((SHARED / "corpus" / "rjsf").glob("*.json"))

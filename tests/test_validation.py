@@ -4,11 +4,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from counterflow.core.errors import DefinitionError
 from counterflow.forms.check import check_form_definition
-from counterflow.forms.validate import MESSAGES, FormValidator, Problem, compile_schema
+from counterflow.forms.render import schema_type
+from counterflow.forms.validate import (MESSAGES, FormValidator, Problem, compile_schema, json_type, type_ok,
+                                        valid_field_name)
 
 ATT = "att_01HZX3K5V7Q8R9S0T1V2W3X4Y5"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
@@ -245,8 +248,9 @@ def test_a_good_definition_passes() -> None:
 
 
 @pytest.mark.parametrize("path, value, place, words", [
-    ("schema.properties.id no", {"type": "string"}, "/schema/properties/id no", "field name 'id no' is not allowed"),
-    ("schema.properties.a-b", {"type": "string"}, "/schema/properties/a-b", "field name 'a-b' is not allowed"),
+    ("schema.properties.$id_no", {"type": "string"}, "/schema/properties/$id_no", "field name '$id_no' is not allowed"),
+    ("schema.properties.a\tb", {"type": "string"}, "/schema/properties/a\tb", "field name 'a\\tb' is not allowed"),
+    ("schema.properties." + "x" * 65, {"type": "string"}, "/schema/properties/" + "x" * 65, "is not allowed"),
     ("schema.properties.$where", {"type": "string"}, "/schema/properties/$where", "is not allowed"),
     ("schema.properties.remote", {"$ref": "https://example.com/s.json"}, "/schema/properties/remote/$ref",
      "remote reference"),
@@ -278,9 +282,24 @@ def test_definition_problems_name_source_place_and_fix(path: str, value: Any, pl
 
 
 def test_field_name_message_says_how_to_fix() -> None:
-    [problem] = check_form_definition(changed("schema.properties.id no", {"type": "string"}), SOURCE)
-    assert problem == (f"{SOURCE}: /schema/properties/id no: field name 'id no' is not allowed; "
-                       "fix: use letters, digits and _ only, starting with a letter (at most 64 characters)")
+    [problem] = check_form_definition(changed("schema.properties.$id", {"type": "string"}), SOURCE)
+    assert problem == (f"{SOURCE}: /schema/properties/$id: field name '$id' is not allowed; "
+                       "fix: use 1 to 64 characters, not starting with $, without . or control characters")
+
+
+@pytest.mark.parametrize("name", ["alt-date", "Do you want to get rid of any?", "a/b~c", "id no", "姓名", "_x",
+                                  "x" * 64, "a$b", "ui:like"])
+def test_field_names_as_other_tools_write_them_are_accepted(name: str) -> None:
+    definition = changed("schema.properties." + name.replace(".", ""), {"type": "string"})
+    definition["schema"]["required"] = [*definition["schema"].get("required", []), name]
+    definition["ui_schema"] = {"ui:order": ["*", name], name: {"ui:help": "?"}}
+    assert check_form_definition(definition, SOURCE) == []
+    assert valid_field_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "$where", "a.b", "a\x00b", "tab\there", "del\x7f", "c1\x85", "x" * 65, 7])
+def test_field_names_mongodb_would_misread_are_refused(name: Any) -> None:
+    assert not valid_field_name(name)
 
 
 def test_retention_fix_mentions_the_five_year_minimum() -> None:
@@ -292,18 +311,18 @@ def test_every_problem_is_reported_at_once() -> None:
     definition = changed("settings.numbering", "ACC")
     definition["settings"]["processes"] = ["review"]
     definition["schema"] = copy.deepcopy(SCHEMA)
-    definition["schema"]["properties"]["bad name"] = {"type": "string"}
+    definition["schema"]["properties"]["bad.name"] = {"type": "string"}
     definition["schema"]["properties"]["ref"] = {"$ref": "other.json#/x"}
     assert len(check_form_definition(definition, SOURCE)) == 4
 
 
 def test_field_names_are_checked_at_every_depth() -> None:
     definition = copy.deepcopy(DEFINITION)
-    definition["schema"]["$defs"] = {"addr": {"type": "object", "properties": {"zip code": {"type": "string"}},
-                                              "required": ["zip code"]}}
+    definition["schema"]["$defs"] = {"addr": {"type": "object", "properties": {"$zip": {"type": "string"}},
+                                              "required": ["$zip"]}}
     definition["schema"]["properties"]["rows"]["items"]["properties"]["unit.price"] = {"type": "number"}
     places = [p.split(": ")[1] for p in check_form_definition(definition, SOURCE)]
-    assert places == ["/schema/properties/rows/items/properties/unit.price", "/schema/$defs/addr/properties/zip code",
+    assert places == ["/schema/properties/rows/items/properties/unit.price", "/schema/$defs/addr/properties/$zip",
                       "/schema/$defs/addr/required/0"]
 
 
@@ -340,3 +359,16 @@ def test_a_material_hidden_by_the_layouts_show_if_is_not_demanded() -> None:
     validator = FormValidator(schema, ui)
     assert [p.code for p in validator.check_complete({"by_agent": False}, "en")] == []
     assert [p.path for p in validator.check_complete({"by_agent": True}, "en")] == ["/letter"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, "integer"), (3.0, "integer"), (-0.0, "integer"), (3.5, "number"), (1e300, "integer"), (True, "boolean"),
+    (None, "null"), ("3", "string"), ([], "array"), ({}, "object"),
+])
+def test_one_answer_to_what_json_type_a_value_has(value: Any, expected: str) -> None:
+    """JSON Schema: a number with a zero fraction is an integer. Validation and rendering ask one helper."""
+    assert json_type(value) == expected
+    assert jsonschema_rs.is_valid({"type": expected}, value)
+    assert schema_type({"const": value}) == expected
+    assert type_ok(value, {"type": expected}, {})
+

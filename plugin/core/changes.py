@@ -6,7 +6,7 @@ import re
 from typing import Any, Mapping
 
 from counterflow.core import pointer as jp
-from counterflow.security.masking import mask_value
+from counterflow.core.masking import mask_value
 
 Doc = dict[str, Any]
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")

@@ -9,6 +9,7 @@ from transitions import Machine
 from counterflow.core import registry, rules  # noqa: F401  (rules registers the built-in guards and actions)
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.i18n import message, text
+from counterflow.core.ports import TransitionEnv
 
 MESSAGES = {
     "role": {"zh-CN": "您的角色不能执行「{trigger}」，需要：{roles}",
@@ -52,7 +53,7 @@ class Context:
     actor: Actor
     payload: Mapping[str, Any]
     lang: str
-    env: Any = None
+    env: TransitionEnv | None = None
     trigger: str = ""
     dest: str = ""
     notes: dict[str, Any] = field(default_factory=dict)

@@ -1,6 +1,6 @@
 """JSON pointers (RFC 6901): the one place a path into a document is encoded or decoded.
 
-It lives in `core/` because every layer builds pointers: `core.changes` (diffs), `security.masking`,
+It lives in `core/` because every layer builds pointers: `core.changes` (diffs), `core.masking`,
 `forms` (validation problems, field names, parsing) and the web layer (request-body errors). A
 pointer is `""` for the whole document, else `/` followed by the parts, each with `~` written as
 `~0` and `/` as `~1`, so a field named `a/b~c` is `/a~1b~0c`.

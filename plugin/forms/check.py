@@ -12,9 +12,11 @@ from typing import Any, Iterable, Iterator
 import jsonschema_rs
 
 from counterflow.core.errors import DefinitionError
-from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, FIELD_NAME, MAX_PROPERTIES, MAX_SCHEMA_BYTES, Schema,
-                                    MAX_SCHEMA_DEPTH, SENSITIVE_KINDS, FormValidator, _clip, declared_names, expand,
-                                    item_schemas, pointer, property_schemas, resolve_ref)
+from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
+                                        MAX_SCHEMA_DEPTH, SENSITIVE_KINDS, FormValidator, Schema, _clip,
+                                        declared_names, expand, item_schemas, pointer, property_schemas,
+                                        resolve_ref, valid_field_name)
+
 
 @lru_cache(maxsize=1)
 def _meta() -> tuple[dict[str, Any], Any]:
@@ -29,7 +31,7 @@ _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _NEW_INSTANCE = {"properties", "patternProperties", "additionalProperties", "items", "additionalItems",
                  "prefixItems", "contains", "unevaluatedProperties", "unevaluatedItems", "propertyNames",
                  "definitions", "$defs", "contentSchema"}
-NAME_FIX = "use letters, digits and _ only, starting with a letter (at most 64 characters)"
+NAME_FIX = "use 1 to 64 characters, not starting with $, without . or control characters"
 
 
 def _subschemas(node: dict[str, Any]) -> Iterator[tuple[str, list[str | int], Any]]:
@@ -91,11 +93,11 @@ def _type_is(node: dict[str, Any], wanted: str) -> bool:
 def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, root: Any) -> Iterator[tuple[str, str, str]]:
     """(place, what is wrong, fix) for one schema node."""
     for name in node.get("properties", {}) if isinstance(node.get("properties"), dict) else ():
-        if not FIELD_NAME.match(name):
+        if not valid_field_name(name):
             yield pointer([*where, "properties", name]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
     for key in ("dependencies", "dependentRequired", "dependentSchemas"):
         for name, value in node[key].items() if isinstance(node.get(key), dict) else ():
-            if not FIELD_NAME.match(name):
+            if not valid_field_name(name):
                 yield pointer([*where, key, name]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
     for key in ("$ref", "$dynamicRef", "$recursiveRef"):
         ref = node.get(key)
@@ -110,7 +112,7 @@ def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, roo
 
 def _required_names(node: dict[str, Any], where: list[str | int]) -> Iterator[tuple[str, str, str]]:
     for i, name in enumerate(node["required"] if isinstance(node.get("required"), list) else []):
-        if not isinstance(name, str) or not FIELD_NAME.match(name):
+        if not valid_field_name(name):
             yield pointer([*where, "required", i]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
 
 

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
 from urllib.parse import quote
 
-from werkzeug.datastructures import FileStorage, MultiDict
-
+from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize
 from counterflow.forms.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
                                 resolve, schema_type, to_pointer)
@@ -32,15 +32,49 @@ _MISSING = object()
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_CHINA_OFFSET = "+08:00"
+
+
+# What a web framework hands over (werkzeug's MultiDict and FileStorage fit); forms/ imports no framework.
+
+class Upload(Protocol):
+    """One uploaded file."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    @property
+    def mimetype(self) -> str: ...
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
+U = TypeVar("U", bound=Upload)
+V_co = TypeVar("V_co", covariant=True)
+
+
+class Posted(Protocol[V_co]):
+    """The posted fields (or files): every value under a name, and the names."""
+
+    def getlist(self, key: str) -> list[V_co]: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+class _NoFiles:
+    def getlist(self, key: str) -> list[Any]:
+        return []
+
+    def keys(self) -> Iterable[str]:
+        return ()
 
 
 @dataclass
-class _Post:
+class _Post(Generic[U]):
     root: dict
-    form: MultiDict
-    files: MultiDict
-    store_file: Callable[[FileStorage], str] | None
+    form: Posted[Any]
+    files: Posted[U]
+    store_file: Callable[[U], str] | None
+    tz: dt.tzinfo
     lang: str
     present: set[str]
     json_fields: set[str]
@@ -54,17 +88,19 @@ class _Post:
     def texts(self, name: str) -> list[str]:
         return [v for v in self.form.getlist(name) if isinstance(v, str)]
 
-    def new_files(self, name: str) -> list[FileStorage]:
+    def new_files(self, name: str) -> list[U]:
         return [f for f in self.files.getlist(name) if f and f.filename]
 
 
-def parse_form(schema: dict, form: MultiDict, files: MultiDict | None = None, *,
-               store_file: Callable[[FileStorage], str] | None = None,
+def parse_form(schema: dict, form: Posted[Any], files: Posted[U] | None = None, *, tz: dt.tzinfo,
+               store_file: Callable[[U], str] | None = None,
                lang: str = "zh-CN") -> tuple[Any, list[dict]]:
-    """The JSON data a posted form holds, and the problems met reading it (bad JSON, files too large)."""
-    post = _Post(schema if isinstance(schema, dict) else {}, form, files or MultiDict(), store_file,
-                 normalize(lang), set(form.getlist("_present")), set(form.getlist("_json")),
-                 set(form.getlist("_remove")))
+    """The JSON data a posted form holds, and the problems met reading it (bad JSON, files too large).
+    A date-time typed without an offset is read in the counter's time zone `tz`."""
+    post: _Post[U] = _Post(schema if isinstance(schema, dict) else {}, form,
+                           files if files is not None else _NoFiles(), store_file, tz,
+                           normalize(lang), set(form.getlist("_present")), set(form.getlist("_json")),
+                           set(form.getlist("_remove")))
     value = _parse(post.root, [], post, depth=0)
     if value is _MISSING:
         value = {} if schema_type(resolve(post.root, {}, post.root)[0]) in ("object", None) else None
@@ -95,7 +131,7 @@ def _object(schema: dict, parts: list[str], post: _Post, depth: int) -> Any:
         value = _parse(prop, parts + [key], post, depth=depth + 1)
         if value is not _MISSING:
             data[key] = value
-    extra = _json(input_name(parts + [EXTRA_KEY]), to_pointer(parts + [EXTRA_KEY]), post)
+    extra = _json(input_name(parts, extras=True), to_pointer(parts + [EXTRA_KEY]), post)
     if isinstance(extra, dict):
         data.update({k: v for k, v in extra.items() if k not in props})
     elif extra is not _MISSING and not isinstance(extra, str):
@@ -130,13 +166,14 @@ def _row_indices(name: str, post: _Post) -> list[int]:
     """The indices of rows that hold at least one filled-in value (blank rows are dropped)."""
     prefix = name + "." if name else ""
     found = set()
-    for key, value in list(post.form.items(multi=True)) + list(post.files.items(multi=True)):
-        if not key.startswith(prefix):
-            continue
-        index = key[len(prefix):].split(".", 1)[0]
-        filled = bool(value.filename) if isinstance(value, FileStorage) else bool(str(value).strip())
-        if index.isdigit() and filled:
-            found.add(int(index))
+    for posted, uploads in ((post.form, False), (post.files, True)):
+        for key in posted.keys():
+            index = key[len(prefix):].split(".", 1)[0] if key.startswith(prefix) else ""
+            if not index.isdigit() or int(index) in found:
+                continue
+            values = posted.getlist(key)
+            if any(getattr(v, "filename", None) if uploads else str(v).strip() for v in values):
+                found.add(int(index))
     return sorted(found)
 
 
@@ -158,10 +195,21 @@ def _scalar(schema: dict, values: list[str], pointer: str, post: _Post) -> Any:
     if typ in ("integer", "number"):
         return _number(raw)
     if schema.get("format") == "date-time" and _LOCAL_DATETIME.match(raw):
-        return raw + (":00" if len(raw) == 16 else "") + _CHINA_OFFSET
+        return _with_offset(raw, post.tz)
     if pairs and not isinstance(pairs[0][0], str):
         return _maybe_json(raw)
     return raw
+
+
+def _with_offset(raw: str, tz: dt.tzinfo) -> str:
+    """A wall-clock date-time from a datetime-local input, with its UTC offset in `tz` on that day."""
+    raw = raw + (":00" if len(raw) == 16 else "")
+    try:
+        local = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return raw  # not a real day or time: validation says so
+    offset = local.replace(tzinfo=tz).strftime("%z")
+    return f"{raw}{offset[:3]}:{offset[3:5]}"
 
 
 def _number(raw: str) -> Any:
@@ -207,15 +255,15 @@ def _single_file(schema: dict, name: str, pointer: str, post: _Post) -> Any:
 
 
 def _many_files(item: dict, name: str, pointer: str, post: _Post) -> Any:
-    values = [v for i, v in enumerate(post.texts(name)) if v and f"{pointer}/{i}" not in post.removed]
+    values = [v for i, v in enumerate(post.texts(name)) if v and jp.append(pointer, i) not in post.removed]
     for upload in post.new_files(name):
-        stored = _store(item, upload, f"{pointer}/{len(values)}", post)
+        stored = _store(item, upload, jp.append(pointer, len(values)), post)
         if stored is not None:
             values.append(stored)
     return values or _MISSING
 
 
-def _store(schema: Mapping, upload: FileStorage, pointer: str, post: _Post) -> str | None:
+def _store(schema: Mapping, upload: U, pointer: str, post: _Post[U]) -> str | None:
     if schema.get("format") == "data-url":
         return _data_url(upload, pointer, post)
     if post.store_file is None:
@@ -224,8 +272,8 @@ def _store(schema: Mapping, upload: FileStorage, pointer: str, post: _Post) -> s
     return post.store_file(upload)
 
 
-def _data_url(upload: FileStorage, pointer: str, post: _Post) -> str | None:
-    content = upload.stream.read(DATA_URL_LIMIT + 1)
+def _data_url(upload: Upload, pointer: str, post: _Post[Any]) -> str | None:
+    content = upload.read(DATA_URL_LIMIT + 1)
     if len(content) > DATA_URL_LIMIT:
         post.problem(pointer, "too_large", name=upload.filename, limit=DATA_URL_LIMIT // (1024 * 1024))
         return None

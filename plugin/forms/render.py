@@ -1,17 +1,19 @@
 """Accessible server-rendered HTML for a form's JSON Schema, ui_schema, data and problems."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize, text
-from counterflow.forms.validate import resolve_ref
+from counterflow.forms.validate import json_type, resolve_ref
 
 MAX_DEPTH = 10
 RADIO_MAX = 4
@@ -46,24 +48,41 @@ _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_]")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_CHINA_OFFSET = "+08:00"
+# Names posted beside the fields (by these fields and by the record page); a root field of the same
+# name is posted escaped.
+RESERVED_NAMES = frozenset({ROOT_NAME, "_present", "_json", "_remove", "_add_row", "_action", "csrf_token",
+                            "revision"})
+NAME_ESCAPE = "~"
 
 
 # ---- pointers, names and ids -------------------------------------------------------------
 
-def to_pointer(parts: Iterable[str]) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+to_pointer = jp.join
 
 
 def pointer_parts(pointer: str) -> list[str]:
+    """The parts of a problem's path; `"/"` (how some callers write the root) is the root too."""
     if not pointer or pointer == "/":
         return []
-    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+    return jp.split(pointer if pointer.startswith("/") else "/" + pointer)
 
 
-def input_name(parts: list[str]) -> str:
-    """The posted name of the field at `parts`: the pointer's parts joined with '.'."""
-    return ".".join(parts) if parts else ROOT_NAME
+def name_part(part: str, *, root: bool = False) -> str:
+    """One part of a posted name. Field names never hold `.` (the separator), so a part is the name
+    itself, except that a field named `*` (the name of an object's extra-keys box), a field whose
+    name starts with the escape `~`, and a root field named as one of RESERVED_NAMES are posted as
+    `~` + name. Distinct names stay distinct: only an escaped part starts with `~`."""
+    if part.startswith(NAME_ESCAPE) or part == EXTRA_KEY or (root and part in RESERVED_NAMES):
+        return NAME_ESCAPE + part
+    return part
+
+
+def input_name(parts: list[str], *, extras: bool = False) -> str:
+    """The posted name of the field at `parts`: its parts (see `name_part`) joined with '.';
+    with `extras`, the name of the box for the object's other keys (`parts` + `*`).
+    A JSON Logic `{"var": "a.b"}` in the browser reads the field posted as `a.b`."""
+    names = [name_part(p, root=i == 0) for i, p in enumerate(parts)] + ([EXTRA_KEY] if extras else [])
+    return ".".join(names) if names else ROOT_NAME
 
 
 def _id_segment(part: str) -> str:
@@ -74,7 +93,8 @@ def _id_segment(part: str) -> str:
 
 
 def field_id(pointer: str) -> str:
-    """`/applicant/phone` -> `cf-f-applicant-phone`; other characters are hex-escaped."""
+    """`/applicant/phone` -> `cf-f-applicant-phone`; any other character is written as its UTF-8
+    bytes in hex (`alt-date` -> `cf-f-alt.2ddate`), so ids are valid, unique and need no escaping."""
     return "-".join(["cf-f", *map(_id_segment, pointer_parts(pointer))])
 
 
@@ -121,22 +141,8 @@ def schema_type(schema: Mapping) -> str | None:
     if "items" in schema:
         return "array"
     if "const" in schema:
-        return _json_type(schema["const"])
+        return json_type(schema["const"])
     return None
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "string" if isinstance(value, str) else "null"
 
 
 def _merge_property(old: dict | None, new: dict, *, conditional: bool) -> dict:
@@ -403,6 +409,7 @@ class _Context:
     sensitive_masked: bool
     view: bool
     add_rows: frozenset[str]
+    tz: dt.tzinfo
 
     def t(self, code: str, **params: Any) -> str:
         return message(MESSAGES, code, self.lang, **params)
@@ -427,10 +434,11 @@ class FieldsMarkup(Markup):
 
 
 def render_fields(schema: dict, ui_schema: dict, data: Any, problems: Iterable[Mapping], lang: str, *,
-                  readonly: bool = False, sensitive_masked: bool = False,
+                  tz: dt.tzinfo, readonly: bool = False, sensitive_masked: bool = False,
                   add_rows: Iterable[str] = ()) -> FieldsMarkup:
-    """The fieldsets and fields of a form (no <form>, buttons or CSRF token)."""
-    ctx = _context(schema, ui_schema, problems, lang, sensitive_masked, readonly, add_rows)
+    """The fieldsets and fields of a form (no <form>, buttons or CSRF token). A date-time is shown
+    in the counter's time zone `tz` (the `timezone` setting)."""
+    ctx = _context(schema, ui_schema, problems, lang, sensitive_masked, readonly, add_rows, tz)
     nodes = _root_nodes(ctx, data)
     module = _env.get_template("_fields.html").module
     html = module.view(nodes, ctx.t("empty")) if readonly else module.fields(nodes, _labels(ctx))
@@ -441,7 +449,7 @@ def render_fields(schema: dict, ui_schema: dict, data: Any, problems: Iterable[M
 
 def unplaced_problems(schema: dict, ui_schema: dict, data: Any, problems: Iterable[Mapping]) -> list[Mapping]:
     """The problems `render_fields` would not show next to any field."""
-    return render_fields(schema, ui_schema, data, problems, "zh-CN").unplaced_problems()
+    return render_fields(schema, ui_schema, data, problems, "zh-CN", tz=dt.timezone.utc).unplaced_problems()
 
 
 def error_summary(problems: Iterable[Mapping], schema: dict, lang: str,
@@ -462,11 +470,11 @@ def error_summary(problems: Iterable[Mapping], schema: dict, lang: str,
 
 
 def _context(schema: dict, ui_schema: dict, problems: Iterable[Mapping], lang: str,
-             sensitive_masked: bool, view: bool, add_rows: Iterable[str]) -> _Context:
+             sensitive_masked: bool, view: bool, add_rows: Iterable[str], tz: dt.tzinfo) -> _Context:
     problems = list(problems)
     targets = [target_pointer(schema, ui_schema, str(p.get("path") or "")) for p in problems]
     return _Context(_as_dict(schema), _as_dict(ui_schema), normalize(lang), problems, set(), targets,
-                    sensitive_masked, view, frozenset(add_rows))
+                    sensitive_masked, view, frozenset(add_rows), tz)
 
 
 def _labels(ctx: _Context) -> dict[str, str]:
@@ -498,7 +506,10 @@ def _object_children(schema: dict, ui: dict, data: dict, parts: list[str], ctx: 
 
 
 def _extras_node(extra: dict, parts: list[str], ctx: _Context, readonly: bool) -> Node:
-    node = _json_node(extra or None, parts + [EXTRA_KEY], ctx, ctx.t("extra"), readonly)
+    pointer = to_pointer(parts + [EXTRA_KEY])
+    node = Node(kind="json", pointer=pointer, name=input_name(parts, extras=True), id=field_id(pointer),
+                label=ctx.t("extra"))
+    node = _json_node(extra or None, parts + [EXTRA_KEY], ctx, ctx.t("extra"), readonly, node)
     node.json = False  # the "*" key is always JSON, no marker needed
     prefix = to_pointer(parts) + "/"
     for i, problem in enumerate(ctx.problems):
@@ -731,8 +742,9 @@ def _build_text(node: Node, schema: dict, ui: dict, data: Any, parts: list[str],
     input_type = _WIDGET_TYPES.get(widget) or _FORMAT_TYPES.get(str(schema.get("format"))) or "text"
     if options.get("inputType") in ("tel", "email", "url", "text", "date", "time", "password"):
         input_type = options["inputType"]
-    if input_type == "datetime-local" and value.endswith(_CHINA_OFFSET):
-        value = value[: -len(_CHINA_OFFSET)]
+    offset = ""
+    if input_type == "datetime-local" and value:
+        value, offset = _local_datetime(value, ctx.tz)
     if sensitive == "phone" or input_type == "tel":
         input_type = "tel"
         extra.update(inputmode="tel", autocomplete="off" if sensitive else extra.get("autocomplete", "tel"))
@@ -745,11 +757,26 @@ def _build_text(node: Node, schema: dict, ui: dict, data: Any, parts: list[str],
     if value and pattern and not pattern.match(value):
         input_type = "text"  # a browser would drop a value its date picker cannot show
     extra.update({"type": input_type, "value": value})
-    if input_type == "datetime-local":
-        extra["data-cf-offset"] = _CHINA_OFFSET
+    if input_type == "datetime-local" and offset:
+        extra["data-cf-offset"] = offset
     node.kind, node.value = "input", value
     node.attrs = _input_attrs(node, extra)
     return node
+
+
+def _local_datetime(value: str, tz: dt.tzinfo) -> tuple[str, str]:
+    """A stored date-time as the counter's wall-clock time (what a datetime-local input shows) and
+    that moment's UTC offset in `tz`; a value without an offset, or not a date-time, is left as it is."""
+    try:
+        when = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value)
+    except ValueError:
+        return value, ""
+    if when.tzinfo is None:
+        return value, ""
+    local = when.astimezone(tz)
+    shown = local.replace(tzinfo=None).isoformat(timespec="microseconds" if local.microsecond else "seconds")
+    offset = local.strftime("%z")
+    return shown, f"{offset[:3]}:{offset[3:5]}"
 
 
 def _build_file(node: Node, schema: dict, ui: dict, data: Any, parts: list[str], ctx: _Context,

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import jsonschema_rs
 from json_logic import jsonLogic
 
+from counterflow.core import pointer as jp
 from counterflow.core.errors import DefinitionError
 from counterflow.core.i18n import message, normalize
 
@@ -18,7 +19,9 @@ Schema = Any  # a JSON Schema node: a dict, or a boolean schema
 DRAFT7_URIS = ("http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema")
 DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
                     "https://json-schema.org/draft/2020-12/schema#")
-FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+# A field name as MongoDB can store it and other tools write it: 1 to 64 characters, no leading `$`,
+# no `.` and no control character (C0, DEL, C1). The meta-schema (schemas/meta/form.schema.json) says the same.
+FIELD_NAME = re.compile(r"^[^$.\x00-\x1f\x7f-\x9f][^.\x00-\x1f\x7f-\x9f]{0,63}\Z")
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
 DATA_URL = re.compile(r"^data:[^,]*,", re.DOTALL)
 SENSITIVE_KINDS = ("id_number", "bank_card", "phone", "name", "address")
@@ -78,8 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "contains": {"zh-CN": "「{field}」缺少要求的项", "en": "\"{field}\" lacks a required item"},
     "propertyNames": {"zh-CN": "名称「{field}」不被允许", "en": "The name \"{field}\" is not allowed here"},
     "unknown_field": {"zh-CN": "表单中没有「{field}」这一项", "en": "The form has no field \"{field}\""},
-    "field_name": {"zh-CN": "名称「{field}」不合法：只能用字母、数字和下划线，并以字母开头",
-                   "en": "The name \"{field}\" is not allowed: use letters, digits and _, starting with a letter"},
+    "field_name": {"zh-CN": "名称「{field}」不合法：须为 1 到 64 个字符，不以 $ 开头，不含 . 或控制字符",
+                   "en": "\"{field}\" is not a valid name: 1-64 characters, no leading $, . or control characters"},
     "falseSchema": {"zh-CN": "「{field}」此处不应填写", "en": "\"{field}\" must be left empty here"},
     "material_missing": {"zh-CN": "缺少材料「{field}」，请上传", "en": "The material \"{field}\" is missing; please upload it"},
     "too_large": {"zh-CN": "「{field}」内容过多（上限 {limit}）", "en": "\"{field}\" is too large (limit {limit})"},
@@ -105,14 +108,13 @@ class Problem:
 
 # -- JSON pointers and schema walking --------------------------------------------------------
 
-def pointer(parts: Iterable[str | int]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+pointer = jp.join        # the one JSON-pointer module, core/pointer.py; these names stay for callers
+split_pointer = jp.split
 
 
-def split_pointer(ptr: str) -> list[str]:
-    if not ptr:
-        return []
-    return [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+def valid_field_name(name: Any) -> bool:
+    """1 to 64 characters, not starting with `$`, without `.` or a control character (DESIGN.md)."""
+    return isinstance(name, str) and FIELD_NAME.match(name) is not None
 
 
 def resolve_ref(root: Schema, ref: str) -> Schema:
@@ -223,7 +225,9 @@ def child_schemas(nodes: list[dict[str, Any]], segment: str) -> list[Schema]:
     return property_schemas(nodes, segment)[0]
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a decoded JSON value; a number with a zero fraction (3.0) is an
+    "integer", as JSON Schema says. Rendering and validation both ask this one function."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -234,7 +238,9 @@ def _json_type(value: Any) -> str:
         return "integer" if value.is_integer() else "number"
     if isinstance(value, str):
         return "string"
-    return "array" if isinstance(value, list) else "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
 
 
 def _type_allows(types: Any, actual: str) -> bool:
@@ -246,13 +252,13 @@ def type_ok(value: Any, schema: Schema, root: Schema, depth: int = 0) -> bool:
     """Whether the JSON type of `value` can satisfy `schema` (other rules are ignored)."""
     if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
         return True
-    actual = _json_type(value)
+    actual = json_type(value)
     if "type" in schema and not _type_allows(schema["type"], actual):
         return False
     if "type" not in schema:
         options = schema["enum"] if isinstance(schema.get("enum"), list) else (
             [schema["const"]] if "const" in schema else None)
-        if options is not None and not any(_type_allows(_json_type(o), actual) or _json_type(o) == actual
+        if options is not None and not any(_type_allows(json_type(o), actual) or json_type(o) == actual
                                            for o in options):
             return False
     if isinstance(schema.get("$ref"), str) and not type_ok(value, resolve_ref(root, schema["$ref"]), root, depth + 1):
@@ -426,8 +432,7 @@ class FormValidator:
         elif isinstance(value, dict):
             for name, item in value.items():
                 child = [*parts, name]
-                if not isinstance(name, str) or name.startswith("$") or "." in name or "\x00" in name \
-                        or len(name) > 64:
+                if not valid_field_name(name):
                     out.append(self._problem(pointer(child), "field_name", lang, field=_clip(str(name))))
                     continue
                 candidates, allowed = property_schemas(nodes, name) if nodes else ([], True)

@@ -1,1 +1,1 @@
-"""Protecting people's data and accounts: masking, sealing, passwords, tokens."""
+"""Protecting people's data and accounts: sealing, passwords, tokens."""

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from counterflow.core.errors import StoreUnavailable
-from counterflow.security.masking import transform_sensitive
+from counterflow.core.masking import transform_sensitive
 
 PREFIX = "cf1:"
 

@@ -36,6 +36,7 @@ MESSAGES = {
     "definition": {"zh-CN": "模板定义有 {count} 个问题", "en": "The form definition has {count} problem(s)"},
     "password": {"zh-CN": "密码太弱：至少 10 位，包含字母和数字，不能是常见密码或包含用户名",
                  "en": "The password is too weak: at least 10 characters, letters and digits, not a common one, not containing the user name"},
+    "invalid_user": {"zh-CN": "用户信息有 {count} 个问题", "en": "The user has {count} problem(s)"},
     "roles": {"zh-CN": "未知角色：{roles}", "en": "Unknown roles: {roles}"},
 }
 

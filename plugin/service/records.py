@@ -10,7 +10,7 @@ from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.roles import STAFF
-from counterflow.security.masking import mask_data
+from counterflow.core.masking import mask_data
 from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
 from counterflow.service.transitions import Transitions

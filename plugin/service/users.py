@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from counterflow.core.accounts import USERNAME_RULE, username_ok
 from counterflow.core.clock import stamp
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Invalid
+from counterflow.core.i18n import text
 from counterflow.core.roles import ROLES
 from counterflow.security.passwords import password_problems
 from counterflow.service.base import Doc, ServiceBase
@@ -18,6 +20,8 @@ class UserActions(ServiceBase):
     def create_user(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> Doc:
         self.require(actor, {"admin"}, lang)
         problems = []
+        if not username_ok(payload.get("username")):
+            problems.append({"path": "/username", "code": "username_rule", "message": text(USERNAME_RULE, lang)})
         unknown = sorted(set(payload["roles"]) - set(ROLES))
         if unknown:
             problems.append({"path": "/roles", "code": "enum", "message": msg("roles", lang, roles=", ".join(unknown))})
@@ -25,8 +29,7 @@ class UserActions(ServiceBase):
             problems.append({"path": "/password", "code": "weak_password", "message": msg("password", lang)})
         if problems:
             raise Invalid(problems[0]["message"] if len(problems) == 1 else
-                          msg("definition", lang, count=len(problems)).replace("模板定义", "用户信息").replace(
-                              "The form definition", "The user"), code="invalid_user", details=problems)
+                          msg("invalid_user", lang, count=len(problems)), code="invalid_user", details=problems)
         doc = {"_id": new_id(), "username": payload["username"], "password_hash": self.passwords.hash(payload["password"]),
                "name": payload.get("name", ""), "roles": sorted(set(payload["roles"])),
                "department": payload.get("department", ""), "active": True, "token_epoch": 0,

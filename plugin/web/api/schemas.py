@@ -5,10 +5,11 @@ from typing import Any, Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from counterflow.core.accounts import USERNAME_PATTERN, USERNAME_RULE
 from counterflow.core.errors import BadRequest, Invalid
 from counterflow.core.i18n import message
 
-NAME = validate.Regexp(r"^[a-z][a-z0-9_.-]{1,63}$", error="username_rule")
+NAME = validate.Regexp(USERNAME_PATTERN, error="username_rule")
 ID = validate.Length(min=1, max=64)
 
 MESSAGES = {
@@ -17,8 +18,7 @@ MESSAGES = {
     "unknown_field": {"zh-CN": "不认识的字段「{field}」", "en": "Unknown field '{field}'"},
     "invalid": {"zh-CN": "「{field}」的值不正确", "en": "'{field}' is not valid"},
     "too_long": {"zh-CN": "「{field}」太长", "en": "'{field}' is too long"},
-    "username_rule": {"zh-CN": "用户名须以小写字母开头，由 2 至 64 个小写字母、数字、点、下划线或连字符组成",
-                      "en": "A user name starts with a lowercase letter and has 2 to 64 lowercase letters, digits, '.', '_' or '-'"},
+    "username_rule": USERNAME_RULE,
     "body": {"zh-CN": "请求体必须是 JSON 对象", "en": "The request body must be a JSON object"},
     "fields": {"zh-CN": "请求有 {count} 个问题", "en": "The request has {count} problem(s)"},
 }

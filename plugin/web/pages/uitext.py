@@ -65,7 +65,7 @@ UI: dict[str, dict[str, str]] = {
     "lookup": {"zh-CN": "查询", "en": "Look up"},
     "status_intro": {"zh-CN": "请输入受理回执上的受理编号和查询码。", "en": "Enter the acceptance number and query code from your receipt."},
     "finished": {"zh-CN": "已办结", "en": "Finished"},
-    "in_progress": {"zh-CN": "办理中", "en": "In progress"},
+    "under_way": {"zh-CN": "办理中", "en": "In progress"},
     "steps": {"zh-CN": "办理进度", "en": "Progress"},
     "new_form": {"zh-CN": "新建模板（粘贴 JSON 定义）", "en": "New form (paste a JSON definition)"},
     "create_draft": {"zh-CN": "创建草稿", "en": "Create draft"},

@@ -200,7 +200,7 @@ def _store_file(upload: FileStorage) -> str:
 def _form_page(form: dict[str, Any], data: Any, problems: list[dict[str, Any]], *, record: Any = None,
                status: int = 200, notice: str | None = None, add_rows: list[str] | None = None) -> Any:
     fields = render_fields(form["schema"], form.get("ui_schema") or {}, data, problems, lang(),
-                           add_rows=add_rows or ())
+                           add_rows=add_rows or (), tz=ext().service.tz)
     summary = error_summary(problems, form["schema"], lang(), form.get("ui_schema") or {})
     return render_template("counterflow/record_form.html", form=form, fields=fields, summary=summary,
                            record=record, notice=notice, form_actions=_form_actions(form, record),
@@ -237,7 +237,8 @@ def new_record(key: str) -> Any:
     form = service.form_doc(form["key"], form["version"])
     if request.method == "GET":
         return _form_page(form, {}, [])
-    data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang())
+    data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang(),
+                                tz=ext().service.tz)
     if request.form.getlist("_add_row") or problems:
         return _form_page(form, data, problems, add_rows=request.form.getlist("_add_row"), status=422 if problems else 200)
     try:
@@ -260,7 +261,6 @@ def _after_save(form: dict[str, Any], record: dict[str, Any], warnings: list[dic
     return redirect(url_for("counterflow_pages.record", record_id=record["_id"], saved=1))
 
 
-# -- a record ------------------------------------------------------------------------------------------------
 def _after_transition(record: dict[str, Any], shows: str | None) -> Any:
     """The printable page a transition asks for (its `shows` flag), else the record."""
     if shows == "receipt":
@@ -270,6 +270,7 @@ def _after_transition(record: dict[str, Any], shows: str | None) -> Any:
     return redirect(url_for("counterflow_pages.record", record_id=record["_id"]))
 
 
+# -- a record ------------------------------------------------------------------------------------------------
 
 def _record_context(record: Any) -> dict[str, Any]:
     if not record:
@@ -315,9 +316,10 @@ def record(record_id: str) -> Any:
             return _form_page(form, shown, problems, record=doc, notice=t("not_fired", action=text(refused.title, lang())),
                               status=422 if problems else 200)
         _, warnings = validator.check_draft(doc.get("data") or {}, lang())
-        problems = [w.to_dict() for w in warnings] if request.args.get("saved") or doc["state"] == "returned" else []
+        problems = [w.to_dict() for w in warnings] if request.args.get("saved") or doc.get("notice") else []
         return _form_page(form, shown, problems, record=doc, notice=t("saved") if request.args.get("saved") else None)
-    fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True)
+    fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True,
+                           tz=ext().service.tz)
     return render_template("counterflow/record.html", form=form, record=doc, fields=fields, **_record_context(doc))
 
 
@@ -328,7 +330,8 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     revision = _int(request.form.get("revision"))
     posts_fields = action == "save" or action in _data_triggers(form, doc) or bool(request.form.getlist("_add_row"))
     if posts_fields and _editable(doc) and "clerk" in who.roles:
-        data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang())
+        data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang(),
+                                    tz=ext().service.tz)
         if request.form.getlist("_add_row") or problems:
             return _form_page(form, data, problems, record=doc, add_rows=request.form.getlist("_add_row"),
                               status=422 if problems else 200)
@@ -347,14 +350,15 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     items = [line.strip() for line in request.form.get("items", "").splitlines() if line.strip()]
     if items:
         payload["items"] = items[:100]
+    workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
+    chosen = workflow.transition(doc["state"], action)
     try:
         doc = service.fire_record(who, doc["_id"], action, payload, lang())
     except Invalid as exc:
-    workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
-    chosen = workflow.transition(doc["state"], action)
         return render_template("counterflow/record.html", form=form, record=doc, problems=exc.details,
                                error=exc.message, fields=render_fields(form["schema"], form.get("ui_schema") or {},
-                                                                       service.masked(doc), [], lang(), readonly=True),
+                                                                       service.masked(doc), [], lang(), readonly=True,
+                                                                       tz=service.tz),
                                **_record_context(doc)), 422
     return _after_transition(doc, chosen.shows if chosen else None)
 
@@ -452,7 +456,7 @@ def admin_form_version(key: str, version: int) -> Any:
             error = exc.message
     doc = service.form_version(who, key, version, lang())
     options = service.form_options(who, key, version, lang())
-    preview = render_fields(doc["schema"], doc.get("ui_schema") or {}, {}, [], lang())
+    preview = render_fields(doc["schema"], doc.get("ui_schema") or {}, {}, [], lang(), tz=service.tz)
     definition = json.dumps({k: doc.get(k) for k in ("key", "title", "description", "schema", "ui_schema", "settings")},
                             ensure_ascii=False, indent=2)
     history = service.form_history(who, key, version, lang())
