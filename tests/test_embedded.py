@@ -1,12 +1,18 @@
-"""The embedded store: one nx-27017 process per data folder, joined by later users, data kept across restarts."""
+"""The embedded store: one nx-27017 process per data folder, joined by later users, data kept across restarts,
+restarted by its owner when it dies."""
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import socket
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pymongo
+import pymongo.errors
 import pytest
 
 from counterflow.store.embedded import LOG_FILE, PID_FILE, PORT_FILE, EmbeddedServer
@@ -93,3 +99,130 @@ def test_stale_files_from_a_dead_server_are_ignored(server: EmbeddedServer) -> N
     uri = server.start()
     assert server.owned and uri != "mongodb://127.0.0.1:1/"
     assert int((folder / PID_FILE).read_text()) == server.process.pid  # type: ignore[union-attr]
+
+
+# -- supervision -------------------------------------------------------------------------------------
+
+def _wait(condition: Callable[[], bool], within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _messages(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.name == "counterflow.store.embedded")
+
+
+def test_a_killed_server_is_restarted_on_the_same_port_with_every_acknowledged_write(
+        server: EmbeddedServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    uri = server.start()
+    first = server.process.pid  # type: ignore[union-attr]
+    client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        for n in range(50):
+            client.counterflow.records.insert_one({"_id": f"R{n}", "n": n})       # each one acknowledged
+        os.kill(first, signal.SIGKILL)
+        assert _wait(lambda: server.restarts == 1)
+        assert server.uri == uri and server.process is not None and server.process.pid != first
+        assert int((server.data_dir / PID_FILE).read_text()) == server.process.pid
+        assert int((server.data_dir / PORT_FILE).read_text()) == int(uri.rsplit(":", 1)[1].strip("/"))
+        assert server.running_uri() == uri
+        # the same client, on the same URI, reconnects by itself and finds everything
+        assert sorted(d["n"] for d in client.counterflow.records.find()) == list(range(50))
+    finally:
+        client.close()
+    said = _messages(caplog)
+    assert f"(pid {first}, port {server.port}) died: killed by SIGKILL" in said
+    assert "(attempt 1)" in said
+    assert f"back on port {server.port} (pid {server.process.pid}, restart attempt 1" in said
+
+
+def test_stop_is_not_taken_for_a_crash(server: EmbeddedServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    uri = server.start()
+    watchdog = server._watchdog
+    assert watchdog is not None and watchdog.is_alive()
+    pid = server.process.pid  # type: ignore[union-attr]
+    server.stop()
+    assert _gone(pid) and not watchdog.is_alive()
+    time.sleep(server.RETRY_FIRST + 1.0)                   # longer than a restart would take to begin
+    assert server.restarts == 0 and server.process is None and server.running_uri() is None
+    assert not _answers(uri)
+    assert "died" not in _messages(caplog) and "restart" not in _messages(caplog)
+
+
+def test_a_restart_waits_while_the_port_is_taken_and_says_so(
+        server: EmbeddedServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    uri = server.start()
+    port = server.port
+    assert port is not None
+    os.kill(server.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        assert _wait(lambda: _bound(squatter, port), within=2)
+        squatter.listen(1)
+        assert _wait(lambda: f"port {port} is taken by another process" in _messages(caplog), within=5)
+        assert server.restarts == 0
+    finally:
+        squatter.close()
+    assert _wait(lambda: server.restarts == 1, within=20)
+    assert server.uri == uri and _answers(uri)
+    said = _messages(caplog)
+    assert "(attempt 2)" in said                           # back-off: tried again, counted
+
+
+def test_a_start_that_fails_is_retried_with_back_off_and_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A live process named in the pid file makes nx-27017 refuse to start; once it is gone, we start."""
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / PID_FILE).write_text(str(os.getpid()))       # alive, but no store answers there
+    server = EmbeddedServer(folder)
+    clear = threading.Timer(1.5, lambda: (folder / PID_FILE).unlink())
+    clear.start()
+    began = time.monotonic()
+    try:
+        uri = server.start(timeout=20)
+        assert _answers(uri) and server.owned and time.monotonic() - began >= 1.5
+    finally:
+        clear.cancel()
+        server.stop()
+    said = _messages(caplog)
+    assert "did not start (attempt 1: exit code 1" in said and "retrying in" in said
+
+
+def test_a_start_that_keeps_failing_gives_up_at_its_time_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / PID_FILE).write_text(str(os.getpid()))
+    server = EmbeddedServer(folder)
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"did not start within 3s \(\d+ attempt\(s\), last: exit code 1"):
+        server.start(timeout=3)
+    assert time.monotonic() - began < 6 and not server.owned
+
+
+def _bound(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+
+
+def _answers(uri: str) -> bool:
+    client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
+    try:
+        client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
