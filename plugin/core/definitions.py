@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import jsonschema_rs
@@ -88,12 +89,13 @@ def record_processes(workflows: Mapping[str, Any]) -> list[str]:
     return [k for k, d in workflows.items() if d.get("subject", "record") == "record"]
 
 
-def _load_folder(package: str, folder: str, suffix: str, parse: Callable[[str], Any],
+def _load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[str], Any],
                  check: Callable[[Any, str], list[str]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Every `*suffix` file of a package folder, parsed and checked: (definitions by key, problems)."""
+    """Every `*suffix` file of a package folder (or a folder on disk), parsed and checked: (definitions by key, problems)."""
     found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    for entry in sorted(resources.files(package).iterdir(), key=lambda p: p.name):
+    where = package if isinstance(package, Path) else resources.files(package)
+    for entry in sorted(where.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(suffix):
             continue
         source = f"{folder}/{entry.name}"
@@ -113,9 +115,21 @@ def _load_folder(package: str, folder: str, suffix: str, parse: Callable[[str], 
     return found, problems
 
 
-def shipped_workflows() -> dict[str, dict[str, Any]]:
-    """The workflow files inside the package, checked; raises DefinitionError with every problem."""
+def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The workflow files inside the package, plus an admin's folder of them, checked together.
+
+    A file in `extra` with the key of a shipped workflow replaces it (stored as a new version
+    at start-up; running records keep theirs). Raises DefinitionError with every problem.
+    """
     found, problems = _load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
+    if extra:
+        folder = Path(extra).expanduser()
+        if not folder.is_dir():
+            problems.append(f"{folder}: not a folder; fix: point COUNTERFLOW_WORKFLOWS_DIR at a folder of .yaml files")
+        else:
+            added, more = _load_folder(folder, str(folder), ".yaml", yaml.safe_load, check_workflow)
+            found.update(added)
+            problems.extend(more)
     for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]
     if not problems and len(for_forms) != 1:
         problems.append(f"workflows/: {len(for_forms)} processes for form versions ({', '.join(for_forms) or 'none'}); "
