@@ -38,10 +38,10 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str,
     for pointer in sorted(set(before) | set(after)):
         if before.get(pointer) != after.get(pointer):
             kind = _sensitive_kind(pointer, sensitive)
-            old, new = before.get(pointer), after.get(pointer)
+            was, now = before.get(pointer), after.get(pointer)
             if kind:
-                old, new = (mask_value(kind, v) if isinstance(v, str) else v for v in (old, new))
-            changes.append({"path": pointer, "old": old, "new": new})
+                was, now = (mask_value(kind, v) if isinstance(v, str) else v for v in (was, now))
+            changes.append({"path": pointer, "old": was, "new": now})
     return changes
 
 

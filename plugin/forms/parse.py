@@ -8,13 +8,13 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, Sequence, TypeVar
 from urllib.parse import quote
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize
 from counterflow.forms.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
-                                resolve, schema_type, to_pointer)
+                                      resolve, schema_type, to_pointer)
 
 DATA_URL_LIMIT = 2 * 1024 * 1024
 TRUE_WORDS = ("on", "true", "1", "yes")
@@ -55,7 +55,7 @@ V_co = TypeVar("V_co", covariant=True)
 class Posted(Protocol[V_co]):
     """The posted fields (or files): every value under a name, and the names."""
 
-    def getlist(self, key: str) -> list[V_co]: ...
+    def getlist(self, key: str) -> Sequence[V_co]: ...
 
     def keys(self) -> Iterable[str]: ...
 

@@ -35,7 +35,8 @@ MESSAGES = {
     "no": {"zh-CN": "否", "en": "No"},
     "masked": {"zh-CN": "敏感信息，已脱敏显示", "en": "Sensitive: shown masked"},
     "masked_edit": {"zh-CN": "敏感信息已脱敏显示：保持不变即保留原值；如需更正，请输入完整的新内容",
-                    "en": "Shown masked: leave it as it is to keep the stored value, or type the full new value"},
+                    "en": "Shown masked: leave it as it is to keep the stored value, "
+                          "or type the full new value"},
     "extra": {"zh-CN": "其他字段", "en": "Other fields"},
     "json": {"zh-CN": "以 JSON 格式填写", "en": "Enter as JSON"},
     "error": {"zh-CN": "错误：", "en": "Error: "},
@@ -440,7 +441,7 @@ def render_fields(schema: dict, ui_schema: dict, data: Any, problems: Iterable[M
     in the counter's time zone `tz` (the `timezone` setting)."""
     ctx = _context(schema, ui_schema, problems, lang, sensitive_masked, readonly, add_rows, tz)
     nodes = _root_nodes(ctx, data)
-    module = _env.get_template("_fields.html").module
+    module: Any = _env.get_template("_fields.html").module
     html = module.view(nodes, ctx.t("empty")) if readonly else module.fields(nodes, _labels(ctx))
     out = FieldsMarkup(html)
     out.unplaced = [p for i, p in enumerate(ctx.problems) if i not in ctx.used]
@@ -466,7 +467,8 @@ def error_summary(problems: Iterable[Mapping], schema: dict, lang: str,
         items.append((href, str(problem.get("message") or problem.get("code") or "")))
     code = "summary_one" if len(problems) == 1 else "summary"
     title = message(MESSAGES, code, lang, n=len(problems))
-    return _env.get_template("_fields.html").module.error_summary(title, items)
+    module: Any = _env.get_template("_fields.html").module
+    return module.error_summary(title, items)
 
 
 def _context(schema: dict, ui_schema: dict, problems: Iterable[Mapping], lang: str,
@@ -513,7 +515,8 @@ def _extras_node(extra: dict, parts: list[str], ctx: _Context, readonly: bool) -
     node.json = False  # the "*" key is always JSON, no marker needed
     prefix = to_pointer(parts) + "/"
     for i, problem in enumerate(ctx.problems):
-        if i not in ctx.used and ctx.targets[i][0] == node.pointer and str(problem.get("path")).startswith(prefix):
+        if i not in ctx.used and ctx.targets[i][0] == node.pointer \
+                and str(problem.get("path")).startswith(prefix):
             ctx.used.add(i)
             node.errors.append(str(problem.get("message") or problem.get("code") or ""))
     return node
@@ -553,7 +556,7 @@ def _build(schema: dict, ui: dict, data: Any, parts: list[str], ctx: _Context, *
         return _masked(node, data, ctx)
     built = _BUILDERS[kind](node, schema, ui, data, parts, ctx, depth)
     if schema.get("x-sensitive") and isinstance(data, str) and data and not (ctx.view or built.readonly):
-        built.note = ctx.t("masked_edit")        # the value shown is masked; posting it back keeps the original
+        built.note = ctx.t("masked_edit")  # the value shown is masked; posting it back keeps the original
     return built
 
 
@@ -677,7 +680,8 @@ def _build_boolean(node: Node, schema: dict, ui: dict, data: Any, parts: list[st
     if node.readonly:
         return _readonly(node, data, ctx, display=node.display)
     node.kind, node.present = "checkbox", True
-    extra = {"type": "checkbox", "value": "true", "checked": True if data else None, "data-cf-type": "boolean"}
+    extra = {"type": "checkbox", "value": "true", "checked": True if data else None,
+             "data-cf-type": "boolean"}
     node.attrs = _input_attrs(node, extra)
     return node
 
@@ -749,8 +753,8 @@ def _build_text(node: Node, schema: dict, ui: dict, data: Any, parts: list[str],
         input_type = "tel"
         extra.update(inputmode="tel", autocomplete="off" if sensitive else extra.get("autocomplete", "tel"))
     elif sensitive == "id_number":
-        extra.update(inputmode="text", maxlength=extra.get("maxlength", 18), autocomplete="off", spellcheck="false",
-                     autocapitalize="characters")
+        extra.update(inputmode="text", maxlength=extra.get("maxlength", 18), autocomplete="off",
+                     spellcheck="false", autocapitalize="characters")
     elif sensitive:
         extra["autocomplete"] = "off"
     pattern = _TYPE_PATTERNS.get(input_type)
@@ -788,7 +792,8 @@ def _build_file(node: Node, schema: dict, ui: dict, data: Any, parts: list[str],
         node.existing.append((encode_value(value), _file_label(value), remove))
     node.display = "、".join(label for _, label, _ in node.existing)
     accept = _as_dict(ui.get("ui:options")).get("accept")
-    extra = {"type": "file", "accept": accept if isinstance(accept, str) else None, "multiple": multiple or None}
+    extra = {"type": "file", "accept": accept if isinstance(accept, str) else None,
+             "multiple": multiple or None}
     node.kind = "file"
     node.attrs = _input_attrs(node, extra)
     if node.readonly:

@@ -20,7 +20,7 @@ DRAFT7_URIS = ("http://json-schema.org/draft-07/schema#", "http://json-schema.or
 DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
                     "https://json-schema.org/draft/2020-12/schema#")
 # A field name as MongoDB can store it and other tools write it: 1 to 64 characters, no leading `$`,
-# no `.` and no control character (C0, DEL, C1). The meta-schema (schemas/meta/form.schema.json) says the same.
+# no `.` and no control character (C0, DEL, C1). schemas/meta/form.schema.json says the same.
 FIELD_NAME = re.compile(r"^[^$.\x00-\x1f\x7f-\x9f][^.\x00-\x1f\x7f-\x9f]{0,63}\Z")
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
 DATA_URL = re.compile(r"^data:[^,]*,", re.DOTALL)
@@ -61,7 +61,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "type": {"zh-CN": "「{field}」应填写{expected}", "en": "\"{field}\" must be {expected}"},
     "enum": {"zh-CN": "「{field}」只能选择：{options}", "en": "\"{field}\" must be one of: {options}"},
     "const": {"zh-CN": "「{field}」只能是 {expected}", "en": "\"{field}\" must be {expected}"},
-    "minLength": {"zh-CN": "「{field}」至少需要 {limit} 个字符", "en": "\"{field}\" needs at least {limit} characters"},
+    "minLength": {"zh-CN": "「{field}」至少需要 {limit} 个字符",
+                  "en": "\"{field}\" needs at least {limit} characters"},
     "maxLength": {"zh-CN": "「{field}」最多 {limit} 个字符", "en": "\"{field}\" allows at most {limit} characters"},
     "pattern": {"zh-CN": "「{field}」格式不正确", "en": "\"{field}\" is not in the expected format"},
     "format": {"zh-CN": "「{field}」格式不正确，应为{format}", "en": "\"{field}\" must be {format}"},
@@ -73,18 +74,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "minItems": {"zh-CN": "「{field}」至少需要 {limit} 项", "en": "\"{field}\" needs at least {limit} items"},
     "maxItems": {"zh-CN": "「{field}」最多 {limit} 项", "en": "\"{field}\" allows at most {limit} items"},
     "uniqueItems": {"zh-CN": "「{field}」中有重复的项", "en": "\"{field}\" has repeated items"},
-    "minProperties": {"zh-CN": "「{field}」至少需要填写 {limit} 项", "en": "\"{field}\" needs at least {limit} entries"},
+    "minProperties": {"zh-CN": "「{field}」至少需要填写 {limit} 项",
+                      "en": "\"{field}\" needs at least {limit} entries"},
     "maxProperties": {"zh-CN": "「{field}」最多填写 {limit} 项", "en": "\"{field}\" allows at most {limit} entries"},
-    "oneOf": {"zh-CN": "「{field}」须且只能符合其中一种填写方式", "en": "\"{field}\" must match exactly one of the allowed forms"},
+    "oneOf": {"zh-CN": "「{field}」须且只能符合其中一种填写方式",
+              "en": "\"{field}\" must match exactly one of the allowed forms"},
     "anyOf": {"zh-CN": "「{field}」不符合任何一种允许的填写方式", "en": "\"{field}\" matches none of the allowed forms"},
     "not": {"zh-CN": "「{field}」的填写内容不被允许", "en": "\"{field}\" has a value that is not allowed"},
     "contains": {"zh-CN": "「{field}」缺少要求的项", "en": "\"{field}\" lacks a required item"},
     "propertyNames": {"zh-CN": "名称「{field}」不被允许", "en": "The name \"{field}\" is not allowed here"},
     "unknown_field": {"zh-CN": "表单中没有「{field}」这一项", "en": "The form has no field \"{field}\""},
     "field_name": {"zh-CN": "名称「{field}」不合法：须为 1 到 64 个字符，不以 $ 开头，不含 . 或控制字符",
-                   "en": "\"{field}\" is not a valid name: 1-64 characters, no leading $, . or control characters"},
+                   "en": "\"{field}\" is not a valid name: 1-64 characters, "
+                         "no leading $, . or control characters"},
     "falseSchema": {"zh-CN": "「{field}」此处不应填写", "en": "\"{field}\" must be left empty here"},
-    "material_missing": {"zh-CN": "缺少材料「{field}」，请上传", "en": "The material \"{field}\" is missing; please upload it"},
+    "material_missing": {"zh-CN": "缺少材料「{field}」，请上传",
+                         "en": "The material \"{field}\" is missing; please upload it"},
     "too_large": {"zh-CN": "「{field}」内容过多（上限 {limit}）", "en": "\"{field}\" is too large (limit {limit})"},
     "unknown": {"zh-CN": "「{field}」填写有误", "en": "\"{field}\" is not valid"},
 }
@@ -201,7 +206,8 @@ def property_schemas(nodes: list[dict[str, Any]], name: str) -> tuple[list[Schem
     schemas = [s for s in extra if isinstance(s, dict)]
     if schemas or any(s is True for s in extra):
         return schemas, True
-    declares = any(isinstance(n.get(k), dict) and n[k] for n in nodes for k in ("properties", "patternProperties"))
+    declares = any(isinstance(n.get(k), dict) and n[k]
+                   for n in nodes for k in ("properties", "patternProperties"))
     return [], not declares and not extra
 
 
@@ -261,9 +267,11 @@ def type_ok(value: Any, schema: Schema, root: Schema, depth: int = 0) -> bool:
         if options is not None and not any(_type_allows(json_type(o), actual) or json_type(o) == actual
                                            for o in options):
             return False
-    if isinstance(schema.get("$ref"), str) and not type_ok(value, resolve_ref(root, schema["$ref"]), root, depth + 1):
+    if isinstance(schema.get("$ref"), str) \
+            and not type_ok(value, resolve_ref(root, schema["$ref"]), root, depth + 1):
         return False
-    if isinstance(schema.get("allOf"), list) and not all(type_ok(value, s, root, depth + 1) for s in schema["allOf"]):
+    if isinstance(schema.get("allOf"), list) \
+            and not all(type_ok(value, s, root, depth + 1) for s in schema["allOf"]):
         return False
     return all(any(type_ok(value, s, root, depth + 1) for s in schema[key])
                for key in ("anyOf", "oneOf") if isinstance(schema.get(key), list) and schema[key])
@@ -300,7 +308,8 @@ class FormValidator:
         try:
             self._validator = cls(schema, validate_formats=True, formats=FORMATS, offline=True)
         except (ValueError, jsonschema_rs.ReferencingError) as error:
-            raise DefinitionError([f"schema: the schema does not compile: {_clip(str(error).splitlines()[0], 160)}; "
+            first = _clip(str(error).splitlines()[0], 160)
+            raise DefinitionError([f"schema: the schema does not compile: {first}; "
                                    "fix: run check_form_definition and correct what it reports"]) from error
         self._titles: dict[str, dict[str, str]] = {}
         self.sensitive: dict[str, str] = {}
@@ -322,7 +331,7 @@ class FormValidator:
             if isinstance(node.get("x-title"), dict):
                 self._titles.setdefault(path, node["x-title"])
             elif isinstance(node.get("title"), str) and parts:
-                english = node.get("x-title-en") if isinstance(node.get("x-title-en"), str) else node["title"]
+                english = node["x-title-en"] if isinstance(node.get("x-title-en"), str) else node["title"]
                 self._titles.setdefault(path, {"zh-CN": node["title"], "en": english})
             kind = node.get("x-sensitive")
             if kind is not None and kind is not False:
@@ -350,7 +359,8 @@ class FormValidator:
         parts = split_pointer(ptr)
         if not parts:
             title = self.schema.get("x-title") or self.schema.get("title")
-            return message({"t": title if isinstance(title, (dict, str)) and title else FORM_LABEL}, "t", lang)
+            shown = title if isinstance(title, (dict, str)) and title else FORM_LABEL
+            return message({"t": shown}, "t", lang)
         labels: list[str] = []
         for i, part in enumerate(parts):
             generic = [p if not p.isdigit() else "*" for p in parts[: i + 1]]
@@ -385,7 +395,8 @@ class FormValidator:
             return
         if kind == "propertyNames":
             name = str(detail["error"].instance)
-            yield self._problem(pointer([*error.instance_path, name]), "propertyNames", lang, field=_clip(name))
+            yield self._problem(pointer([*error.instance_path, name]), "propertyNames", lang,
+                                field=_clip(name))
             return
         if kind in ("additionalProperties", "unevaluatedProperties"):
             for name in detail.get("unexpected", []):
@@ -412,8 +423,9 @@ class FormValidator:
         path = pointer(parts)
         if schemas and not any(type_ok(value, s, self.schema) for s in schemas):
             nodes = [n for s in schemas for n in expand(s, self.schema)]
-            types = [t for n in nodes for t in ([n["type"]] if isinstance(n.get("type"), str)
-                                                 else n.get("type", []) if isinstance(n.get("type"), list) else [])]
+            types = [t for n in nodes
+                     for t in ([n["type"]] if isinstance(n.get("type"), str)
+                               else n.get("type", []) if isinstance(n.get("type"), list) else [])]
             expected = " / ".join(message(TYPE_NAMES, t, lang) for t in dict.fromkeys(types)) or "?"
             out.append(self._problem(path, "type", lang, expected=expected))
             return
@@ -494,7 +506,8 @@ class FormValidator:
         if refused:
             blocked = {p.path for p in refused}
             warnings = [p for p in self.check_complete(data, lang)
-                        if p.path not in blocked and p.code not in ("unknown_field", "field_name", "too_large")]
+                        if p.path not in blocked
+                        and p.code not in ("unknown_field", "field_name", "too_large")]
             return refused, warnings
         return [], self.check_complete(data, lang)
 
