@@ -92,7 +92,7 @@ class Counterflow:
     def _register(self, app: Flask, settings: Settings) -> None:
         from counterflow.web.api.routes import bp as api_bp
         from counterflow.cli import group
-        from counterflow.web.pages.views import bp as pages_bp
+        from counterflow.web.pages import bp as pages_bp
 
         prefix = settings.url_prefix or None
         app.register_blueprint(api_bp, url_prefix=prefix)

@@ -38,7 +38,7 @@ def _wants_page() -> bool:
 
 def handle_domain_error(exc: CounterflowError) -> Any:
     if _wants_page():
-        from counterflow.web.pages.views import error_page
+        from counterflow.web.pages import error_page
 
         return error_page(exc)
     return jsonify(exc.to_dict()), exc.status

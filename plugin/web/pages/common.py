@@ -1,0 +1,120 @@
+"""What every page shares: the blueprint, the actor, the language, CSRF, time and error pages."""
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
+
+from counterflow.core.errors import BadRequest, CounterflowError, Unauthorized
+from counterflow.core.i18n import LANGS, text
+from counterflow.web import errors as handlers
+from counterflow.web.pages.uitext import UI
+
+bp = Blueprint("counterflow_pages", __name__, template_folder="../templates",
+               static_folder=str(resources.files("counterflow.static")), static_url_path="/cf-static")
+handlers.install(bp)
+
+
+def ext() -> Any:
+    return current_app.extensions["counterflow"]
+
+
+def lang() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGS and session.get("cf_lang") != chosen:
+        session["cf_lang"] = chosen                     # the user's choice sticks for the session
+    return handlers.request_lang()
+
+
+def t(key: str, **params: Any) -> str:
+    value = text(UI.get(key, {"en": key}), lang())
+    return value.format(**params) if params else value
+
+
+def actor(required: bool = True) -> Any:
+    """The signed-in user: the portal's identity_loader, else the session of the built-in login."""
+    if "cf_actor" in g:
+        return g.cf_actor
+    state = ext()
+    found = state.identity_from_portal()
+    if found is None and not state.identity_loader and session.get("cf_uid"):
+        found = state.service.actor_for_user_id(session["cf_uid"], session.get("cf_epoch", 0))
+    if found is None and required:
+        raise Unauthorized(t("sign_in_first"), code="unauthorized")
+    g.cf_actor = found
+    return found
+
+
+@bp.before_request
+def _protect() -> Any:
+    request.max_content_length = ext().settings.max_upload_bytes
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError):
+            raise BadRequest(t("csrf"), code="csrf") from None
+    return None
+
+
+@bp.after_request
+def _headers(response: Any) -> Any:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang, "cf_text": lambda v: text(v, lang()),
+            "cf_actor": lambda: actor(required=False), "cf_portal": lambda: bool(ext().identity_loader),
+            "cf_lang_url": _lang_url}
+
+
+def local_time(value: str | None, seconds: bool = False) -> str:
+    """A stored UTC stamp as the counter's local time (Asia/Shanghai by default), for people."""
+    if not value:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ext().service.tz)
+    except ValueError:
+        return value
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _lang_url(code: str) -> str:
+    args: dict[str, Any] = dict(request.args)
+    args["lang"] = code
+    return url_for(request.endpoint or "counterflow_pages.worklist", **(request.view_args or {}), **args)
+
+
+def error_page(exc: CounterflowError) -> Any:
+    if exc.status == 401 and not ext().identity_loader and request.method == "GET":
+        return redirect(url_for("counterflow_pages.login", next=request.full_path.rstrip("?")))
+    return render_template("counterflow/error.html", error=exc), exc.status
+
+
+def problems_of(exc: CounterflowError) -> list[Any]:
+    """The items a page lists for an error: its details, else its message."""
+    if isinstance(exc.details, list) and exc.details:
+        return list(exc.details)
+    return [{"path": "", "code": exc.code, "message": exc.message}]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host, never a scheme."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("counterflow_pages.worklist")
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else url_for("counterflow_pages.worklist")
+
+
+def as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
