@@ -51,8 +51,9 @@ DRAFT_REFUSED = {
 # blank rows and nulls are dropped. Everything else comes back exactly as it went out.
 ROUND_TRIP = {
     "allOf": lambda data: {"lorem": False},
-    "constField": lambda data: {"name": "John", "address": {"city": "New York", "detail": {
-        "street": "First Street", "zip": 12345}}, "tags": ["red", "green", "blue"], "isVerified": True, "age": 30},
+    "constField": lambda data: {
+        "name": "John", "address": {"city": "New York", "detail": {"street": "First Street", "zip": 12345}},
+        "tags": ["red", "green", "blue"], "isVerified": True, "age": 30},
     "defaults": lambda data: {k: v for k, v in data.items() if k != "noValuesInFormData"},
     "nullable": lambda data: {k: v for k, v in data.items() if v is not None},
 }
@@ -135,7 +136,7 @@ def check_round_trip(name: str, validator: FormValidator, definition: dict[str, 
     problems = [p.to_dict() for p in validator.check_complete(data, "en")]
     fields = render_fields(schema, ui, data, problems, "en", tz=TZ)
     page = Page(str(fields))
-    assert {p["path"] for p in fields.unplaced_problems()} <= {""}  # a whole-form problem is in the summary only
+    assert {p["path"] for p in fields.unplaced_problems()} <= {""}  # a whole-form problem: the summary
     assert len(page.ids) == len(set(page.ids)), page.ids
     back, parse_problems = parse_form(schema, MultiDict(page.posted()), MultiDict(), tz=TZ)
     assert parse_problems == []

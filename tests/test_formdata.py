@@ -21,6 +21,7 @@ def parse_form(*args: Any, **kwargs: Any) -> Any:
     """The data as the pages parse it with the default `timezone` setting."""
     return parse.parse_form(*args, **{"tz": SHANGHAI, **kwargs})
 
+
 WITHOUT_FILES = [p for p in CORPUS if "data-url" not in p.read_text() and "attachment" not in p.read_text()]
 # What the HTML form cannot carry: an unticked checkbox is `false`, a `const` is filled in,
 # blank rows and nulls are dropped.
@@ -240,7 +241,8 @@ def test_parsing_needs_no_web_framework_objects() -> None:
     files = PlainPost([("scan", PlainUpload("scan.pdf", "application/pdf", b"%PDF")),
                        ("photo", PlainUpload("p.png", "image/png", b"\x89PNG"))])
     data, problems = parse.parse_form(FORM, form, None, tz=SHANGHAI)
-    assert problems == [] and data == {"applicant": {"name": "张三"}, "rows": [{"item": "A"}, {"qty": 3}], "count": 4}
+    assert problems == []
+    assert data == {"applicant": {"name": "张三"}, "rows": [{"item": "A"}, {"qty": 3}], "count": 4}
     data, problems = parse.parse_form(FILES, PlainPost([]), files, store_file=store, tz=SHANGHAI)
     assert problems == [] and stored == ["scan.pdf"]
     assert data == {"scan": "att-1", "photo": "data:image/png;name=p.png;base64,iVBORw=="}
@@ -269,5 +271,6 @@ def test_a_stored_date_time_is_shown_in_the_configured_zone_and_posts_back_as_th
     data, _ = parse.parse_form(WHEN, MultiDict(shown.posted()), tz=BERLIN)
     assert data == {"when": "2026-07-01T03:30:00+02:00"}
     assert dt.datetime.fromisoformat(data["when"]) == dt.datetime.fromisoformat("2026-07-01T09:30:00+08:00")
-    utc = Page(str(forms_render.render_fields(WHEN, {}, {"when": "2026-07-01T01:30:00Z"}, [], "en", tz=SHANGHAI)))
+    utc = Page(str(forms_render.render_fields(WHEN, {}, {"when": "2026-07-01T01:30:00Z"}, [], "en",
+                                              tz=SHANGHAI)))
     assert next(c for c in utc.controls if c.get("name") == "when")["value"] == "2026-07-01T09:30:00"

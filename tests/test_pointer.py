@@ -27,7 +27,8 @@ QUESTION = "Do you want to get rid of any?"
 
 @pytest.mark.parametrize("parts, ptr", [
     ([], ""), ([""], "/"), (["a"], "/a"), (["a/b"], "/a~1b"), (["m~n"], "/m~0n"), (["~1"], "/~01"),
-    (["~0"], "/~00"), (["/~"], "/~1~0"), (["rows", 0, SLASH], "/rows/0/a~1b~0c"), ([QUESTION], "/" + QUESTION),
+    (["~0"], "/~00"), (["/~"], "/~1~0"), (["rows", 0, SLASH], "/rows/0/a~1b~0c"),
+    ([QUESTION], "/" + QUESTION),
 ])
 def test_pointers_encode_and_decode_as_rfc_6901_says(parts: list[Any], ptr: str) -> None:
     assert jp.join(parts) == ptr
@@ -63,14 +64,16 @@ SCHEMA: dict[str, Any] = {
             SLASH: {"type": "string", "x-sensitive": "bank_card"}, "qty ?": {"type": "integer"}}}},
     },
 }
-DATA: dict[str, Any] = {SLASH: "13812345678", DATE: "2026-05-01", QUESTION: True, "~tilde": "t", "_present": "p",
-                        "*": "star", "id no": 7, "rows": [{SLASH: "6222020200112233445", "qty ?": 2}]}
+DATA: dict[str, Any] = {SLASH: "13812345678", DATE: "2026-05-01", QUESTION: True, "~tilde": "t",
+                        "_present": "p", "*": "star", "id no": 7,
+                        "rows": [{SLASH: "6222020200112233445", "qty ?": 2}]}
 
 
 def definition() -> dict[str, Any]:
     return {"key": "odd-names", "title": {"zh-CN": "名称", "en": "Names"}, "schema": SCHEMA,
             "ui_schema": {"ui:order": [QUESTION, "*"], DATE: {"ui:help": "YYYY-MM-DD"}},
-            "settings": {"processes": ["intake"], "numbering": "ODD-{seq:04d}", "time_limit": {"working_days": 5}}}
+            "settings": {"processes": ["intake"], "numbering": "ODD-{seq:04d}",
+                         "time_limit": {"working_days": 5}}}
 
 
 def test_such_names_define_a_form() -> None:
@@ -110,7 +113,8 @@ def test_rendered_names_and_ids_are_valid_unique_and_parse_back() -> None:
     page = Page(str(fields))
     assert len(page.ids) == len(set(page.ids)) and all(HTML_ID.match(i) for i in page.ids), page.ids
     names = {c["name"] for c in page.controls if "name" in c and not c["_template"]}
-    assert {SLASH, DATE, QUESTION, "~~tilde", "~_present", "~*", "id no", f"rows.0.{SLASH}", "rows.0.qty ?"} <= names
+    assert {SLASH, DATE, QUESTION, "~~tilde", "~_present", "~*", "id no", f"rows.0.{SLASH}",
+            "rows.0.qty ?"} <= names
     slash = next(c for c in page.controls if c.get("name") == SLASH)
     assert slash["id"] == field_id("/a~1b~0c") == "cf-f-a.2fb.7ec"
     assert page.labels[slash["id"]].startswith("Slash")
@@ -122,9 +126,11 @@ def test_rendered_names_and_ids_are_valid_unique_and_parse_back() -> None:
 
 
 def test_a_field_named_like_a_form_control_does_not_take_its_place() -> None:
-    posted = MultiDict([("_present", "/" + QUESTION), ("~_present", "kept"), ("*", '{"extra": 1}'), ("~*", "star")])
+    posted = MultiDict([("_present", "/" + QUESTION), ("~_present", "kept"), ("*", '{"extra": 1}'),
+                        ("~*", "star")])
     schema = {"type": "object", "additionalProperties": True, "properties": {
         QUESTION: {"type": "boolean"}, "_present": {"type": "string"}, "*": {"type": "string"}}}
-    assert parse_form(schema, posted, tz=TZ) == ({QUESTION: False, "_present": "kept", "*": "star", "extra": 1}, [])
+    expected = {QUESTION: False, "_present": "kept", "*": "star", "extra": 1}
+    assert parse_form(schema, posted, tz=TZ) == (expected, [])
     assert input_name(["_present"]) == "~_present" and input_name(["g", "_present"]) == "g._present"
     assert input_name(["revision"]) == "~revision" and input_name(["g"], extras=True) == "g.*"

@@ -20,6 +20,7 @@ def render_fields(*args: Any, **kwargs: Any) -> Any:
     """The fields as the pages render them with the default `timezone` setting."""
     return forms_render.render_fields(*args, **{"tz": SHANGHAI, **kwargs})
 
+
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = sorted((SHARED / "corpus" / "rjsf").glob("*.json"))
 XSS = "<script>alert(1)</script>"
@@ -60,7 +61,7 @@ class Page(HTMLParser):
             self._label = attrs.get("for", "")
             self.labels.setdefault(self._label, "")
         elif tag in ("input", "textarea", "select"):
-            control = {"tag": tag, **attrs, "text": "", "options": []}
+            control: dict[str, Any] = {"tag": tag, **attrs, "text": "", "options": []}
             self.controls.append(control)
             if tag == "textarea":
                 self._textarea = control

@@ -170,7 +170,7 @@ def test_root_level_combinator_errors_are_whole_form_errors() -> None:
 
 
 def test_draft07_schema_is_validated_as_draft07() -> None:
-    schema = {"definitions": {"text": {"type": "string"}}, "type": "object", "properties": {
+    schema: dict[str, Any] = {"definitions": {"text": {"type": "string"}}, "type": "object", "properties": {
         "code": {"$ref": "#/definitions/text", "maxLength": 2},  # draft-07 ignores keywords beside $ref
         "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}], "additionalItems": False}}}
     draft7 = compile_schema(dict(schema, **{"$schema": DRAFT7}))
@@ -371,4 +371,3 @@ def test_one_answer_to_what_json_type_a_value_has(value: Any, expected: str) -> 
     assert jsonschema_rs.is_valid({"type": expected}, value)
     assert schema_type({"const": value}) == expected
     assert type_ok(value, {"type": expected}, {})
-
