@@ -1,26 +1,91 @@
 // counterflow: progressive enhancement for generated forms. The forms work without it.
-const OPS = {
-  "==": (a, b) => a == b, // eslint-disable-line eqeqeq
-  "!=": (a, b) => a != b, // eslint-disable-line eqeqeq
-  "===": (a, b) => a === b,
-  "!==": (a, b) => a !== b,
-  ">": (a, b) => a > b,
-  ">=": (a, b) => a >= b,
-  "<": (a, b, c) => (c === undefined ? a < b : a < b && b < c),
-  "<=": (a, b, c) => (c === undefined ? a <= b : a <= b && b <= c),
-  "!": (a) => !truthy(a),
-  in: (a, b) => (Array.isArray(b) || typeof b === "string" ? b.includes(a) : false),
-};
+//
+// Conditions (`data-show-if`, from x-show-if / ui:options.show_if) are JSON Logic, evaluated by
+// json-logic-js (static/vendor/json-logic-js, loaded by base.html before this module). The server
+// evaluates the same rules in counterflow/forms/conditions.py, following json-logic-js's answers;
+// tests/test_jsonlogic_browser.py holds the two to the same answers in Chromium.
+const logic = globalThis.jsonLogic;
 
-function truthy(value) {
-  return Array.isArray(value) ? value.length > 0 : Boolean(value);
+// json-logic-js's `var`, except that it reads only the data's own fields, as the server does: a field
+// named "constructor" or a list's "map" is never a JavaScript built-in.
+function ownVar(path, fallback) {
+  const notFound = fallback === undefined ? null : fallback;
+  let data = this; // eslint-disable-line no-invalid-this
+  if (path === undefined || path === "" || path === null) return data;
+  for (const part of String(path).split(".")) {
+    if (data === null || data === undefined) return notFound;
+    const own = (typeof data === "object" || typeof data === "string") && Object.hasOwn(data, part);
+    data = own ? data[part] : undefined;
+    if (data === undefined) return notFound;
+  }
+  return data;
+}
+if (logic) logic.add_operation("var", ownVar);
+
+/** The rule's value on the data, as the server's `conditions.evaluate` computes it. */
+export function evaluate(rule, data) {
+  return logic.apply(rule, data);
 }
 
-function readField(form, name) {
-  const fields = [...form.querySelectorAll(`[name="${CSS.escape(name)}"]`)].filter((el) => !el.disabled);
-  if (!fields.length) return null;
+/** Whether a condition holds; a rule that cannot apply counts as false, as on the server. */
+export function holds(rule, data) {
+  try { return logic.truthy(logic.apply(rule, data)); } catch { return false; }
+}
+
+const CONTROLS = new Set(["_present", "_remove", "_add_row"]); // posted with the fields, not data
+const INDEX = /^(0|[1-9][0-9]*)$/;
+
+function put(object, key, value) {
+  // defineProperty: a field called "__proto__" is a field like any other
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function toPointer(parts) {
+  return parts.map((p) => "/" + p.replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+}
+
+/** The form's data as the server would read it from a post: typed, nested, blanks left out. */
+export function formData(form) {
+  const byName = new Map();
+  const jsonFields = new Set();
+  for (const el of form.elements) {
+    if (!el.name || el.disabled || !el.closest(".cf-fields") || el.closest("template")) continue;
+    if (el.name === "_json") { jsonFields.add(el.value); continue; }
+    if (CONTROLS.has(el.name) || ["submit", "button", "reset", "image"].includes(el.type)) continue;
+    if (!byName.has(el.name)) byName.set(el.name, []);
+    byName.get(el.name).push(el);
+  }
+  const data = {};
+  for (const [name, fields] of byName) {
+    const parts = name.split(".");
+    let value = readField(fields, jsonFields.has(toPointer(parts)) || parts.at(-1) === "*");
+    if (value === null || (Array.isArray(value) && !value.length)) continue;
+    let at = data;
+    for (const part of parts.slice(0, -1)) {
+      if (!Object.hasOwn(at, part) || typeof at[part] !== "object" || at[part] === null) put(at, part, {});
+      at = at[part];
+    }
+    const last = parts.at(-1);
+    if (last === "*" && value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, extra] of Object.entries(value)) if (!Object.hasOwn(at, key)) put(at, key, extra);
+    } else {
+      put(at, last, value);
+    }
+  }
+  return rowsToLists(data);
+}
+
+function rowsToLists(value) {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  for (const key of keys) value[key] = rowsToLists(value[key]);
+  if (!keys.length || !keys.every((k) => INDEX.test(k))) return value;
+  return keys.map(Number).sort((a, b) => a - b).map((i) => value[i]); // rows, in order, without gaps
+}
+
+function readField(fields, json) {
   const first = fields[0];
-  const convert = (raw) => typed(raw, first.dataset.cfType);
+  const convert = (raw) => typed(raw, json ? "json" : first.dataset.cfType);
   if (first.type === "radio") {
     const checked = fields.find((el) => el.checked);
     return checked ? convert(checked.value) : null;
@@ -30,7 +95,7 @@ function readField(form, name) {
     return fields.filter((el) => el.checked).map((el) => convert(el.value));
   }
   if (first.type === "hidden" && (first.value === "true" || first.value === "false")) return first.value === "true";
-  return first.value === "" ? null : convert(first.value);
+  return first.value.trim() === "" ? null : convert(first.value);
 }
 
 function typed(raw, type) {
@@ -45,44 +110,24 @@ function typed(raw, type) {
   return raw;
 }
 
-export function evaluate(rule, read) {
-  if (rule === null || typeof rule !== "object") return rule;
-  if (Array.isArray(rule)) return rule.map((item) => evaluate(item, read));
-  const [op] = Object.keys(rule);
-  let args = rule[op];
-  if (!Array.isArray(args)) args = [args];
-  if (op === "var") {
-    const [name, fallback = null] = args.map((a) => evaluate(a, read));
-    const value = name === "" || name === null ? null : read(String(name));
-    return value === null || value === undefined ? fallback : value;
-  }
-  if (op === "and") {
-    let value = true;
-    for (const arg of args) { value = evaluate(arg, read); if (!truthy(value)) return value; }
-    return value;
-  }
-  if (op === "or") {
-    let value = false;
-    for (const arg of args) { value = evaluate(arg, read); if (truthy(value)) return value; }
-    return value;
-  }
-  if (op === "!!") return truthy(evaluate(args[0], read));
-  const fn = OPS[op];
-  if (!fn) throw new Error("unknown operator " + op); // caught below: the field stays shown
-  return fn(...args.map((arg) => evaluate(arg, read)));
-}
-
 function applyConditions(form) {
-  const read = (name) => readField(form, name);
-  for (const wrapper of form.querySelectorAll("[data-show-if]")) {
-    let show = true;
-    try { show = truthy(evaluate(JSON.parse(wrapper.dataset.showIf), read)); } catch { show = true; }
-    wrapper.hidden = !show;
-    // A hidden field is not posted, so its stale value does not count.
-    for (const el of wrapper.querySelectorAll("input, select, textarea")) {
-      if (!show && !el.disabled) { el.disabled = true; el.dataset.cfHidden = "1"; }
-      if (show && el.dataset.cfHidden) { el.disabled = false; delete el.dataset.cfHidden; }
+  // Hiding a field can change a later condition (its value no longer counts): repeat until nothing moves.
+  for (let round = 0; round < 5; round += 1) {
+    const data = formData(form);
+    let changed = false;
+    for (const wrapper of form.querySelectorAll("[data-show-if]")) {
+      let rule;
+      try { rule = JSON.parse(wrapper.dataset.showIf); } catch { continue; }
+      const show = holds(rule, data);
+      if (wrapper.hidden !== !show) changed = true;
+      wrapper.hidden = !show;
+      // A hidden field is not posted, so its stale value does not count.
+      for (const el of wrapper.querySelectorAll("input, select, textarea")) {
+        if (!show && !el.disabled) { el.disabled = true; el.dataset.cfHidden = "1"; }
+        if (show && el.dataset.cfHidden) { el.disabled = false; delete el.dataset.cfHidden; }
+      }
     }
+    if (!changed) return;
   }
 }
 
@@ -133,7 +178,8 @@ function enhance(root = document) {
     const button = event.target.closest("button[name=_add_row]");
     if (button && addRow(button)) event.preventDefault();
   });
-  const forms = new Set([...root.querySelectorAll("[data-show-if]")].map((el) => el.closest("form") || document));
+  // Only fields being filled in: a read-only view shows what the record holds, as the server rendered it.
+  const forms = logic ? new Set([...root.querySelectorAll("form [data-show-if]")].map((el) => el.closest("form"))) : [];
   for (const form of forms) {
     applyConditions(form);
     form.addEventListener("input", () => applyConditions(form));

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 import jsonschema_rs
 
 from counterflow.core.errors import DefinitionError
+from counterflow.forms.conditions import condition_problems, ui_condition_problems
 from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
                                         MAX_SCHEMA_DEPTH, SENSITIVE_KINDS, FormValidator, Schema, _clip,
                                         declared_names, expand, item_schemas, pointer, property_schemas,
@@ -163,6 +164,9 @@ def _extension_problems(node: dict[str, Any], where: list[str | int], root: Any)
         elif not _is_file_field(node, root):
             yield pointer([*where, "x-material"]), "x-material is on a field that takes no file", \
                 "put it on {\"type\": \"string\", \"format\": \"attachment\"} or an array of those"
+    if "x-show-if" in node:
+        for place, what, fix in condition_problems(node["x-show-if"]):
+            yield pointer([*where, "x-show-if", *place]), f"x-show-if: {what}", fix
     if "x-title" in node and not _bilingual(node["x-title"]):
         yield pointer([*where, "x-title"]), "x-title needs both languages", \
             "write {\"zh-CN\": \"...\", \"en\": \"...\"}"
@@ -275,4 +279,6 @@ def check_form_definition(definition: Any, source: str) -> list[str]:
         problems += _schema_problems(schema)
         if not any(place.startswith("/schema") for place, _, _ in problems):
             problems += _ui_order_problems(definition.get("ui_schema"), schema, ["ui_schema"], schema)
+    problems += [(pointer(place), f"show_if: {what}", fix)
+                 for place, what, fix in ui_condition_problems(definition.get("ui_schema"), ["ui_schema"])]
     return [f"{source}: {place}: {what}; fix: {fix}" for place, what, fix in problems]

@@ -8,11 +8,11 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote
 
 import jsonschema_rs
-from json_logic import jsonLogic
 
 from counterflow.core import pointer as jp
 from counterflow.core.errors import DefinitionError
 from counterflow.core.i18n import message, normalize
+from counterflow.forms.conditions import holds
 
 Schema = Any  # a JSON Schema node: a dict, or a boolean schema
 
@@ -540,11 +540,8 @@ def _ui_show_if(ui: Any, parts: list[str]) -> dict[str, Any] | None:
 
 
 def _holds(rule: dict[str, Any], data: Any) -> bool:
-    """Evaluate a JSON Logic condition on the form's data; a rule that cannot apply counts as false."""
-    try:
-        return bool(jsonLogic(rule, data if isinstance(data, dict) else {}))
-    except Exception:  # noqa: BLE001 - admin-supplied rule on clerk-supplied data: never a 500
-        return False
+    """Whether a condition holds on the form's data, as the page decides it (forms.conditions)."""
+    return holds(rule, data)
 
 
 def compile_schema(schema: dict[str, Any]) -> FormValidator:
