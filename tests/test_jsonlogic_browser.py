@@ -490,3 +490,12 @@ def test_shipped_forms_show_agent_fields_only_for_an_agent(live: LiveServer, sta
         expect(proof).to_be_hidden()
     finally:
         context.close()
+
+
+def test_every_accepted_operator_is_evaluated_the_browsers_way() -> None:
+    from counterflow.forms.conditions import OPERATIONS
+
+    handled_by_apply = {"if", "?:", "and", "or", "some", "all", "none"}   # panzi's apply, as json-logic-js's
+    assert set(OPERATORS) - handled_by_apply <= {op for op, fn in OPERATIONS.items()
+                                                 if fn.__module__ == "counterflow.forms.conditions"}
+    assert "log" not in OPERATIONS

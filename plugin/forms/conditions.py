@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 from json_logic import jsonLogic
+from json_logic.builtins import BUILTINS
 
 #: operator -> (fewest, most) arguments; None: no upper limit. The only operators a condition may use.
 OPERATORS: dict[str, tuple[int, int | None]] = {
@@ -327,7 +328,10 @@ def _three(compare: Any) -> Any:
     return operation
 
 
+# A rule stored before the definition check refused other operators still evaluates as the package does
+# (never `log`, which writes to the server's output); every operator a definition may use is here.
 OPERATIONS: dict[str, Any] = {
+    **{op: fn for op, fn in BUILTINS.items() if op != "log"},
     "var": _var,
     "missing": _missing,
     "missing_some": _missing_some,
