@@ -461,6 +461,17 @@ def test_a_conditional_field_follows_the_field_it_depends_on(live: LiveServer, s
                 expect(shown).to_be_hidden()
         assert not holds(schema["address"]["x-show-if"], data)
         assert holds(schema["bulk_reason"]["x-show-if"], data)
+
+        # once accepted the record is shown read-only: the view shows what the record holds (the script
+        # used to judge it on a page without inputs, as if every field were empty, and hid the reason)
+        record_id = record_id_of(page)
+        page.locator("button[name=_action][value=accept]").click()
+        expect(page).to_have_url(re.compile(r"/receipt$"))
+        page.goto(f"{live.url}/records/{record_id}")
+        item = page.locator(".cf-view-item[data-show-if]", has_text="单位办理")
+        expect(item).to_be_visible()
+        assert item.evaluate("el => el.hidden") is False
+        expect(page.locator("#cf-f-count")).to_have_count(0)
     finally:
         context.close()
 
