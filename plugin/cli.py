@@ -70,7 +70,7 @@ def serve(host: str, port: int, data_dir: str | None, threads: int) -> None:
 @group.command(help="Check every shipped definition, and any definition FILES given (.json forms, .yaml workflows).")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
-    from counterflow.forms.check import check_form_definition
+    from counterflow.forms.check import check_form_definition, shipped_forms
 
     problems: list[str] = []
     given_workflows = set()
@@ -81,7 +81,7 @@ def check(files: tuple[str, ...]) -> None:
         workflows = None                 # the shipped forms are judged once the workflows they name load
     try:
         if workflows is not None:
-            definitions.shipped_forms(workflows)
+            shipped_forms(workflows)
     except DefinitionError as exc:
         problems.extend(exc.problems)
     for name in files:

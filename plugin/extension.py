@@ -14,6 +14,7 @@ from counterflow.core import definitions
 from counterflow.store.embedded import EmbeddedServer
 from counterflow.core.engine import Actor
 from counterflow.core.errors import CounterflowError
+from counterflow.forms.check import shipped_forms
 from counterflow.web.errors import handle_domain_error, handle_http_error
 from counterflow.service import Service
 from counterflow.settings import Settings
@@ -66,7 +67,7 @@ class Counterflow:
                                "tokens; set it to a long random value (and keep it out of version control)")
         settings = Settings.from_mapping(app.config)
         workflows = definitions.shipped_workflows()
-        forms = definitions.shipped_forms(workflows)
+        forms = shipped_forms(workflows)
         embedded = None
         uri = settings.mongodb_uri
         if not uri:

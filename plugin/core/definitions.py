@@ -89,7 +89,7 @@ def record_processes(workflows: Mapping[str, Any]) -> list[str]:
     return [k for k, d in workflows.items() if d.get("subject", "record") == "record"]
 
 
-def _load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[str], Any],
+def load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[str], Any],
                  check: Callable[[Any, str], list[str]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Every `*suffix` file of a package folder (or a folder on disk), parsed and checked: (definitions by key, problems)."""
     found: dict[str, dict[str, Any]] = {}
@@ -121,13 +121,13 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
     A file in `extra` with the key of a shipped workflow replaces it (stored as a new version
     at start-up; running records keep theirs). Raises DefinitionError with every problem.
     """
-    found, problems = _load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
+    found, problems = load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
     if extra:
         folder = Path(extra).expanduser()
         if not folder.is_dir():
             problems.append(f"{folder}: not a folder; fix: point COUNTERFLOW_WORKFLOWS_DIR at a folder of .yaml files")
         else:
-            added, more = _load_folder(folder, str(folder), ".yaml", yaml.safe_load, check_workflow)
+            added, more = load_folder(folder, str(folder), ".yaml", yaml.safe_load, check_workflow)
             found.update(added)
             problems.extend(more)
     for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]
@@ -136,21 +136,6 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
                         f"fix: exactly one workflow has 'subject: form_version' (restore the shipped definitions)")
     if not problems and not record_processes(found):
         problems.append("workflows/: no process for records; fix: restore the shipped definitions")
-    if problems:
-        raise DefinitionError(problems)
-    return found
-
-
-def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The form definition files inside the package, checked against the record processes among `workflows`."""
-    from counterflow.forms.check import check_form_definition
-
-    processes = set(record_processes(workflows))
-
-    def check(definition: Any, source: str) -> list[str]:
-        return check_form_definition(definition, source) or check_processes(definition, processes, source)
-
-    found, problems = _load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
     if problems:
         raise DefinitionError(problems)
     return found

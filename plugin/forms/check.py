@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import jsonschema_rs
 
+from counterflow.core import definitions
 from counterflow.core.errors import DefinitionError
 from counterflow.forms.conditions import condition_problems, ui_condition_problems
 from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
@@ -282,3 +283,16 @@ def check_form_definition(definition: Any, source: str) -> list[str]:
     problems += [(pointer(place), f"show_if: {what}", fix)
                  for place, what, fix in ui_condition_problems(definition.get("ui_schema"), ["ui_schema"])]
     return [f"{source}: {place}: {what}; fix: {fix}" for place, what, fix in problems]
+
+
+def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The form definition files inside the package, checked against the record processes among `workflows`."""
+    processes = set(definitions.record_processes(workflows))
+
+    def check(definition: Any, source: str) -> list[str]:
+        return check_form_definition(definition, source) or definitions.check_processes(definition, processes, source)
+
+    found, problems = definitions.load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
+    if problems:
+        raise DefinitionError(problems)
+    return found
