@@ -15,9 +15,9 @@ from counterflow.core import definitions
 from counterflow.core.errors import DefinitionError
 from counterflow.forms.conditions import condition_problems, ui_condition_problems
 from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
-                                        MAX_SCHEMA_DEPTH, SENSITIVE_KINDS, FormValidator, Schema, _clip,
-                                        declared_names, expand, item_schemas, pointer, property_schemas,
-                                        resolve_ref, valid_field_name)
+                                        SENSITIVE_KINDS, FormValidator, _clip, pointer, valid_field_name)
+from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, Schema, declared_names, expand, item_schemas,
+                                      property_schemas, resolve_ref)
 
 
 @lru_cache(maxsize=1)

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize
-from counterflow.forms.render import (EXTRA_KEY, choices, encode_value, input_name, is_file, properties,
-                                      resolve, schema_type, to_pointer)
+from counterflow.forms.render import EXTRA_KEY, choices, encode_value, input_name, is_file, to_pointer
+from counterflow.forms.walker import properties, resolve, schema_type
 
 DATA_URL_LIMIT = 2 * 1024 * 1024
 TRUE_WORDS = ("on", "true", "1", "yes")

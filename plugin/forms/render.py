@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize, text
-from counterflow.forms.validate import json_type, resolve_ref
+from counterflow.forms.walker import object_fields, properties, resolve, schema_type
 
 MAX_DEPTH = 10
 RADIO_MAX = 4
@@ -108,77 +108,10 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-# ---- schema interpretation (shared with formdata) ----------------------------------------
+# ---- laying fields out (the schema walk itself is forms/walker.py) ---------------------------
 
 def _as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def resolve(schema: Any, ui: Any, root: Mapping, ui_root: Mapping | None = None) -> tuple[dict, dict]:
-    """Follow local `$ref`s (sibling keywords win) and apply `ui:definitions` for them."""
-    schema, ui = _as_dict(schema), _as_dict(ui)
-    ui_defs = _as_dict(_as_dict(ui_root).get("ui:definitions"))
-    seen: set[str] = set()
-    while isinstance(schema.get("$ref"), str):
-        ref = schema["$ref"]
-        siblings = {k: v for k, v in schema.items() if k != "$ref"}
-        target = resolve_ref(root, ref) if ref not in seen else None
-        if not isinstance(target, dict):
-            return siblings, ui
-        seen.add(ref)
-        schema = {**target, **siblings}
-        ui = {**_as_dict(ui_defs.get(ref)), **ui}
-    return schema, ui
-
-
-def schema_type(schema: Mapping) -> str | None:
-    typ = schema.get("type")
-    if isinstance(typ, list):
-        typ = next((t for t in typ if t != "null"), "null" if typ else None)
-    if isinstance(typ, str):
-        return typ
-    if "properties" in schema or "patternProperties" in schema:
-        return "object"
-    if "items" in schema:
-        return "array"
-    if "const" in schema:
-        return json_type(schema["const"])
-    return None
-
-
-def _merge_property(old: dict | None, new: dict, *, conditional: bool) -> dict:
-    if old is None:
-        return dict(new)
-    if isinstance(old.get("enum"), list) and isinstance(new.get("enum"), list):
-        merged = list(old["enum"]) + [v for v in new["enum"] if v not in old["enum"]]
-        return {**old, "enum": merged} if conditional else {**old, **new, "enum": merged}
-    return old if conditional else {**old, **new}
-
-
-def properties(schema: Mapping, root: Mapping) -> dict[str, dict]:
-    """Every property the object may have, from `properties` and from its combinators."""
-    props: dict[str, dict] = {k: _as_dict(v) for k, v in _as_dict(schema.get("properties")).items()}
-    conditional: list[Any] = [*_as_list(schema.get("anyOf")), *_as_list(schema.get("oneOf")),
-                              schema.get("then"), schema.get("else")]
-    conditional += [v for v in _as_dict(schema.get("dependencies")).values() if isinstance(v, dict)]
-    conditional += [v for v in _as_dict(schema.get("dependentSchemas")).values()]
-    for sub, is_conditional in [(s, False) for s in _as_list(schema.get("allOf"))] + \
-                               [(s, True) for s in conditional]:
-        if not isinstance(sub, dict) or not sub:
-            continue
-        sub, _ = resolve(sub, {}, root)
-        if schema_type(sub) not in (None, "object"):
-            continue
-        for key, prop in properties(sub, root).items():
-            props[key] = _merge_property(props.get(key), prop, conditional=is_conditional)
-    return props
-
-
-def required_names(schema: Mapping) -> set[str]:
-    names = set(_as_list(schema.get("required")))
-    for sub in _as_list(schema.get("allOf")):
-        names |= set(_as_list(_as_dict(sub).get("required")))
-    return {n for n in names if isinstance(n, str)}
 
 
 def has_extras(schema: Mapping) -> bool:
@@ -493,14 +426,14 @@ def _root_nodes(ctx: _Context, data: Any) -> list[Node]:
 
 def _object_children(schema: dict, ui: dict, data: dict, parts: list[str], ctx: _Context, *,
                      readonly: bool, depth: int) -> list[Node]:
-    props = properties(schema, ctx.root)
-    required = required_names(schema)
+    props = {name: (prop, required) for name, prop, required in object_fields(schema, ctx.root)}
     nodes = []
     for name in order_names(list(props), ui.get("ui:order")):
-        child_schema, child_ui = resolve(props[name], ui.get(name), ctx.root, ctx.ui_root)
+        prop, required = props[name]
+        child_schema, child_ui = resolve(prop, ui.get(name), ctx.root, ctx.ui_root)
         label = label_of(child_schema, child_ui, name, ctx.lang)
         nodes.append(_build(child_schema, child_ui, data.get(name), parts + [name], ctx, label=label,
-                            required=name in required, readonly=readonly, depth=depth + 1))
+                            required=required, readonly=readonly, depth=depth + 1))
     extra = {k: v for k, v in data.items() if k not in props}
     if has_extras(schema) or (extra and schema.get("additionalProperties") is not False):
         nodes.append(_extras_node(extra, parts, ctx, readonly))

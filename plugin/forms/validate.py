@@ -5,7 +5,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import unquote
 
 import jsonschema_rs
 
@@ -13,8 +12,10 @@ from counterflow.core import pointer as jp
 from counterflow.core.errors import DefinitionError
 from counterflow.core.i18n import message, normalize
 from counterflow.forms.conditions import holds
-
-Schema = Any  # a JSON Schema node: a dict, or a boolean schema
+# the walk's names, kept importable from here for the definition checks and older callers
+from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, Field, Schema, Shape, Structure,  # noqa: F401
+                                      child_schemas, declared_names, expand, fields, item_schemas,
+                                      json_type, property_schemas, resolve_ref, type_ok)
 
 DRAFT7_URIS = ("http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema")
 DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
@@ -27,17 +28,11 @@ DATA_URL = re.compile(r"^data:[^,]*,", re.DOTALL)
 SENSITIVE_KINDS = ("id_number", "bank_card", "phone", "name", "address")
 
 MAX_SCHEMA_BYTES = 256 * 1024
-MAX_SCHEMA_DEPTH = 32
 MAX_PROPERTIES = 500
 MAX_STRING = 10_000
 MAX_ITEMS = 1_000
 MAX_DATA_BYTES = 512 * 1024
 MAX_DATA_DEPTH = 64
-
-# Keywords whose subschemas apply to the same instance (they may declare its properties).
-_SAME_INSTANCE_LISTS = ("allOf", "anyOf", "oneOf")
-_SAME_INSTANCE_ONE = ("if", "then", "else")
-_SAME_INSTANCE_MAPS = ("dependencies", "dependentSchemas")
 
 TYPE_NAMES = {
     "string": {"zh-CN": "文本", "en": "text"}, "integer": {"zh-CN": "整数", "en": "a whole number"},
@@ -111,170 +106,15 @@ class Problem:
         return {"path": self.path, "code": self.code, "message": self.message}
 
 
-# -- JSON pointers and schema walking --------------------------------------------------------
+# -- JSON pointers and the schema walk (forms/walker.py); these names stay for callers ---------
 
-pointer = jp.join        # the one JSON-pointer module, core/pointer.py; these names stay for callers
+pointer = jp.join        # the one JSON-pointer module, core/pointer.py
 split_pointer = jp.split
 
 
 def valid_field_name(name: Any) -> bool:
     """1 to 64 characters, not starting with `$`, without `.` or a control character (DESIGN.md)."""
     return isinstance(name, str) and FIELD_NAME.match(name) is not None
-
-
-def resolve_ref(root: Schema, ref: str) -> Schema:
-    """A local `#...` reference; None when it points nowhere (or is remote)."""
-    if not ref.startswith("#"):
-        return None
-    fragment = unquote(ref[1:])
-    if fragment and not fragment.startswith("/"):
-        return _find_anchor(root, fragment)
-    node: Any = root
-    for part in split_pointer(fragment):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _find_anchor(node: Any, anchor: str) -> Schema:
-    if isinstance(node, dict):
-        if node.get("$anchor") == anchor:
-            return node
-        children: Iterable[Any] = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        return None
-    for child in children:
-        found = _find_anchor(child, anchor)
-        if found is not None:
-            return found
-    return None
-
-
-def expand(schema: Schema, root: Schema) -> list[dict[str, Any]]:
-    """Every subschema that applies to the same instance as `schema` ($ref and combinators)."""
-    found: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop(0)
-        if not isinstance(node, dict) or id(node) in seen:
-            continue
-        seen.add(id(node))
-        found.append(node)
-        if isinstance(node.get("$ref"), str):
-            stack.append(resolve_ref(root, node["$ref"]))
-        for key in _SAME_INSTANCE_LISTS:
-            if isinstance(node.get(key), list):
-                stack.extend(node[key])
-        stack.extend(node.get(key) for key in _SAME_INSTANCE_ONE)
-        for key in _SAME_INSTANCE_MAPS:
-            if isinstance(node.get(key), dict):
-                stack.extend(v for v in node[key].values() if isinstance(v, dict))
-    return found
-
-
-def _pattern_matches(pattern: str, name: str) -> bool:
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return True
-
-
-def declared_names(nodes: list[dict[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for node in nodes:
-        if isinstance(node.get("properties"), dict):
-            names.update(dict.fromkeys(node["properties"]))
-    return list(names)
-
-
-def property_schemas(nodes: list[dict[str, Any]], name: str) -> tuple[list[Schema], bool]:
-    """(candidate schemas for key `name`, whether the key is allowed at all)."""
-    found = [n["properties"][name] for n in nodes
-             if isinstance(n.get("properties"), dict) and name in n["properties"]]
-    found += [s for n in nodes if isinstance(n.get("patternProperties"), dict)
-              for p, s in n["patternProperties"].items() if _pattern_matches(p, name)]
-    if found:
-        return found, True
-    extra = [n["additionalProperties"] for n in nodes if "additionalProperties" in n]
-    schemas = [s for s in extra if isinstance(s, dict)]
-    if schemas or any(s is True for s in extra):
-        return schemas, True
-    declares = any(isinstance(n.get(k), dict) and n[k]
-                   for n in nodes for k in ("properties", "patternProperties"))
-    return [], not declares and not extra
-
-
-def item_schemas(nodes: list[dict[str, Any]], index: int) -> list[Schema]:
-    found: list[Schema] = []
-    for node in nodes:
-        prefix = node.get("prefixItems")
-        items = node.get("items")
-        if isinstance(prefix, list):
-            found.append(prefix[index] if index < len(prefix) else items)
-        elif isinstance(items, list):  # draft-07 tuple
-            found.append(items[index] if index < len(items) else node.get("additionalItems"))
-        else:
-            found.append(items)
-    return [s for s in found if isinstance(s, dict)]
-
-
-def child_schemas(nodes: list[dict[str, Any]], segment: str) -> list[Schema]:
-    if segment.isdigit() or segment == "*":
-        return item_schemas(nodes, int(segment) if segment.isdigit() else 0)
-    return property_schemas(nodes, segment)[0]
-
-
-def json_type(value: Any) -> str:
-    """The JSON Schema type of a decoded JSON value; a number with a zero fraction (3.0) is an
-    "integer", as JSON Schema says. Rendering and validation both ask this one function."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"
-
-
-def _type_allows(types: Any, actual: str) -> bool:
-    allowed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
-    return actual in allowed or (actual == "integer" and "number" in allowed)
-
-
-def type_ok(value: Any, schema: Schema, root: Schema, depth: int = 0) -> bool:
-    """Whether the JSON type of `value` can satisfy `schema` (other rules are ignored)."""
-    if not isinstance(schema, dict) or depth > MAX_SCHEMA_DEPTH:
-        return True
-    actual = json_type(value)
-    if "type" in schema and not _type_allows(schema["type"], actual):
-        return False
-    if "type" not in schema:
-        options = schema["enum"] if isinstance(schema.get("enum"), list) else (
-            [schema["const"]] if "const" in schema else None)
-        if options is not None and not any(_type_allows(json_type(o), actual) or json_type(o) == actual
-                                           for o in options):
-            return False
-    if isinstance(schema.get("$ref"), str) \
-            and not type_ok(value, resolve_ref(root, schema["$ref"]), root, depth + 1):
-        return False
-    if isinstance(schema.get("allOf"), list) \
-            and not all(type_ok(value, s, root, depth + 1) for s in schema["allOf"]):
-        return False
-    return all(any(type_ok(value, s, root, depth + 1) for s in schema[key])
-               for key in ("anyOf", "oneOf") if isinstance(schema.get(key), list) and schema[key])
 
 
 # -- the validator ---------------------------------------------------------------------------
@@ -311,45 +151,31 @@ class FormValidator:
             first = _clip(str(error).splitlines()[0], 160)
             raise DefinitionError([f"schema: the schema does not compile: {first}; "
                                    "fix: run check_form_definition and correct what it reports"]) from error
+        self.structure = Structure(schema)   # built once per form version, reused by every check
         self._titles: dict[str, dict[str, str]] = {}
         self.sensitive: dict[str, str] = {}
         self.materials: list[tuple[str, dict[str, str]]] = []
         self._order: dict[str, int] = {}
         self._material_conditions: dict[str, dict[str, Any]] = {}
-        self._collect([schema], [], set())
+        for found in fields(schema):
+            self._take(found)
         for ptr, _ in self.materials:           # the layout's show_if hides a material just as x-show-if does
             rule = _ui_show_if(ui_schema or {}, split_pointer(ptr))
             if rule is not None:
                 self._material_conditions.setdefault(ptr, rule)
 
-    def _collect(self, schemas: list[Schema], parts: list[str], refs: set[str]) -> None:
-        """Walk the declared fields once: titles, order, sensitive kinds, materials."""
-        nodes = [n for s in schemas for n in expand(s, self.schema)]
-        path = pointer(parts)
+    def _take(self, found: Field) -> None:
+        """What one declared field tells the validator: its title, order, sensitive kind, material."""
+        path = found.pointer
         self._order.setdefault(path, len(self._order))
-        for node in nodes:
-            if isinstance(node.get("x-title"), dict):
-                self._titles.setdefault(path, node["x-title"])
-            elif isinstance(node.get("title"), str) and parts:
-                english = node["x-title-en"] if isinstance(node.get("x-title-en"), str) else node["title"]
-                self._titles.setdefault(path, {"zh-CN": node["title"], "en": english})
-            kind = node.get("x-sensitive")
-            if kind is not None and kind is not False:
-                self.sensitive.setdefault(path, "secret" if kind is True else str(kind))
-            material = node.get("x-material")
-            if material and all(p != path for p, _ in self.materials):
-                self.materials.append((path, material.get("title", {}) if isinstance(material, dict) else {}))
-                if isinstance(node.get("x-show-if"), dict):
-                    self._material_conditions[path] = node["x-show-if"]
-        here = {n["$ref"] for n in nodes if isinstance(n.get("$ref"), str)}
-        if len(parts) >= MAX_SCHEMA_DEPTH or here & refs:
-            return  # a recursive $ref: the structure repeats from here on
-        new_refs = refs | here
-        for name in declared_names(nodes):
-            self._collect(property_schemas(nodes, name)[0], parts + [name], new_refs)
-        items = item_schemas(nodes, 0)
-        if items:
-            self._collect(items, parts + ["*"], new_refs)
+        if found.title is not None:
+            self._titles.setdefault(path, found.title)
+        if found.sensitive is not None:
+            self.sensitive.setdefault(path, found.sensitive)
+        if found.material is not None and all(p != path for p, _ in self.materials):
+            self.materials.append((path, found.material))
+            if found.material_if is not None:
+                self._material_conditions[path] = found.material_if
 
     # -- titles and ordering --
 
@@ -417,41 +243,40 @@ class FormValidator:
             params["format"] = message(FORMAT_NAMES, fmt, lang) if fmt in FORMAT_NAMES else _clip(fmt)
         yield self._problem(path, code, lang, **params)
 
-    def _structure(self, value: Any, schemas: list[Schema], parts: list[str | int], lang: str,
+    def _structure(self, value: Any, shape: Shape, parts: list[str | int], lang: str,
                    out: list[Problem]) -> None:
         """Unknown fields, wrong JSON types and oversize values: what a draft may never hold."""
-        path = pointer(parts)
-        if schemas and not any(type_ok(value, s, self.schema) for s in schemas):
-            nodes = [n for s in schemas for n in expand(s, self.schema)]
-            types = [t for n in nodes
-                     for t in ([n["type"]] if isinstance(n.get("type"), str)
-                               else n.get("type", []) if isinstance(n.get("type"), list) else [])]
-            expected = " / ".join(message(TYPE_NAMES, t, lang) for t in dict.fromkeys(types)) or "?"
-            out.append(self._problem(path, "type", lang, expected=expected))
+        if not shape.accepts(value):
+            expected = " / ".join(message(TYPE_NAMES, t, lang) for t in shape.expected) or "?"
+            out.append(self._problem(pointer(parts), "type", lang, expected=expected))
             return
         if len(parts) > MAX_DATA_DEPTH:
-            out.append(self._problem(path, "too_large", lang, limit=MAX_DATA_DEPTH))
+            out.append(self._problem(pointer(parts), "too_large", lang, limit=MAX_DATA_DEPTH))
             return
-        nodes = [n for s in schemas for n in expand(s, self.schema)]
         if isinstance(value, str) and len(value) > MAX_STRING:
-            out.append(self._problem(path, "too_large", lang, limit=MAX_STRING))
+            out.append(self._problem(pointer(parts), "too_large", lang, limit=MAX_STRING))
         elif isinstance(value, list):
             if len(value) > MAX_ITEMS:
-                out.append(self._problem(path, "too_large", lang, limit=MAX_ITEMS))
+                out.append(self._problem(pointer(parts), "too_large", lang, limit=MAX_ITEMS))
                 return
+            shallow = len(parts) < MAX_DATA_DEPTH
             for i, item in enumerate(value):
-                self._structure(item, item_schemas(nodes, i), [*parts, i], lang, out)
+                item_shape = shape.item(i)
+                if not (shallow and _plain(item, item_shape)):
+                    self._structure(item, item_shape, [*parts, i], lang, out)
         elif isinstance(value, dict):
+            shallow = len(parts) < MAX_DATA_DEPTH
             for name, item in value.items():
-                child = [*parts, name]
                 if not valid_field_name(name):
-                    out.append(self._problem(pointer(child), "field_name", lang, field=_clip(str(name))))
+                    out.append(self._problem(pointer([*parts, name]), "field_name", lang,
+                                             field=_clip(str(name))))
                     continue
-                candidates, allowed = property_schemas(nodes, name) if nodes else ([], True)
+                child_shape, allowed = shape.key(name)
                 if not allowed:
-                    out.append(self._problem(pointer(child), "unknown_field", lang, field=_clip(name)))
-                    continue
-                self._structure(item, candidates, child, lang, out)
+                    out.append(self._problem(pointer([*parts, name]), "unknown_field", lang,
+                                             field=_clip(name)))
+                elif not (shallow and _plain(item, child_shape)):
+                    self._structure(item, child_shape, [*parts, name], lang, out)
 
     def _oversize(self, data: Any, lang: str) -> list[Problem]:
         size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
@@ -477,16 +302,20 @@ class FormValidator:
             unique.setdefault((p.path, p.code), p)
         return sorted(unique.values(), key=self._sort_key)
 
+    def _draft_problems(self, data: Any, lang: str) -> list[Problem]:
+        """What a draft may never hold (unknown fields, wrong JSON types, oversize values), unsorted."""
+        found: list[Problem] = []
+        self._structure(data, self.structure.top, [], lang, found)
+        return found
+
     def check_complete(self, data: Any, lang: str) -> list[Problem]:
         """Every problem at once: schema rules, structure and missing materials."""
         lang = normalize(lang)
-        oversize = self._oversize(data, lang)
-        if oversize:
-            return oversize
+        return self._oversize(data, lang) or self._complete(data, lang, self._draft_problems(data, lang))
+
+    def _complete(self, data: Any, lang: str, structure: list[Problem]) -> list[Problem]:
         found = [p for e in self._validator.iter_errors(data) for p in self._from_error(e, lang)]
         # JSON Schema decides what is unknown here; the stricter draft rule is check_draft's
-        structure: list[Problem] = []
-        self._structure(data, [self.schema], [], lang, structure)
         seen = {p.path for p in found}
         found += [p for p in structure if p.code in ("too_large", "field_name")
                   or (p.code == "type" and p.path not in seen)]
@@ -498,18 +327,25 @@ class FormValidator:
     def check_draft(self, data: Any, lang: str) -> tuple[list[Problem], list[Problem]]:
         """(refused, warnings): a draft keeps what was typed unless it cannot be stored."""
         lang = normalize(lang)
-        refused = self._oversize(data, lang)
-        if refused:
-            return refused, []
-        self._structure(data, [self.schema], [], lang, refused)
-        refused = self._finish(refused)
+        oversize = self._oversize(data, lang)
+        if oversize:
+            return oversize, []
+        structure = self._draft_problems(data, lang)
+        refused = self._finish(structure)
+        complete = self._complete(data, lang, structure)
         if refused:
             blocked = {p.path for p in refused}
-            warnings = [p for p in self.check_complete(data, lang)
+            warnings = [p for p in complete
                         if p.path not in blocked
                         and p.code not in ("unknown_field", "field_name", "too_large")]
             return refused, warnings
-        return [], self.check_complete(data, lang)
+        return [], complete
+
+
+def _plain(value: Any, shape: Shape) -> bool:
+    """A scalar of a type the place accepts and of a storable length: nothing to check below it."""
+    return not isinstance(value, (dict, list)) and shape.accepts(value) \
+        and not (isinstance(value, str) and len(value) > MAX_STRING)
 
 
 def _lookup(data: Any, parts: list[str], done: list[str | int]) -> Iterator[tuple[str, Any]]:
