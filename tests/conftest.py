@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,29 +40,47 @@ def mongo_uri() -> Iterator[str]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def db_name() -> str:
+def new_db_name() -> str:
     return "cft_" + uuid.uuid4().hex[:12]
 
 
-@pytest.fixture
-def config(mongo_uri: str, db_name: str, tmp_path: Path) -> dict[str, Any]:
+def make_config(mongo_uri: str, db_name: str, folder: Path) -> dict[str, Any]:
+    """An app's settings on database `db_name`, its files under `folder`."""
     return {"TESTING": True, "SECRET_KEY": "test-secret-" + db_name, "COUNTERFLOW_MONGODB_URI": mongo_uri,
-            "COUNTERFLOW_DB_NAME": db_name, "COUNTERFLOW_DATA_DIR": str(tmp_path / "data"),
+            "COUNTERFLOW_DB_NAME": db_name, "COUNTERFLOW_DATA_DIR": str(folder / "data"),
             "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
             # argon2's cheapest parameters: the suite creates hundreds of users (production keeps RFC 9106)
             "COUNTERFLOW_PASSWORD_PROFILE": "cheapest"}
 
 
-@pytest.fixture
-def app(config: dict[str, Any]) -> Iterator[Any]:
+@contextmanager
+def running_app(config: dict[str, Any]) -> Iterator[Any]:
+    """An app on `config`; afterwards its database is dropped and its connection closed."""
     from counterflow.host import create_app
 
     app = create_app(config)
-    yield app
-    state = app.extensions["counterflow"]
-    state.store.db.client.drop_database(state.store.db.name)
-    state.close()
+    try:
+        yield app
+    finally:
+        state = app.extensions["counterflow"]
+        state.store.db.client.drop_database(state.store.db.name)
+        state.close()
+
+
+@pytest.fixture
+def db_name() -> str:
+    return new_db_name()
+
+
+@pytest.fixture
+def config(mongo_uri: str, db_name: str, tmp_path: Path) -> dict[str, Any]:
+    return make_config(mongo_uri, db_name, tmp_path)
+
+
+@pytest.fixture
+def app(config: dict[str, Any]) -> Iterator[Any]:
+    with running_app(config) as app:
+        yield app
 
 
 @pytest.fixture
@@ -101,28 +120,75 @@ class Api:
         return self.call("PATCH", path, who, **kw)
 
     def add_user(self, username: str, roles: list[str], department: str = "counter-1") -> dict[str, Any]:
-        r = self.post("/api/v1/users", "admin", json={"username": username, "password": PASSWORD, "name": username.title(),
-                                                      "roles": roles, "department": department})
+        r = self.post("/api/v1/users", "admin", json={"username": username, "password": PASSWORD,
+                                                      "name": username.title(), "roles": roles,
+                                                      "department": department})
         assert r.status_code == 201, r.get_json()
         self.login(username)
         return r.get_json()
 
 
-@pytest.fixture
-def api(client: Any) -> Api:
+STAFF = (("clerk", ["clerk"]), ("clerk2", ["clerk"]), ("reviewer", ["reviewer"]),
+         ("head", ["dept_head"]), ("boss", ["manager"]), ("keeper", ["archivist"]),
+         ("witness", ["supervisor"]), ("outsider", ["clerk"]))
+
+
+def signed_in(client: Any) -> Api:
+    """An Api on `client`, signed in as admin."""
     api = Api(client)
     api.login("admin", ADMIN_PASSWORD)
     return api
 
 
+def add_staff(api: Api) -> Api:
+    """One user per role (see `staff`), each signed in."""
+    for name, roles in STAFF:
+        api.add_user(name, roles, department="counter-2" if name == "outsider" else "counter-1")
+    return api
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return signed_in(client)
+
+
 @pytest.fixture
 def staff(api: Api) -> Api:
     """admin plus one user per role: clerk, clerk2, reviewer, dept_head, manager, archivist, supervisor."""
-    for name, roles in (("clerk", ["clerk"]), ("clerk2", ["clerk"]), ("reviewer", ["reviewer"]),
-                        ("head", ["dept_head"]), ("boss", ["manager"]), ("keeper", ["archivist"]),
-                        ("witness", ["supervisor"]), ("outsider", ["clerk"])):
-        api.add_user(name, roles, department="counter-2" if name == "outsider" else "counter-1")
-    return api
+    return add_staff(api)
+
+
+# -- one world per test module -------------------------------------------------------------------------------
+# For tests that only read or are refused: building an app and eight users costs far more than the request a
+# test makes. These live for the whole module; a test that changes state must not use them (or must use
+# records of its own), and a module that shares them should check that its tests leave them unchanged.
+
+@pytest.fixture(scope="module")
+def module_db_name() -> str:
+    return new_db_name()
+
+
+@pytest.fixture(scope="module")
+def module_config(mongo_uri: str, module_db_name: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return make_config(mongo_uri, module_db_name, tmp_path_factory.mktemp("module"))
+
+
+@pytest.fixture(scope="module")
+def module_app(module_config: dict[str, Any]) -> Iterator[Any]:
+    with running_app(module_config) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def module_api(module_app: Any) -> Api:
+    return signed_in(module_app.test_client())
+
+
+@pytest.fixture(scope="module")
+def module_staff(module_api: Api) -> Api:
+    """`staff`, once per module."""
+    return add_staff(module_api)
 
 
 def stored_record(app: Any, record_id: str) -> dict[str, Any]:

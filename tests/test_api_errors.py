@@ -1,7 +1,13 @@
 """Bad input never gives a 500 or a stack trace, and never half-writes.
 
-Every endpoint in plugin/api.py is listed in ENDPOINTS (a test checks the list against the app's URL map),
+Every endpoint of the API is listed in ENDPOINTS (a test checks the list against the app's URL map),
 and every error is checked for its status, its JSON shape, its code and the absence of a traceback.
+
+Most tests here only send requests that must be refused, so they share one world per module (`world`):
+one app, its users, two forms and a record, built once. After each such test the `world` fixture checks
+that every stored document is as it was, so a refusal that writes anything fails, and no test can leak
+state into the next. Tests that must change state take `fresh`: a second, separate world of the module,
+with a record of the test's own.
 """
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Api
+from conftest import Api, add_staff, make_config, new_db_name, running_app, signed_in
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 KEY = "visit-note"
@@ -24,9 +30,11 @@ SIMPLE_FORM = {
         "type": "object",
         "required": ["visitor"],
         "properties": {
-            "visitor": {"type": "string", "minLength": 1, "maxLength": 50, "title": "来访人", "x-title-en": "Visitor"},
+            "visitor": {"type": "string", "minLength": 1, "maxLength": 50,
+                        "title": "来访人", "x-title-en": "Visitor"},
             "purpose": {"type": "string", "maxLength": 200, "title": "事由", "x-title-en": "Purpose"},
-            "count": {"type": "integer", "minimum": 1, "maximum": 99, "title": "人数", "x-title-en": "Head count"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 99,
+                      "title": "人数", "x-title-en": "Head count"},
         },
     },
     "ui_schema": {"ui:order": ["visitor", "purpose", "count"]},
@@ -43,7 +51,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/users", None),
     ("GET", "/api/v1/me", None),
     # a well-formed body whose current password is wrong: it reaches the service and changes nothing
-    ("POST", "/api/v1/me/password", {"current_password": "not-the-password", "new_password": "Brand-New-Pass-2027"}),
+    ("POST", "/api/v1/me/password",
+     {"current_password": "not-the-password", "new_password": "Brand-New-Pass-2027"}),
     ("POST", "/api/v1/forms", dict(SIMPLE_FORM, key="another-form")),
     ("GET", "/api/v1/forms", None),
     ("GET", "/api/v1/forms/{key}", None),
@@ -67,7 +76,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/openapi.json", None),
 ]
 PUBLIC = {"/healthz", "/api/v1/auth/token", "/api/v1/status", "/api/v1/openapi.json"}
-WITH_BODY = [e for e in ENDPOINTS if e[0] in ("POST", "PUT", "PATCH") and "attachments" not in e[1]]  # JSON bodies
+# the endpoints that take a JSON body
+WITH_BODY = [e for e in ENDPOINTS if e[0] in ("POST", "PUT", "PATCH") and "attachments" not in e[1]]
 AUTHED = [e for e in ENDPOINTS if e[1] not in PUBLIC]
 
 
@@ -77,7 +87,8 @@ def ids(endpoints: list[tuple[str, str, Any]]) -> list[str]:
 
 # -- helpers ------------------------------------------------------------------------------------------------
 
-def error_of(r: Any, status: int | tuple[int, ...], code: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+def error_of(r: Any, status: int | tuple[int, ...],
+             code: str | tuple[str, ...] | None = None) -> dict[str, Any]:
     """A JSON error of `status` and `code`; no traceback, no source paths, never HTML."""
     text = r.get_data(as_text=True)
     statuses = status if isinstance(status, tuple) else (status,)
@@ -99,40 +110,90 @@ def error_of(r: Any, status: int | tuple[int, ...], code: str | tuple[str, ...] 
     return err
 
 
-def counts(app: Any) -> dict[str, int]:
-    """Documents per collection, except the rate-limit buckets (every login attempt counts there)."""
+def flushed_db(app: Any) -> Any:
     store = app.extensions["counterflow"].store
     if hasattr(store, "copier"):
         store.copier.flush()                 # events are copied from the outbox in the background
-    db = store.db
-    return {name: db[name].count_documents({}) for name in db.list_collection_names() if name != "rate_buckets"}
+    return store.db
+
+
+def counts(app: Any) -> dict[str, int]:
+    """Documents per collection, except the rate-limit buckets (every login attempt counts there)."""
+    db = flushed_db(app)                 # ids only: on the embedded store, thrice as fast as count_documents
+    return {name: len(list(db[name].find({}, {"_id": 1})))
+            for name in db.list_collection_names() if name != "rate_buckets"}
+
+
+def snapshot(app: Any) -> dict[str, list[Any]]:
+    """Every stored document, except the rate-limit buckets."""
+    db = flushed_db(app)
+    return {name: sorted((repr(sorted(doc.items())) for doc in db[name].find()))
+            for name in sorted(db.list_collection_names()) if name != "rate_buckets"}
 
 
 def fill(path: str, world: dict[str, Any]) -> str:
     return path.format(**world)
 
 
-@pytest.fixture
-def world(staff: Api, app: Any) -> dict[str, Any]:
-    """A published simple form, a second form in draft and one record in intake/draft."""
-    assert staff.post("/api/v1/forms", "admin", json=SIMPLE_FORM).status_code == 201
+def publish(api: Api, form: dict[str, Any]) -> None:
+    """Define `form` and take its version 1 through approval."""
+    assert api.post("/api/v1/forms", "admin", json=form).status_code == 201
     for who, trigger in (("admin", "submit"), ("head", "review"), ("boss", "approve")):
-        rev = staff.get(f"/api/v1/forms/{KEY}/versions/1", "admin").get_json()["revision"]
-        r = staff.post(f"/api/v1/forms/{KEY}/versions/1/transitions/{trigger}", who, json={"revision": rev})
+        rev = api.get(f"/api/v1/forms/{form['key']}/versions/1", "admin").get_json()["revision"]
+        r = api.post(f"/api/v1/forms/{form['key']}/versions/1/transitions/{trigger}", who,
+                     json={"revision": rev})
         assert r.status_code == 200, r.get_json()
-    assert staff.post("/api/v1/forms", "admin", json=dict(SIMPLE_FORM, key="draft-form")).status_code == 201
-    r = staff.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": "王五", "purpose": "开户"}})
+
+
+def new_record(api: Api) -> str:
+    r = api.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": "王五", "purpose": "开户"}})
     assert r.status_code == 201, r.get_json()
-    return {"key": KEY, "draft": "draft-form", "rid": r.get_json()["id"], "aid": "att_01NOSUCHATTACHMENT", "api": staff}
+    return str(r.get_json()["id"])
+
+
+def build_world(api: Api, app: Any) -> dict[str, Any]:
+    """A published simple form, a second form in draft and one record in intake/draft."""
+    publish(api, SIMPLE_FORM)
+    assert api.post("/api/v1/forms", "admin", json=dict(SIMPLE_FORM, key="draft-form")).status_code == 201
+    return {"key": KEY, "draft": "draft-form", "rid": new_record(api), "aid": "att_01NOSUCHATTACHMENT",
+            "api": api, "app": app}
+
+
+@pytest.fixture(scope="module")
+def shared(module_staff: Api, module_app: Any) -> dict[str, Any]:
+    return build_world(module_staff, module_app)
+
+
+@pytest.fixture
+def world(shared: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The module's shared world, for a test whose requests are all refused or only read.
+
+    Afterwards every stored document must be as it was before the test."""
+    before = snapshot(shared["app"])
+    yield shared
+    assert snapshot(shared["app"]) == before, "a test on the shared world changed what is stored"
+
+
+@pytest.fixture(scope="module")
+def scratch(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A second world of the module, apart from `shared`, where tests may change state."""
+    with running_app(make_config(mongo_uri, new_db_name(), tmp_path_factory.mktemp("scratch"))) as app:
+        yield build_world(add_staff(signed_in(app.test_client())), app)
+
+
+@pytest.fixture
+def fresh(scratch: dict[str, Any]) -> dict[str, Any]:
+    """The scratch world with a record of this test's own as {rid}: for a test that changes state."""
+    return dict(scratch, rid=new_record(scratch["api"]))
 
 
 def send(api: Api, method: str, path: str, who: str | None = "admin", **kw: Any) -> Any:
     return api.call(method, path, who, **kw)
 
 
-def test_endpoint_list_covers_every_api_route(app: Any) -> None:
+def test_endpoint_list_covers_every_api_route(module_app: Any) -> None:
     routes = set()
-    for rule in app.url_map.iter_rules():
+    for rule in module_app.url_map.iter_rules():
         if rule.endpoint.startswith("counterflow_api."):
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)))
@@ -146,9 +207,9 @@ def test_endpoint_list_covers_every_api_route(app: Any) -> None:
     assert routes == listed, (routes - listed, listed - routes)
 
 
-# -- bodies that are not JSON objects -------------------------------------------------------------------------
+# -- bodies that are not JSON objects ------------------------------------------------------------------------
 
-MALFORMED = {
+MALFORMED: dict[str, dict[str, Any]] = {
     "not_json": dict(data="{not json", content_type="application/json"),
     "truncated": dict(data='{"revision": 0, "data": {', content_type="application/json"),
     "array": dict(data="[1, 2, 3]", content_type="application/json"),
@@ -159,8 +220,10 @@ MALFORMED = {
     "nan": dict(data='{"revision": NaN}', content_type="application/json; charset=utf-8"),
     "deep_array": dict(data="[" * 100_000 + "]" * 100_000, content_type="application/json"),
     "deep_object": dict(data='{"a":' * 50_000 + "1" + "}" * 50_000, content_type="application/json"),
-    "deep_500": dict(data='{"data": ' + '{"a":' * 500 + "1" + "}" * 500 + "}", content_type="application/json"),
-    "deep_list_900": dict(data='{"revision": 0, "items": ' + "[" * 900 + "]" * 900 + "}", content_type="application/json"),
+    "deep_500": dict(data='{"data": ' + '{"a":' * 500 + "1" + "}" * 500 + "}",
+                     content_type="application/json"),
+    "deep_list_900": dict(data='{"revision": 0, "items": ' + "[" * 900 + "]" * 900 + "}",
+                          content_type="application/json"),
     "text_plain": dict(data='{"revision": 0}', content_type="text/plain"),
     "form_encoded": dict(data="revision=0", content_type="application/x-www-form-urlencoded"),
     "no_content_type": dict(data='{"revision": 0}'),
@@ -170,49 +233,55 @@ MALFORMED = {
 
 @pytest.mark.parametrize("kind", sorted(MALFORMED))
 @pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
-def test_malformed_body_is_400(world: dict[str, Any], app: Any, method: str, path: str, good: Any,
+def test_malformed_body_is_400(world: dict[str, Any], method: str, path: str, good: Any,
                                kind: str) -> None:
-    before = counts(app)
+    before = counts(world["app"])
     r = send(world["api"], method, fill(path, world), **MALFORMED[kind])
     if kind == "nan":      # Python's json reads NaN; the field checks must still refuse it
         error_of(r, (400, 422))
     else:
         error_of(r, 400, ("malformed", "content_type", "too_deep"))
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
 def test_wrong_content_type_names_json(world: dict[str, Any]) -> None:
-    r = send(world["api"], "POST", "/api/v1/records?lang=en", data='{"form": "visit-note"}', content_type="text/plain")
+    r = send(world["api"], "POST", "/api/v1/records?lang=en", data='{"form": "visit-note"}',
+             content_type="text/plain")
     err = error_of(r, 400, "content_type")
     assert "application/json" in err["message"]
 
 
 @pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
-def test_unknown_fields_are_422_and_listed(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
-    before = counts(app)
+def test_unknown_fields_are_422_and_listed(world: dict[str, Any], method: str, path: str, good: Any) -> None:
+    before = counts(world["app"])
     r = send(world["api"], method, fill(path, world), json=dict(good, bogus=1, **{"$where": "1"}))
     err = error_of(r, 422, "invalid_request")
     paths = {d["path"]: d["code"] for d in err["details"]}
     assert paths.get("/bogus") == "unknown_field" and paths.get("/$where") == "unknown_field", paths
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
-def test_empty_body_on_new_version_means_copy(world: dict[str, Any]) -> None:
-    r = send(world["api"], "POST", f"/api/v1/forms/{KEY}/versions", data=b"", content_type="application/json")
+def test_empty_body_on_new_version_means_copy(scratch: dict[str, Any]) -> None:
+    api = scratch["api"]
+    publish(api, dict(SIMPLE_FORM, key="copy-me"))
+    r = send(api, "POST", "/api/v1/forms/copy-me/versions", data=b"", content_type="application/json")
     assert r.status_code == 201 and r.get_json()["version"] == 2
+    first = api.get("/api/v1/forms/copy-me/versions/1", "admin").get_json()
+    assert r.get_json()["schema"] == first["schema"]
 
 
-# -- operators where strings belong ----------------------------------------------------------------------------
+# -- operators where strings belong --------------------------------------------------------------------------
 
 OP_NE, OP_GT = {"$ne": None}, {"$gt": ""}
 
 INJECTIONS = [
     ("POST", "/api/v1/auth/token", None, {"username": OP_NE, "password": OP_NE}),
     ("POST", "/api/v1/auth/token", None, {"username": "admin", "password": OP_GT}),
-    ("POST", "/api/v1/users", "admin", {"username": OP_GT, "password": "Counter-Pass-2026", "roles": ["clerk"]}),
+    ("POST", "/api/v1/users", "admin",
+     {"username": OP_GT, "password": "Counter-Pass-2026", "roles": ["clerk"]}),
     ("POST", "/api/v1/users", "admin", {"username": "eve", "password": "Counter-Pass-2026", "roles": OP_NE}),
-    ("POST", "/api/v1/users", "admin", {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"],
-                                        "department": OP_NE}),
+    ("POST", "/api/v1/users", "admin",
+     {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"], "department": OP_NE}),
     ("POST", "/api/v1/forms", "admin", dict(SIMPLE_FORM, key=OP_NE)),
     ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": OP_GT}),
     ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": "0"}),
@@ -242,28 +311,28 @@ INJECTIONS = [
 
 @pytest.mark.parametrize("method, path, who, payload", INJECTIONS,
                          ids=[f"{m} {p} {json.dumps(b)[:60] if b else ''}" for m, p, _, b in INJECTIONS])
-def test_operators_in_place_of_values_are_refused(world: dict[str, Any], app: Any, method: str, path: str,
+def test_operators_in_place_of_values_are_refused(world: dict[str, Any], method: str, path: str,
                                                   who: str | None, payload: Any) -> None:
     api = world["api"]
     record_before = api.get(f"/api/v1/records/{world['rid']}", "clerk").get_json()
-    before = counts(app)
+    before = counts(world["app"])
     kw = {"json": payload} if payload is not None else {}
     r = send(api, method, fill(path, world), who, **kw)
     error_of(r, (400, 401, 404, 422))
-    assert counts(app) == before
+    assert counts(world["app"]) == before
     assert api.get(f"/api/v1/records/{world['rid']}", "clerk").get_json() == record_before
 
 
 @pytest.mark.parametrize("query", ['state={"$ne":null}', 'form={"$gt":""}', 'number={"$ne":null}',
                                    'assignee={"$exists":true}', "process[]=intake"])
-def test_operator_looking_filters_match_literally(world: dict[str, Any], app: Any, query: str) -> None:
-    before = counts(app)
+def test_operator_looking_filters_match_literally(world: dict[str, Any], query: str) -> None:
+    before = counts(world["app"])
     r = world["api"].get(f"/api/v1/records?{query}", "clerk")
     if r.status_code == 200:
         assert r.get_json()["items"] == [], query
     else:
         error_of(r, (400, 422))
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
 def test_status_lookup_with_operator_strings_finds_nothing(world: dict[str, Any]) -> None:
@@ -271,14 +340,15 @@ def test_status_lookup_with_operator_strings_finds_nothing(world: dict[str, Any]
     error_of(r, 404, "status_not_found")
 
 
-# -- markup is data -------------------------------------------------------------------------------------------------
+# -- markup is data ------------------------------------------------------------------------------------------
 
 SCRIPT = "<script>alert(1)</script>"
 
 
-def test_markup_is_stored_as_text_and_returned_as_json(world: dict[str, Any]) -> None:
-    api = world["api"]
-    r = api.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": SCRIPT, "purpose": "<img src=x onerror=alert(1)>"}})
+def test_markup_is_stored_as_text_and_returned_as_json(fresh: dict[str, Any]) -> None:
+    api = fresh["api"]
+    r = api.post("/api/v1/records", "clerk",
+                 json={"form": KEY, "data": {"visitor": SCRIPT, "purpose": "<img src=x onerror=alert(1)>"}})
     assert r.status_code == 201 and r.mimetype == "application/json"
     rec = r.get_json()
     assert rec["data"]["visitor"] == SCRIPT
@@ -311,7 +381,7 @@ def test_markup_in_errors_stays_json(world: dict[str, Any], method: str, path: s
     assert "text/html" not in r.headers["Content-Type"]
 
 
-# -- paths ------------------------------------------------------------------------------------------------------------
+# -- paths ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [
     "/api/v1/records/../../etc/passwd",
@@ -345,37 +415,38 @@ def test_path_tricks_are_404_or_400_json(world: dict[str, Any], path: str) -> No
 
 
 @pytest.mark.parametrize("method", ["PATCH", "POST"])
-def test_path_tricks_on_writes(world: dict[str, Any], app: Any, method: str) -> None:
-    before = counts(app)
+def test_path_tricks_on_writes(world: dict[str, Any], method: str) -> None:
+    before = counts(world["app"])
+    suffix = "" if method == "PATCH" else "/transitions/withdraw"
+    payload: dict[str, Any] = {"revision": 0}
+    payload.update({"data": {"visitor": "x"}} if method == "PATCH" else {"opinion": "x"})
     for rid in ("$where", "A" * 10_240, "%2e%2e%2f"):
-        suffix = "" if method == "PATCH" else "/transitions/withdraw"
-        r = send(world["api"], method, f"/api/v1/records/{rid}{suffix}", "clerk",
-                 json={"revision": 0, "data": {"visitor": "x"}} if method == "PATCH" else {"revision": 0, "opinion": "x"})
+        r = send(world["api"], method, f"/api/v1/records/{rid}{suffix}", "clerk", json=payload)
         error_of(r, (400, 404))                # no 308 to a merged-slash path: API rules keep slashes as sent
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
-# -- size --------------------------------------------------------------------------------------------------------------
+# -- size ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, path, good", WITH_BODY, ids=ids(WITH_BODY))
-def test_oversized_body_is_413(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
-    limit = app.extensions["counterflow"].settings.max_json_bytes
+def test_oversized_body_is_413(world: dict[str, Any], method: str, path: str, good: Any) -> None:
+    limit = world["app"].extensions["counterflow"].settings.max_json_bytes
     big = json.dumps(dict(good, padding="x" * (limit + 1024)))
-    before = counts(app)
+    before = counts(world["app"])
     r = send(world["api"], method, fill(path, world), data=big, content_type="application/json")
     error_of(r, 413, "too_large")
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
-def test_just_under_the_limit_is_not_413(world: dict[str, Any], app: Any) -> None:
-    limit = app.extensions["counterflow"].settings.max_json_bytes
+def test_just_under_the_limit_is_not_413(world: dict[str, Any]) -> None:
+    limit = world["app"].extensions["counterflow"].settings.max_json_bytes
     body = json.dumps({"form": KEY, "data": {"visitor": "x", "purpose": "y" * (limit - 200)}})
     assert len(body) < limit
     r = send(world["api"], "POST", "/api/v1/records", "clerk", data=body, content_type="application/json")
     error_of(r, 422, "invalid_data")       # purpose is far over its maxLength: refused as oversize, not 413
 
 
-# -- record data --------------------------------------------------------------------------------------------------------
+# -- record data ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data, path", [
     ({"visitor": "x", "nickname": "y"}, "/nickname"),
@@ -392,114 +463,119 @@ def test_just_under_the_limit_is_not_413(world: dict[str, Any], app: Any) -> Non
     ({"visitor": "x", "zzz": json.loads('{"a":' * 90 + "1" + "}" * 90)}, "/zzz"),
     ({"visitor": json.loads("[" * 90 + "]" * 90)}, "/visitor"),
 ])
-def test_bad_record_data_is_422_and_creates_nothing(world: dict[str, Any], app: Any, data: Any, path: str) -> None:
-    before = counts(app)
+def test_bad_record_data_is_422_and_creates_nothing(world: dict[str, Any], data: Any, path: str) -> None:
+    before = counts(world["app"])
     r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": data})
     err = error_of(r, 422, ("invalid_data", "too_large_number"))
     assert path in [d["path"] for d in err["details"]], err["details"]
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
 def test_bad_record_data_lists_every_problem(world: dict[str, Any]) -> None:
-    r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": 1, "count": "x", "zzz": 0}})
+    r = world["api"].post("/api/v1/records", "clerk",
+                          json={"form": KEY, "data": {"visitor": 1, "count": "x", "zzz": 0}})
     err = error_of(r, 422, "invalid_data")
     assert {"/visitor", "/count", "/zzz"} <= {d["path"] for d in err["details"]}
 
 
 @pytest.mark.parametrize("data", [[], "x", 5, None])
-def test_record_data_must_be_an_object(world: dict[str, Any], app: Any, data: Any) -> None:
-    before = counts(app)
+def test_record_data_must_be_an_object(world: dict[str, Any], data: Any) -> None:
+    before = counts(world["app"])
     r = world["api"].post("/api/v1/records", "clerk", json={"form": KEY, "data": data})
     err = error_of(r, 422, "invalid_request")
     assert "/data" in [d["path"] for d in err["details"]]
-    assert counts(app) == before
+    assert counts(world["app"]) == before
 
 
-def test_bad_patch_changes_nothing(world: dict[str, Any], app: Any) -> None:
+def test_bad_patch_changes_nothing(world: dict[str, Any]) -> None:
     api, rid = world["api"], world["rid"]
     before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
-    n = counts(app)
+    n = counts(world["app"])
     r = api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": 0, "data": {"visitor": 7, "ghost": 1}})
     err = error_of(r, 422, "invalid_data")
     assert {"/visitor", "/ghost"} <= {d["path"] for d in err["details"]}
     assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
-    assert counts(app) == n
+    assert counts(world["app"]) == n
 
 
-# -- revisions and triggers ----------------------------------------------------------------------------------------------
+# -- revisions and triggers ----------------------------------------------------------------------------------
 
-def test_stale_revision_on_patch_is_409_and_changes_nothing(world: dict[str, Any], app: Any) -> None:
-    api, rid = world["api"], world["rid"]
+def test_stale_revision_on_patch_is_409_and_changes_nothing(fresh: dict[str, Any]) -> None:
+    api, rid = fresh["api"], fresh["rid"]
     r = api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": 0, "data": {"visitor": "李四"}})
     assert r.status_code == 200 and r.get_json()["revision"] == 1
     before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
-    n = counts(app)
+    n = counts(fresh["app"])
     for stale in (0, 2, 99, -1):
-        err = error_of(api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": stale, "data": {"visitor": "张三"}}),
-                       409, "stale")
+        r = api.patch(f"/api/v1/records/{rid}", "clerk", json={"revision": stale, "data": {"visitor": "张三"}})
+        err = error_of(r, 409, "stale")
         assert err["message"]
     assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
-    assert counts(app) == n
+    assert counts(fresh["app"]) == n
 
 
-def test_stale_revision_on_transition_is_409_and_changes_nothing(world: dict[str, Any], app: Any) -> None:
+def test_stale_revision_on_transition_is_409_and_changes_nothing(world: dict[str, Any]) -> None:
     api, rid = world["api"], world["rid"]
     before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
-    n = counts(app)
+    n = counts(world["app"])
     for stale in (1, 5):
-        error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": stale}), 409, "stale")
+        error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": stale}),
+                 409, "stale")
         error_of(api.post(f"/api/v1/records/{rid}/transitions/withdraw", "clerk",
                           json={"revision": stale, "opinion": "x"}), 409, "stale")
     assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
-    assert counts(app) == n
+    assert counts(world["app"]) == n
 
 
-@pytest.mark.parametrize("payload", [{}, {"revision": None}, {"revision": "0"}, {"revision": 0.0}, {"revision": True}])
+@pytest.mark.parametrize("payload", [{}, {"revision": None}, {"revision": "0"}, {"revision": 0.0},
+                                     {"revision": True}])
 def test_missing_or_wrong_revision_is_422(world: dict[str, Any], payload: dict[str, Any]) -> None:
     api, rid = world["api"], world["rid"]
     err = error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json=payload), 422)
     assert "/revision" in [d["path"] for d in err["details"]]
-    err = error_of(api.patch(f"/api/v1/records/{rid}", "clerk", json=dict(payload, data={"visitor": "x"})), 422)
+    r = api.patch(f"/api/v1/records/{rid}", "clerk", json=dict(payload, data={"visitor": "x"}))
+    err = error_of(r, 422)
     assert "/revision" in [d["path"] for d in err["details"]]
 
 
 @pytest.mark.parametrize("trigger", ["teleport", "archive", "approve_final", "SUBMIT", "submit%20", "$where"])
-def test_unknown_trigger_is_404(world: dict[str, Any], app: Any, trigger: str) -> None:
-    n = counts(app)
-    r = world["api"].post(f"/api/v1/records/{world['rid']}/transitions/{trigger}", "clerk", json={"revision": 0})
+def test_unknown_trigger_is_404(world: dict[str, Any], trigger: str) -> None:
+    n = counts(world["app"])
+    r = world["api"].post(f"/api/v1/records/{world['rid']}/transitions/{trigger}", "clerk",
+                          json={"revision": 0})
     error_of(r, 404, "unknown_trigger")
-    assert counts(app) == n
+    assert counts(world["app"]) == n
 
 
-def test_trigger_in_the_wrong_state_is_409(world: dict[str, Any], app: Any) -> None:
-    api, rid = world["api"], world["rid"]
+def test_trigger_in_the_wrong_state_is_409(fresh: dict[str, Any]) -> None:
+    api, rid = fresh["api"], fresh["rid"]
     r = api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": 0})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["state"] == "submitted"
     before = api.get(f"/api/v1/records/{rid}", "clerk").get_json()
-    n = counts(app)
-    err = error_of(api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": 1}), 409, "wrong_state")
+    n = counts(fresh["app"])
+    r = api.post(f"/api/v1/records/{rid}/transitions/submit", "clerk", json={"revision": 1})
+    err = error_of(r, 409, "wrong_state")
     assert err["message"]
     assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
-    assert counts(app) == n
+    assert counts(fresh["app"]) == n
 
 
 def test_form_trigger_errors(world: dict[str, Any]) -> None:
     api = world["api"]
-    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/teleport", "admin", json={"revision": 0}),
-             404, "unknown_trigger")
-    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/approve", "admin", json={"revision": 0}),
-             409, "wrong_state")
-    error_of(api.post("/api/v1/forms/draft-form/versions/1/transitions/submit", "admin", json={"revision": 3}),
-             409, "stale")
+    path = "/api/v1/forms/draft-form/versions/1/transitions/"
+    error_of(api.post(path + "teleport", "admin", json={"revision": 0}), 404, "unknown_trigger")
+    error_of(api.post(path + "approve", "admin", json={"revision": 0}), 409, "wrong_state")
+    error_of(api.post(path + "submit", "admin", json={"revision": 3}), 409, "stale")
     assert api.get("/api/v1/forms/draft-form/versions/1", "admin").get_json()["revision"] == 0
 
 
-# -- routes, methods, tokens --------------------------------------------------------------------------------------------------
+# -- routes, methods, tokens ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/records/x/y/z", "/api/v1/", "/api/v1",
-                                  "/api/v1/forms/visit-note/versions/abc", "/api/v1/records/x/transitions/a/b",
-                                  "/api/v2/records", "/api/v1/users/admin"])
+                                  "/api/v1/forms/visit-note/versions/abc",
+                                  "/api/v1/records/x/transitions/a/b", "/api/v2/records",
+                                  "/api/v1/users/admin"])
 def test_unknown_route_is_404_json(world: dict[str, Any], path: str) -> None:
     for who in ("admin", None):
         error_of(world["api"].get(path, who), 404, "not_found")
@@ -511,54 +587,58 @@ def test_unknown_route_is_404_json(world: dict[str, Any], path: str) -> None:
     ("GET", "/api/v1/auth/token"), ("POST", "/healthz"), ("GET", "/api/v1/records/{rid}/transitions/submit"),
     ("POST", "/api/v1/records/{rid}/history"), ("PUT", "/api/v1/openapi.json"), ("POST", "/api/v1/status"),
 ])
-def test_wrong_method_is_405_json(world: dict[str, Any], app: Any, method: str, path: str) -> None:
-    n = counts(app)
+def test_wrong_method_is_405_json(world: dict[str, Any], method: str, path: str) -> None:
+    n = counts(world["app"])
     r = send(world["api"], method, fill(path, world), json={"revision": 0})
     err = error_of(r, 405, "method_not_allowed")
     assert err["message"]
-    assert counts(app) == n
+    assert counts(world["app"]) == n
 
 
 @pytest.mark.parametrize("method, path, good", AUTHED, ids=ids(AUTHED))
-def test_no_token_is_401_json(world: dict[str, Any], app: Any, method: str, path: str, good: Any) -> None:
-    n = counts(app)
+def test_no_token_is_401_json(world: dict[str, Any], method: str, path: str, good: Any) -> None:
+    n = counts(world["app"])
     kw = {"json": good} if good is not None else {}
     err = error_of(send(world["api"], method, fill(path, world), None, **kw), 401, "unauthorized")
     assert CJK.search(err["message"])
     err = error_of(send(world["api"], method, fill(path, world), None,
                         headers={"Authorization": "Bearer nonsense"}, **kw), 401, "unauthorized")
-    assert counts(app) == n
+    assert counts(world["app"]) == n
 
 
 @pytest.mark.parametrize("method, path, good", ENDPOINTS, ids=ids(ENDPOINTS))
-def test_every_endpoint_answers_json_without_a_500(world: dict[str, Any], method: str, path: str, good: Any) -> None:
+def test_every_endpoint_answers_json_without_a_500(fresh: dict[str, Any], method: str, path: str,
+                                                   good: Any) -> None:
     """A plain call by each kind of user: whatever the answer, it is JSON and never a 500."""
-    api = world["api"]
+    api = fresh["api"]
     for who in ("admin", "clerk", "outsider", "reviewer"):
         kw = {"json": good} if good is not None else {}
-        r = send(api, method, fill(path, world), who if path not in PUBLIC else None, **kw)
+        r = send(api, method, fill(path, fresh), who if path not in PUBLIC else None, **kw)
         assert r.status_code < 500, (who, r.status_code, r.get_data(as_text=True)[:300])
         assert r.mimetype == "application/json"
         if r.status_code >= 400:
             error_of(r, r.status_code)
 
 
-# -- language ------------------------------------------------------------------------------------------------------------------
+# -- language ------------------------------------------------------------------------------------------------
 
 def _errors(api: Api, rid: str, headers: dict[str, str], query: str) -> Iterator[tuple[str, Any]]:
     yield "401", api.client.get(f"/api/v1/me{query}", headers=headers)
     yield "404 route", api.get(f"/api/v1/nope{query}", "clerk", headers=dict(headers))
     yield "405", api.call("DELETE", f"/api/v1/records/{rid}{query}", "clerk", headers=dict(headers))
-    yield "400", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="{x", content_type="application/json")
-    yield "415-ish", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="x", content_type="text/plain")
+    yield "400", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="{x",
+                          content_type="application/json")
+    yield "415-ish", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), data="x",
+                              content_type="text/plain")
     yield "422 body", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), json={"bogus": 1})
     yield "422 data", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers),
                                json={"form": KEY, "data": {"visitor": 1}})
-    yield "404 form", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers), json={"form": "nope"})
+    yield "404 form", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers),
+                               json={"form": "nope"})
     yield "409", api.patch(f"/api/v1/records/{rid}{query}", "clerk", headers=dict(headers),
                            json={"revision": 9, "data": {}})
-    yield "404 trigger", api.post(f"/api/v1/records/{rid}/transitions/nope{query}", "clerk", headers=dict(headers),
-                                  json={"revision": 0})
+    yield "404 trigger", api.post(f"/api/v1/records/{rid}/transitions/nope{query}", "clerk",
+                                  headers=dict(headers), json={"revision": 0})
     yield "403", api.post(f"/api/v1/users{query}", "clerk", headers=dict(headers),
                           json={"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"]})
     yield "413", api.post(f"/api/v1/records{query}", "clerk", headers=dict(headers),
