@@ -177,6 +177,31 @@ def test_a_restart_waits_while_the_port_is_taken_and_says_so(
     assert "(attempt 2)" in said                           # back-off: tried again, counted
 
 
+class _Patient(EmbeddedServer):
+    RETRY_FIRST = RETRY_CAP = 2.0          # time for another process to take the folder between two attempts
+
+
+def test_a_restart_refuses_while_another_process_serves_the_folder(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    first = _Patient(tmp_path / "data")
+    second = EmbeddedServer(tmp_path / "data", supervise=False)
+    try:
+        uri = first.start()
+        os.kill(first.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        assert _wait(lambda: "died" in _messages(caplog), within=2)
+        other = second.start()                             # finds the folder's server dead: starts its own
+        assert other != uri and second.owned
+        taken = f"another process started a server on this folder at {other}"
+        assert _wait(lambda: taken in _messages(caplog), within=5)
+        assert first.restarts == 0
+        second.stop()
+        assert _wait(lambda: first.restarts == 1, within=10) and _answers(uri)
+    finally:
+        second.stop()
+        first.stop()
+
+
 def test_a_start_that_fails_is_retried_with_back_off_and_logged(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A live process named in the pid file makes nx-27017 refuse to start; once it is gone, we start."""

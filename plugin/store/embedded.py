@@ -260,6 +260,12 @@ class EmbeddedServer:
                         port, delay, attempt)
             if self._stopping.wait(delay):
                 return None
+            other = self.running_uri()
+            if other is not None and other != self.uri:
+                log.error("cannot restart the embedded store (attempt %d): another process started a server "
+                          "on this folder at %s while it was down, and this host's connections point at %s; "
+                          "restart counterflow, or stop that process", attempt, other, self.uri)
+                continue
             if not port_free(port):
                 log.error("cannot restart the embedded store (attempt %d): port %d is taken by another "
                           "process; it must come back on the same port because connected clients hold its "
