@@ -87,7 +87,8 @@ class Api:
         self.token = ""
 
     def login(self, username: str, password: str) -> None:
-        r = self.http.post(self.base + "/api/v1/auth/token", json={"username": username, "password": password})
+        r = self.http.post(self.base + "/api/v1/auth/token",
+                           json={"username": username, "password": password})
         r.raise_for_status()
         self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
 
@@ -118,14 +119,17 @@ class Terminal:
 def serve(app: Any) -> tuple[str, Any]:
     import waitress.server
 
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4, ident="counterflow-bench")
+    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4,
+                                           ident="counterflow-bench")
     threading.Thread(target=server.run, daemon=True).start()
-    return f"http://127.0.0.1:{server.effective_port}", server
+    port = server.effective_port      # type: ignore[union-attr]  # missing from waitress's stubs
+    return f"http://127.0.0.1:{port}", server
 
 
 def prepare(api: Api, raw_records: Any, count: int) -> tuple[list[str], list[dict[str, Any]]]:
     """Drafts for the API (created through it) and copies of one for raw pymongo (inserted directly)."""
-    attachment = api.post("/api/v1/attachments", 201, files={"file": ("id.pdf", b"%PDF-1.4 bench", "application/pdf")})
+    attachment = api.post("/api/v1/attachments", 201,
+                          files={"file": ("id.pdf", b"%PDF-1.4 bench", "application/pdf")})
     data = dict(DATA, id_copy=attachment["id"])
     api_ids = [api.post("/api/v1/records", 201, json={"form": "account-change", "data": data})["id"]
                for _ in range(count)]
@@ -157,11 +161,11 @@ def api_round(api: Any, ids: list[str], events: Any) -> float:
 def serve_process(uri: str, folder: Path, secret: str) -> tuple[str, subprocess.Popen[bytes]]:
     """`counterflow serve` in its own process, on the same store, database and keys."""
     port = free_port()
-    env = dict(os.environ, COUNTERFLOW_MONGODB_URI=uri, COUNTERFLOW_DB_NAME=DB_NAME, COUNTERFLOW_SECRET_KEY=secret,
-               COUNTERFLOW_LOGIN_RATE_LIMIT="1000")
+    env = dict(os.environ, COUNTERFLOW_MONGODB_URI=uri, COUNTERFLOW_DB_NAME=DB_NAME,
+               COUNTERFLOW_SECRET_KEY=secret, COUNTERFLOW_LOGIN_RATE_LIMIT="1000")
     cli = Path(sys.executable).parent / "counterflow"
-    proc = subprocess.Popen([str(cli), "serve", "--port", str(port), "--data-dir", str(folder / "data")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(cli), "serve", "--port", str(port), "--data-dir", str(folder / "data")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -185,7 +189,8 @@ def free_port() -> int:
 def raw_accept(db: Any, record_id: str, actor: dict[str, Any], pending: list[dict[str, Any]]) -> None:
     """The store work of one accept, as plain pymongo calls."""
     record = db.records.find_one({"_id": record_id})
-    counter = db.counters.find_one_and_update({"_id": "raw|20261120", "returned": {"$lte": 0}}, {"$inc": {"seq": 1}},
+    counter = db.counters.find_one_and_update({"_id": "raw|20261120", "returned": {"$lte": 0}},
+                                              {"$inc": {"seq": 1}},
                                               return_document=ReturnDocument.AFTER)
     now = stamp()
     revision = record["revision"] + 1
@@ -193,10 +198,12 @@ def raw_accept(db: Any, record_id: str, actor: dict[str, Any], pending: list[dic
              "at": now, "actor": actor, "trigger": "accept", "process": "intake", "source": record["state"],
              "dest": "accepted", "opinion": None, "outcome": "done",
              "details": {"acceptance_number": f"RAW-20261120-{counter['seq']:05d}"}}
-    changes = {"state": "accepted", "state_since": now, "acceptance_number": f"RAW-20261120-{counter['seq']:05d}",
+    changes = {"state": "accepted", "state_since": now,
+               "acceptance_number": f"RAW-20261120-{counter['seq']:05d}",
                "accepted_at": now, "due_date": "2026-11-27", "query_code": secrets.token_hex(4).upper(),
                "revision": revision, "updated_at": now, "outbox": event}
-    result = db.records.update_one({"_id": record_id, "revision": record["revision"], "state": record["state"]},
+    result = db.records.update_one({"_id": record_id, "revision": record["revision"],
+                                    "state": record["state"]},
                                    {"$set": changes})
     if result.matched_count != 1:
         raise SystemExit(f"raw compare-and-set missed {record_id}")
@@ -278,7 +285,8 @@ def main() -> None:
             chunk = slice(r * n, (r + 1) * n)
             api_rates.append(api_round(timed, api_ids[chunk], db.events))
             raw_rates.append(raw_round(db, raw_docs[chunk]))
-            print(f"round {r + 1}/{rounds}: API {api_rates[-1]:7.1f}/s   raw {raw_rates[-1]:7.1f}/s", file=sys.stderr)
+            print(f"round {r + 1}/{rounds}: API {api_rates[-1]:7.1f}/s   raw {raw_rates[-1]:7.1f}/s",
+                  file=sys.stderr)
         raw_client.close()
     finally:
         if host is not None:
@@ -297,7 +305,8 @@ def main() -> None:
     print(f"{'raw pymongo accepts/s':28}{raw_median:10.1f}{min(raw_rates):10.1f}{max(raw_rates):10.1f}")
     print(f"{'ratio API/raw':28}{api_median / raw_median:10.2f}     (target >= 0.6)")
     print(f"{'ms per accept: API, raw':28}{1000 / api_median:10.2f}{1000 / raw_median:10.2f}")
-    print(f"{'store round trips/accept':28}{statistics.median(trips):10.0f}     (target <= 3; samples {trips})")
+    print(f"{'store round trips/accept':28}{statistics.median(trips):10.0f}"
+          f"     (target <= 3; samples {trips})")
     print("commands in one accept:     " + ", ".join(samples[-1]))
     print(f"background copier commands for those {probes} accepts (one at a time, so unbatched): "
           + ", ".join(background))

@@ -55,6 +55,11 @@ def fire(api: Api, who: str, trigger: str, key: str = KEY, v: int = 1, **payload
     return api.post(f"{version_path(key, v)}/transitions/{trigger}", who, json=payload)
 
 
+def transition_options(api: Api, who: str) -> dict[str, Any]:
+    """The triggers of version 1 as `who` sees them, by name."""
+    return {o["trigger"]: o for o in api.get(f"{version_path()}/transitions", who).get_json()["items"]}
+
+
 def publish(api: Api, key: str = KEY, v: int = 1) -> dict[str, Any]:
     for who, trigger in (("admin", "submit"), ("head", "review"), ("boss", "approve")):
         r = fire(api, who, trigger, key, v, opinion=f"{trigger} ok")
@@ -123,19 +128,23 @@ def test_edit_a_draft_with_the_right_revision(staff: Api) -> None:
 
 def test_edit_with_a_stale_revision_is_409(staff: Api) -> None:
     assert create(staff).status_code == 201
-    assert staff.put(version_path(), "admin", json={"revision": 0, "title": {"zh-CN": "甲", "en": "A"}}).status_code == 200
-    err = error_of(staff.put(version_path(), "admin", json={"revision": 0, "title": {"zh-CN": "乙", "en": "B"}}),
+    assert staff.put(version_path(), "admin",
+                     json={"revision": 0, "title": {"zh-CN": "甲", "en": "A"}}).status_code == 200
+    err = error_of(staff.put(version_path(), "admin",
+                             json={"revision": 0, "title": {"zh-CN": "乙", "en": "B"}}),
                    409, "stale")
     assert err["message"]
     assert staff.get(version_path(), "admin").get_json()["title"] == {"zh-CN": "甲", "en": "A"}
     error_of(staff.put(version_path(), "admin", json={"title": {"zh-CN": "乙", "en": "B"}}), 422)
-    error_of(staff.put(version_path(), "admin", json={"revision": "1", "title": {"zh-CN": "乙", "en": "B"}}), 422)
+    error_of(staff.put(version_path(), "admin", json={"revision": "1", "title": {"zh-CN": "乙", "en": "B"}}),
+             422)
 
 
 def test_only_admin_edits_drafts(staff: Api) -> None:
     assert create(staff).status_code == 201
     for who in ("clerk", "head", "boss"):
-        error_of(staff.put(version_path(), who, json={"revision": 0, "title": {"zh-CN": "甲", "en": "A"}}), 403, "role")
+        error_of(staff.put(version_path(), who, json={"revision": 0, "title": {"zh-CN": "甲", "en": "A"}}),
+                 403, "role")
     assert staff.get(version_path(), "admin").get_json()["revision"] == 0
 
 
@@ -144,7 +153,8 @@ def test_unknown_form_or_version_is_404(staff: Api) -> None:
     error_of(staff.get(version_path("account-change", 99), "admin"), 404)
     error_of(staff.put(version_path("no-such-form"), "admin", json={"revision": 0}), 404)
     error_of(staff.post("/api/v1/forms/no-such-form/versions", "admin"), 404, "form_not_found")
-    error_of(staff.post(f"{version_path('no-such-form')}/transitions/submit", "admin", json={"revision": 0}), 404)
+    error_of(staff.post(f"{version_path('no-such-form')}/transitions/submit", "admin", json={"revision": 0}),
+             404)
 
 
 # -- invalid definitions ------------------------------------------------------------------------------------
@@ -162,10 +172,12 @@ def _paths(err: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("make, expect", [
     (_bad_field_name, ["bad.name", "$where"]),
-    (lambda: definition(settings={**definition()["settings"], "numbering": "VIS-{yyyy}"}), ["/settings/numbering"]),
+    (lambda: definition(settings={**definition()["settings"], "numbering": "VIS-{yyyy}"}),
+     ["/settings/numbering"]),
     (lambda: definition(settings={**definition()["settings"], "processes": ["review", "intake"]}),
      ["/settings/processes"]),
-    (lambda: definition(settings={**definition()["settings"], "processes": ["intake", "teleport"]}), ["teleport"]),
+    (lambda: definition(settings={**definition()["settings"], "processes": ["intake", "teleport"]}),
+     ["teleport"]),
     (lambda: definition(settings={**definition()["settings"], "processes": ["intake", "form_approval"]}),
      ["form_approval"]),
     (lambda: definition(key="Bad Key"), ["/key"]),
@@ -215,7 +227,8 @@ def test_invalid_edit_is_422_and_changes_nothing(staff: Api) -> None:
 def test_approval_path_to_published(staff: Api) -> None:
     assert create(staff).status_code == 201
     r = fire(staff, "admin", "submit", opinion="请审核")
-    assert r.status_code == 200 and r.get_json()["state"] == "pending_review" and r.get_json()["revision"] == 1
+    assert r.status_code == 200
+    assert r.get_json()["state"] == "pending_review" and r.get_json()["revision"] == 1
     error_of(fire(staff, "clerk", "review"), 403, "role")
     error_of(fire(staff, "boss", "approve"), 409, "wrong_state")
     r = fire(staff, "head", "review", opinion="字段齐全")
@@ -229,7 +242,8 @@ def test_approval_path_to_published(staff: Api) -> None:
     keys = [f["key"] for f in staff.get("/api/v1/forms", "clerk").get_json()["items"]]
     assert KEY in keys
     got = staff.get(f"/api/v1/forms/{KEY}", "clerk")
-    assert got.status_code == 200 and got.get_json()["version"] == 1 and got.get_json()["state"] == "published"
+    assert got.status_code == 200
+    assert got.get_json()["version"] == 1 and got.get_json()["state"] == "published"
     rec = staff.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": "王五"}})
     assert rec.status_code == 201, rec.get_json()
     assert rec.get_json()["form_version"] == 1
@@ -244,7 +258,8 @@ def test_history_names_actors_and_opinions(staff: Api) -> None:
     assert [e["trigger"] for e in events] == ["submit", "review", "approve"]
     assert [e["actor"]["username"] for e in events] == ["admin", "head", "boss"]
     assert [e["opinion"] for e in events] == ["submit ok", "review ok", "approve ok"]
-    assert [(e["from"], e["to"]) for e in events] == [("draft", "pending_review"), ("pending_review", "pending_approval"),
+    assert [(e["from"], e["to"]) for e in events] == [("draft", "pending_review"),
+                                                      ("pending_review", "pending_approval"),
                                                       ("pending_approval", "published")]
     assert all(e["at"] and e["id"] for e in events)
     assert "password" not in r.get_data(as_text=True)
@@ -256,7 +271,7 @@ def test_the_author_may_not_review_or_approve(staff: Api) -> None:
     author_id = staff.get("/api/v1/me", "author").get_json()["id"]
     assert staff.get(version_path(), "admin").get_json()["author"] == author_id
     assert fire(staff, "author", "submit").status_code == 200
-    options = {o["trigger"]: o for o in staff.get(f"{version_path()}/transitions", "author").get_json()["items"]}
+    options = transition_options(staff, "author")
     assert options["review"]["allowed"] is False
     assert [x["code"] for x in options["review"]["reasons"]] == ["not_author"]
     err = error_of(fire(staff, "author", "review", opinion="自审"), 422, "guard_failed")
@@ -279,7 +294,8 @@ def test_reject_needs_an_opinion_and_returns_to_draft(staff: Api, stage: str) ->
     if stage == "pending_approval":
         assert fire(staff, "head", "review").status_code == 200
         who = "boss"
-    for payload in ({}, {"opinion": ""}, {"opinion": "   "}):
+    payloads: list[dict[str, Any]] = [{}, {"opinion": ""}, {"opinion": "   "}]
+    for payload in payloads:
         err = error_of(fire(staff, who, "reject", **payload), 422, "guard_failed")
         assert [d["path"] for d in err["details"]] == ["/opinion"]
     assert staff.get(version_path(), "admin").get_json()["state"] == stage
@@ -287,7 +303,8 @@ def test_reject_needs_an_opinion_and_returns_to_draft(staff: Api, stage: str) ->
     assert r.status_code == 200 and r.get_json()["state"] == "draft"
     # back in draft it can be edited and submitted again
     doc = staff.get(version_path(), "admin").get_json()
-    r = staff.put(version_path(), "admin", json={"revision": doc["revision"], "title": {"zh-CN": "来访", "en": "Visit"}})
+    r = staff.put(version_path(), "admin",
+                  json={"revision": doc["revision"], "title": {"zh-CN": "来访", "en": "Visit"}})
     assert r.status_code == 200
     assert fire(staff, "admin", "submit").get_json()["state"] == "pending_review"
     history = staff.get(f"{version_path()}/history", "admin").get_json()["items"]
@@ -301,11 +318,11 @@ def test_transitions_list_allowed_and_blocked_triggers(staff: Api) -> None:
     items = staff.get(f"{version_path()}/transitions", "head").get_json()["items"]
     assert items[0]["allowed"] is False and items[0]["reasons"][0]["code"] == "role"
     assert fire(staff, "admin", "submit").status_code == 200
-    options = {o["trigger"]: o for o in staff.get(f"{version_path()}/transitions", "head").get_json()["items"]}
+    options = transition_options(staff, "head")
     assert set(options) == {"review", "reject"}
     assert options["review"]["allowed"] is True and options["reject"]["allowed"] is True
     assert options["reject"]["requires"] == ["opinion"]
-    options = {o["trigger"]: o for o in staff.get(f"{version_path()}/transitions", "admin").get_json()["items"]}
+    options = transition_options(staff, "admin")
     assert options["review"]["allowed"] is False
     assert options["review"]["reasons"] and all(x["message"] for x in options["review"]["reasons"])
 
@@ -319,13 +336,14 @@ def test_transition_errors(staff: Api) -> None:
     assert staff.get(version_path(), "admin").get_json()["state"] == "draft"
 
 
-# -- published versions and new versions ----------------------------------------------------------------------
+# -- published versions and new versions ---------------------------------------------------------------------
 
 def test_published_version_never_changes(staff: Api) -> None:
     assert create(staff).status_code == 201
     doc = publish(staff)
     err = error_of(staff.put(version_path(), "admin", json={"revision": doc["revision"],
-                                                            "title": {"zh-CN": "改", "en": "Changed"}}), 409, "not_draft")
+                                                            "title": {"zh-CN": "改", "en": "Changed"}}),
+                   409, "not_draft")
     assert err["message"]
     err = error_of(staff.put(version_path("account-change"), "admin", json={"revision": 0}), 409, "not_draft")
     assert staff.get(version_path(), "admin").get_json()["title"] == definition()["title"]
@@ -349,7 +367,8 @@ def test_new_version_copies_the_latest_and_replaces_it_when_published(staff: Api
 
     schema = copy.deepcopy(v1["schema"])
     schema["properties"]["company"] = {"type": "string", "maxLength": 100}
-    r = staff.put(version_path(KEY, 2), "admin", json={"revision": 0, "schema": schema, "reason": "add company"})
+    r = staff.put(version_path(KEY, 2), "admin",
+                  json={"revision": 0, "schema": schema, "reason": "add company"})
     assert r.status_code == 200
     assert "company" not in staff.get(version_path(), "admin").get_json()["schema"]["properties"]
     publish(staff, KEY, 2)
@@ -360,7 +379,8 @@ def test_new_version_copies_the_latest_and_replaces_it_when_published(staff: Api
     assert [f["version"] for f in listed] == [2]
     old = staff.get(f"/api/v1/records/{rec_id}", "clerk").get_json()
     assert old["form_version"] == 1
-    new = staff.post("/api/v1/records", "clerk", json={"form": KEY, "data": {"visitor": "赵六", "company": "甲公司"}})
+    new = staff.post("/api/v1/records", "clerk",
+                     json={"form": KEY, "data": {"visitor": "赵六", "company": "甲公司"}})
     assert new.status_code == 201 and new.get_json()["form_version"] == 2
     # the old record still follows its own version: v2's field is unknown to it
     r = staff.patch(f"/api/v1/records/{rec_id}", "clerk",
@@ -375,7 +395,8 @@ def test_new_version_with_changes_in_the_body(staff: Api) -> None:
     title = {"zh-CN": "来访登记（新）", "en": "Visit note (new)"}
     r = staff.post(f"/api/v1/forms/{KEY}/versions", "admin", json={"title": title})
     assert r.status_code == 201 and r.get_json()["title"] == title and r.get_json()["version"] == 2
-    error_of(staff.post(f"/api/v1/forms/{KEY}/versions", "admin", json={"key": "other"}), 422, "invalid_request")
+    error_of(staff.post(f"/api/v1/forms/{KEY}/versions", "admin", json={"key": "other"}), 422,
+             "invalid_request")
     error_of(staff.post(f"/api/v1/forms/{KEY}/versions", "clerk"), 403, "role")
 
 

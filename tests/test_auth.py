@@ -56,8 +56,10 @@ def test_bearer_scheme_is_case_insensitive(api: Api) -> None:
 
 
 def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
-    wrong = api.client.post("/api/v1/auth/token", json={"username": "admin", "password": "Not-The-Password-1"})
-    unknown = api.client.post("/api/v1/auth/token", json={"username": "nobody-here", "password": "Not-The-Password-1"})
+    wrong = api.client.post("/api/v1/auth/token",
+                            json={"username": "admin", "password": "Not-The-Password-1"})
+    unknown = api.client.post("/api/v1/auth/token",
+                              json={"username": "nobody-here", "password": "Not-The-Password-1"})
     a, b = error_of(wrong, 401, "login_failed"), error_of(unknown, 401, "login_failed")
     assert a == b
     assert CJK.search(a["message"])
@@ -115,6 +117,11 @@ def _signed(app: Any, payload: Any, secret: str | None = None) -> str:
     return URLSafeTimedSerializer(secret or app.config["SECRET_KEY"], salt="counterflow-token").dumps(payload)
 
 
+def tampered(token: str) -> str:
+    """The token with its last three characters (part of the signature) changed."""
+    return token[:-3] + ("BBB" if token.endswith("AAA") else "AAA")
+
+
 def test_expired_token_is_401(api: Api, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = app.extensions["counterflow"].store.user_by_name("admin")
     ttl = app.extensions["counterflow"].settings.token_ttl_seconds
@@ -134,14 +141,16 @@ def test_forged_token_is_401(api: Api, app: Any, kind: str) -> None:
     admin = app.extensions["counterflow"].store.user_by_name("admin")
     token = {
         "other_secret": lambda: _signed(app, {"u": admin["_id"], "e": 0}, secret="not-the-secret"),
-        "other_salt": lambda: URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="other").dumps({"u": admin["_id"], "e": 0}),
+        "other_salt": lambda: URLSafeTimedSerializer(app.config["SECRET_KEY"],
+                                                     salt="other").dumps({"u": admin["_id"], "e": 0}),
         "unknown_user": lambda: _signed(app, {"u": "01NOBODY", "e": 0}),
         "wrong_epoch": lambda: _signed(app, {"u": admin["_id"], "e": 7}),
         "not_a_dict": lambda: _signed(app, [admin["_id"], 0]),
-        "tampered": lambda: api.tokens["admin"][:-3] + ("AAA" if not api.tokens["admin"].endswith("AAA") else "BBB"),
+        "tampered": lambda: tampered(api.tokens["admin"]),
     }[kind]()
     error_of(api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "unauthorized")
-    error_of(api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}), 401, "unauthorized")
+    error_of(api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}), 401,
+             "unauthorized")
 
 
 @pytest.mark.parametrize("header", [
@@ -156,7 +165,8 @@ def test_garbage_authorization_is_401_json(api: Api, header: str) -> None:
 def test_no_token_is_401_in_chinese_by_default(api: Api) -> None:
     err = error_of(api.client.get("/api/v1/me"), 401, "unauthorized")
     assert CJK.search(err["message"])
-    err = error_of(api.client.get("/api/v1/me", headers={"Accept-Language": "en-GB,en;q=0.9"}), 401, "unauthorized")
+    err = error_of(api.client.get("/api/v1/me", headers={"Accept-Language": "en-GB,en;q=0.9"}), 401,
+                   "unauthorized")
     assert not CJK.search(err["message"])
 
 
@@ -283,5 +293,6 @@ def test_changing_ones_own_password_ends_older_tokens(staff: Api) -> None:
     assert staff.get("/api/v1/me", "clerk").status_code == 401     # the old token is void
     staff.login("clerk", "Brand-New-Pass-2027")
     assert staff.get("/api/v1/me", "clerk").get_json()["must_change_password"] is False
-    assert staff.client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).status_code == 401
+    assert staff.client.post("/api/v1/auth/token",
+                             json={"username": "clerk", "password": PASSWORD}).status_code == 401
     assert old_token != staff.tokens["clerk"]

@@ -14,8 +14,12 @@ SHIPPED = definitions.shipped_workflows()
 
 
 class Env:
+    """The engine's view of the rest of the product (TransitionEnv), without a store: planning never
+    draws a number, a notice, an assignee or a retention date."""
+
     def __init__(self, amount: int = 0, problems: list[dict[str, str]] | None = None) -> None:
         self.amount, self.problems = amount, problems or []
+        self.stamp = "2030-01-01T09:00:00+08:00"
         self.today = "2030-01-01"
 
     def form_settings(self, obj: Any) -> dict[str, Any]:
@@ -23,6 +27,18 @@ class Env:
 
     def completeness(self, obj: Any, lang: str) -> list[dict[str, str]]:
         return self.problems
+
+    def acceptance(self, ctx: Context) -> dict[str, Any]:
+        raise AssertionError("planning draws no acceptance number")
+
+    def notice(self, ctx: Context) -> dict[str, Any]:
+        raise AssertionError("planning writes no notice")
+
+    def assignee(self, ctx: Context) -> str:
+        raise AssertionError("planning looks up no assignee")
+
+    def retention_until(self, obj: Any) -> str:
+        raise AssertionError("planning computes no retention date")
 
 
 def ctx(roles: set[str], obj: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
@@ -59,8 +75,10 @@ def test_the_machine_is_built_once_and_reused_for_every_object() -> None:
 def test_branch_goes_to_second_review_when_the_rule_holds() -> None:
     workflow = Workflow(SHIPPED["review"])
     base = {"assignee": "u1", "created_by": "other"}
-    small = workflow.plan("in_progress", "approve", ctx({"reviewer"}, {**base, "data": {"amount": 100}}, {"opinion": "ok"}))
-    large = workflow.plan("in_progress", "approve", ctx({"reviewer"}, {**base, "data": {"amount": 60000}}, {"opinion": "ok"}))
+    small = workflow.plan("in_progress", "approve",
+                          ctx({"reviewer"}, {**base, "data": {"amount": 100}}, {"opinion": "ok"}))
+    large = workflow.plan("in_progress", "approve",
+                          ctx({"reviewer"}, {**base, "data": {"amount": 60000}}, {"opinion": "ok"}))
     assert (small.dest, small.final) == ("approved", True)
     assert (large.dest, large.final) == ("second_review", False)
 
@@ -70,7 +88,9 @@ def test_guards_report_every_reason_at_once() -> None:
     obj = {"assignee": "someone-else", "created_by": "u1", "data": {}}
     with pytest.raises(Invalid) as caught:
         workflow.plan("in_progress", "approve", ctx({"reviewer"}, obj, {}))
-    codes = [d["code"] for d in caught.value.details]
+    details = caught.value.details
+    assert isinstance(details, list)
+    codes = [d["code"] for d in details]
     assert codes == ["required", "is_assignee", "not_submitter"]     # opinion, assignee, four-eyes
 
 
@@ -95,7 +115,8 @@ def test_deny_by_default_roles_wrong_state_and_unknown_trigger() -> None:
 
 
 def test_options_say_what_is_blocked_and_why() -> None:
-    options = Workflow(SHIPPED["form_approval"]).options("pending_review", ctx({"dept_head"}, {"author": "u1"}))
+    options = Workflow(SHIPPED["form_approval"]).options("pending_review",
+                                                         ctx({"dept_head"}, {"author": "u1"}))
     review = next(o for o in options if o["trigger"] == "review")
     assert review["allowed"] is False and review["reasons"][0]["code"] == "not_author"
     reject = next(o for o in options if o["trigger"] == "reject")

@@ -23,7 +23,7 @@ from counterflow.store.client import Store
 
 PLUGIN = Path(__file__).resolve().parents[1] / "plugin"
 
-NESTED = {
+NESTED: dict[str, Any] = {
     "company_name": "杭州青禾数据科技有限公司",
     "legal_representative": {"name": "陈静", "id_number": "11010519491231002X", "phone": "13800138000"},
     "shareholders": [
@@ -45,12 +45,20 @@ def store(mongo_uri: str, db_name: str) -> Iterator[Store]:
     store.close()
 
 
+def found(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """A document the test expects to be there."""
+    assert doc is not None
+    return doc
+
+
 def _record(store: Store, record_id: str = "01JREC0000000000000000000A", **extra: Any) -> dict[str, Any]:
     now = stamp()
-    doc = {"_id": record_id, "form": "account-change", "form_version": 1, "process": "intake", "state": "draft",
+    doc = {"_id": record_id, "form": "account-change", "form_version": 1, "process": "intake",
+           "state": "draft",
            "revision": 0, "data": {"reason": "first"}, "department": "counter-1", "created_at": now,
            "updated_at": now, **extra}
-    event = {"kind": "record", "at": now, "trigger": "create", "process": "intake", "source": "", "dest": "draft",
+    event = {"kind": "record", "at": now, "trigger": "create", "process": "intake", "source": "",
+             "dest": "draft",
              "outcome": "done"}
     return store.insert_record(doc, event)
 
@@ -140,8 +148,10 @@ def test_an_event_left_in_the_outbox_is_copied_by_the_next_commit(store: Store) 
     doc = _record(store)
     # a crash between the two writes: the object moved and holds the event, `events` lacks it
     lost = {**_event("submit"), "_id": f"{doc['_id']}:1", "object_id": doc["_id"], "revision": 1}
-    store.records.update_one({"_id": doc["_id"]}, {"$set": {"state": "submitted", "revision": 1, "outbox": lost}})
-    assert [e["_id"] for e in store.history(doc["_id"], lost)][-1] == lost["_id"]     # history shows it already
+    store.records.update_one({"_id": doc["_id"]},
+                             {"$set": {"state": "submitted", "revision": 1, "outbox": lost}})
+    history = store.history(doc["_id"], lost)
+    assert [e["_id"] for e in history][-1] == lost["_id"]     # history shows it already
     assert store.events.count_documents({"_id": lost["_id"]}) == 0
     store.commit(store.records, store.record(doc["_id"]), {"state": "accepted"}, _event("accept"))
     store.copier.flush()
@@ -176,7 +186,7 @@ def test_a_list_of_dicts_replaced_whole_with_set_reads_back_as_dicts(store: Stor
 def test_set_of_a_dotted_object_path_changes_only_that_value(store: Store) -> None:
     doc = _record(store, data=NESTED)
     store.records.update_one({"_id": doc["_id"]}, {"$set": {"data.legal_representative.phone": "13912345678",
-                                                             "data.flags.note": "checked"}})
+                                                            "data.flags.note": "checked"}})
     stored = store.record(doc["_id"])["data"]
     assert stored["legal_representative"] == {**NESTED["legal_representative"], "phone": "13912345678"}
     assert stored["flags"] == {**NESTED["flags"], "note": "checked"}
@@ -186,7 +196,7 @@ def test_set_of_a_dotted_object_path_changes_only_that_value(store: Store) -> No
 def test_inserted_datetimes_round_trip_tz_aware_to_the_millisecond(store: Store) -> None:
     when = dt.datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     store.meta.insert_one({"_id": "clock", "at": when, "nested": {"at": when}, "list": [{"at": when}]})
-    stored = store.meta.find_one({"_id": "clock"})
+    stored = found(store.meta.find_one({"_id": "clock"}))
     for value in (stored["at"], stored["nested"]["at"], stored["list"][0]["at"]):
         assert value.tzinfo is not None and value == when.replace(microsecond=123000)
     assert utcnow().microsecond % 1000 == 0
@@ -196,7 +206,7 @@ def test_a_datetime_inside_a_set_object_value_survives(store: Store) -> None:
     when = utcnow()
     store.meta.insert_one({"_id": "clock", "value": {}})
     store.meta.update_one({"_id": "clock"}, {"$set": {"value": {"at": when, "list": [{"at": when}]}}})
-    stored = store.meta.find_one({"_id": "clock"})["value"]
+    stored = found(store.meta.find_one({"_id": "clock"}))["value"]
     assert stored["at"] == when and stored["list"][0]["at"] == when and stored["at"].tzinfo is not None
 
 
@@ -211,7 +221,8 @@ def test_commit_stores_timestamps_as_text_never_as_mangled_datetimes(store: Stor
     # the embedded server turns a top-level datetime in $set into naive text ("2026-11-20 01:02:03.456000")
     mangled = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
     doc = _record(store)
-    updated = store.commit(store.records, doc, {"state": "accepted", "accepted_at": stamp(), "state_since": stamp()},
+    updated = store.commit(store.records, doc,
+                           {"state": "accepted", "accepted_at": stamp(), "state_since": stamp()},
                            _event("accept"))
     stored = store.record(doc["_id"])
     for name in ("created_at", "updated_at", "accepted_at", "state_since"):
@@ -242,7 +253,7 @@ def test_regex_as_a_string_with_options_matches(store: Store) -> None:
 
 def test_hit_upserts_then_increments_and_returns_the_document_after(store: Store) -> None:
     assert [store.hit("login:clerk", 60) for _ in range(3)] == [1, 2, 3]
-    bucket = store.buckets.find_one({"_id": {"$regex": "^login:clerk:"}})
+    bucket = found(store.buckets.find_one({"_id": {"$regex": "^login:clerk:"}}))
     assert bucket["count"] == 3 and bucket["expires_at"] > stamp()
     assert store.hit("login:other", 60) == 1
 
@@ -256,17 +267,18 @@ def test_set_on_insert_does_not_touch_an_existing_document(store: Store) -> None
 
 def test_find_one_and_update_returns_the_document_after_the_update(store: Store) -> None:
     store.counters.insert_one({"_id": "c", "seq": 1, "returned": 0})
-    after = store.counters.find_one_and_update({"_id": "c", "returned": {"$lte": 0}}, {"$inc": {"seq": 1}},
-                                               return_document=ReturnDocument.AFTER)
+    after = found(store.counters.find_one_and_update({"_id": "c", "returned": {"$lte": 0}},
+                                                     {"$inc": {"seq": 1}},
+                                                     return_document=ReturnDocument.AFTER))
     assert after["seq"] == 2
     missed = store.counters.find_one_and_update({"_id": "c", "returned": {"$gt": 0}}, {"$inc": {"seq": 1}},
                                                 return_document=ReturnDocument.AFTER)
-    assert missed is None and store.counters.find_one({"_id": "c"})["seq"] == 2
+    assert missed is None and found(store.counters.find_one({"_id": "c"}))["seq"] == 2
 
 
 def test_find_one_and_delete_claims_once(store: Store) -> None:
     store.returned.insert_one({"_id": "c:000000000007", "counter": "c", "seq": 7})
-    assert store.returned.find_one_and_delete({"_id": "c:000000000007"})["seq"] == 7
+    assert found(store.returned.find_one_and_delete({"_id": "c:000000000007"}))["seq"] == 7
     assert store.returned.find_one_and_delete({"_id": "c:000000000007"}) is None
 
 
@@ -309,13 +321,14 @@ def test_sparse_unique_acceptance_number_allows_many_missing_but_no_duplicates(s
     doc = store.record("01JREC00000000000000000000")
     with pytest.raises(DuplicateKeyError):
         store.records.update_one({"_id": doc["_id"]}, {"$set": {"acceptance_number": "ACC-20261120-00001"}})
-    assert store.record_by_number("ACC-20261120-00001")["_id"] == "01JREC000000000000000000A1"
+    assert found(store.record_by_number("ACC-20261120-00001"))["_id"] == "01JREC000000000000000000A1"
     assert store.records.count_documents({"acceptance_number": {"$exists": False}}) == 3
 
 
 def test_ttl_index_is_created(store: Store) -> None:
     store.db["ttl_probe"].create_index([("expires_at", 1)], expireAfterSeconds=0)
-    ttl = [spec for spec in store.db["ttl_probe"].index_information().values() if "expireAfterSeconds" in spec]
+    specs = store.db["ttl_probe"].index_information().values()
+    ttl = [spec for spec in specs if "expireAfterSeconds" in spec]
     assert ttl and ttl[0]["key"] == [("expires_at", 1)] and ttl[0]["expireAfterSeconds"] == 0
 
 
@@ -335,7 +348,8 @@ def test_ensure_indexes_twice_is_harmless(store: Store) -> None:
 # -- acceptance numbers -------------------------------------------------------------------------------
 
 def test_next_number_starts_at_one_per_counter(store: Store) -> None:
-    assert [store.next_number("a|2026"), store.next_number("a|2026"), store.next_number("b|2026")] == [1, 2, 1]
+    numbers = [store.next_number("a|2026"), store.next_number("a|2026"), store.next_number("b|2026")]
+    assert numbers == [1, 2, 1]
 
 
 def test_next_number_under_concurrency_is_distinct_and_contiguous(store: Store) -> None:
@@ -364,10 +378,10 @@ def test_next_number_under_concurrency_is_distinct_and_contiguous(store: Store) 
 def test_a_returned_number_is_handed_out_again_first(store: Store) -> None:
     assert [store.next_number("c") for _ in range(3)] == [1, 2, 3]
     store.return_number("c", 2)
-    assert store.counters.find_one({"_id": "c"})["returned"] == 1
+    assert found(store.counters.find_one({"_id": "c"}))["returned"] == 1
     assert store.next_number("c") == 2                                # the gap is filled first
     assert store.next_number("c") == 4
-    assert store.counters.find_one({"_id": "c"})["returned"] == 0
+    assert found(store.counters.find_one({"_id": "c"}))["returned"] == 0
     assert store.returned.count_documents({"counter": "c"}) == 0
 
 
@@ -381,9 +395,10 @@ def test_returned_numbers_come_back_lowest_first(store: Store) -> None:
 
 def test_a_stale_returned_flag_is_reset(store: Store) -> None:
     store.next_number("c")
-    store.counters.update_one({"_id": "c"}, {"$inc": {"returned": 1}})   # a crash after the flag, before the pool
+    # a crash after the flag, before the pool
+    store.counters.update_one({"_id": "c"}, {"$inc": {"returned": 1}})
     assert store.next_number("c") == 2
-    assert store.counters.find_one({"_id": "c"})["returned"] == 0
+    assert found(store.counters.find_one({"_id": "c"}))["returned"] == 0
 
 
 # -- the landmine guard -----------------------------------------------------------------------------------
@@ -407,15 +422,16 @@ def _landmines(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             if "$push" in node.value or "push__" in node.value or "$**" in node.value:
                 found.append(f"{where}: {node.value!r}")
-        elif isinstance(node, ast.keyword) and node.arg and (node.arg.startswith("push__") or node.arg == "collation"):
+        elif isinstance(node, ast.keyword) and node.arg and (node.arg.startswith("push__")
+                                                             or node.arg == "collation"):
             found.append(f"{where}: keyword {node.arg}")
         elif isinstance(node, ast.Name) and node.id in ("ObjectId", "Regex", "Decimal128"):
             found.append(f"{where}: {node.id}")
-        elif isinstance(node, ast.Attribute) and node.attr in ("ObjectId", "Regex", "Decimal128", "ObjectIdField",
-                                                              "ReferenceField"):
+        elif isinstance(node, ast.Attribute) and node.attr in ("ObjectId", "Regex", "Decimal128",
+                                                               "ObjectIdField", "ReferenceField"):
             found.append(f"{where}: .{node.attr}")
         elif isinstance(node, ast.alias) and node.name.split(".")[-1] in ("ObjectId", "Regex", "Decimal128",
-                                                                        "ReferenceField", "ObjectIdField"):
+                                                                          "ReferenceField", "ObjectIdField"):
             found.append(f"{where}: import {node.name}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr == "save" and path.name != "models.py":
@@ -429,7 +445,8 @@ def test_no_landmine_shapes_in_the_plugin_source() -> None:
     sources = sorted(PLUGIN.rglob("*.py"))
     assert any(p.parent.name == "store" and p.name == "client.py" for p in sources)
     problems = [p for path in sources for p in _landmines(path)]
-    assert problems == [], "shapes the embedded server loses or mangles (DESIGN.md, landmines):\n" + "\n".join(problems)
+    assert problems == [], ("shapes the embedded server loses or mangles (DESIGN.md, landmines):\n"
+                            + "\n".join(problems))
 
 
 @pytest.mark.parametrize("snippet", [
@@ -462,8 +479,9 @@ def test_copy_outboxes_sweeps_what_a_crash_left_behind(store: Store) -> None:
     doc = _record(store)
     store.copier.flush()
     lost = {**_event("submit"), "_id": f"{doc['_id']}:1", "object_id": doc["_id"], "revision": 1}
-    store.records.update_one({"_id": doc["_id"]}, {"$set": {"state": "submitted", "revision": 1, "outbox": lost,
-                                                           "updated_at": stamp()}})
+    store.records.update_one({"_id": doc["_id"]},
+                             {"$set": {"state": "submitted", "revision": 1, "outbox": lost,
+                                       "updated_at": stamp()}})
     assert store.events.count_documents({"_id": lost["_id"]}) == 0
     assert store.copy_outboxes(store.records, since=None) >= 1
     assert store.events.count_documents({"_id": lost["_id"]}) == 1

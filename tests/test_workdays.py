@@ -116,7 +116,7 @@ def test_override_refuses_a_day_both_off_and_worked():
 
 
 def test_override_accepts_any_iterable_of_dates():
-    override = YearOverride(days_off=[date(2026, 3, 10)])  # type: ignore[arg-type]
+    override = YearOverride(days_off=[date(2026, 3, 10)])
     assert override.days_off == frozenset({date(2026, 3, 10)})
 
 
