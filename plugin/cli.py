@@ -1,4 +1,4 @@
-"""The `counterflow` command: serve, check, users add."""
+"""The `counterflow` command: init, serve, check, tick, forms, users add."""
 from __future__ import annotations
 
 import json
@@ -15,21 +15,63 @@ from counterflow.core import definitions
 from counterflow.core.errors import CounterflowError, DefinitionError
 
 
-def _app(data_dir: str | None) -> Any:
-    from flask import current_app
+def _app(data_dir: str | None, *, bootstrap: bool = True) -> Any:
+    """The portal's app under `flask counterflow`, else the standalone host's; prepared by `init` first."""
+    from flask import current_app, has_app_context
+    from flask.cli import ScriptInfo
 
-    try:
-        return current_app._get_current_object()
-    except RuntimeError:
+    context = click.get_current_context(silent=True)
+    script = context.find_object(ScriptInfo) if context else None      # set by `flask` (and test_cli_runner)
+    if has_app_context():
+        app = current_app._get_current_object()           # type: ignore[attr-defined]
+    elif script is not None:
+        app = script.load_app()
+    else:
         from counterflow.host import create_app
 
         config = {"COUNTERFLOW_DATA_DIR": data_dir} if data_dir else {}
-        return create_app(config)
+        app = create_app(config, bootstrap=False)
+    if bootstrap:
+        _bootstrap(app)
+    return app
+
+
+def _bootstrap(app: Any) -> None:
+    """What `init` does (idempotent); a store that does not answer stops the command with the fix."""
+    from pymongo.errors import PyMongoError
+
+    state = app.extensions["counterflow"]
+    try:
+        state.bootstrap()
+    except (PyMongoError, CounterflowError) as exc:
+        state.close()
+        where = "the MongoDB at COUNTERFLOW_MONGODB_URI" if state.settings.mongodb_uri else \
+            f"the embedded store in {state.settings.data_dir}"
+        click.echo(f"counterflow: {where} did not answer ({type(exc).__name__}: {str(exc)[:200]}); "
+                   "fix: start it, or check COUNTERFLOW_MONGODB_URI, then run the command again", err=True)
+        sys.exit(2)
 
 
 @click.group(name="counterflow", help="Forms and workflows for service counters.")
 def group() -> None:
     pass
+
+
+@group.command(help="Prepare the store: indexes, the shipped workflows and forms, the first admin (its "
+               "generated password is printed once), left-over history events. Safe to run again.")
+@click.option("--data-dir", default=None)
+def init(data_dir: str | None) -> None:
+    try:
+        app = _app(data_dir, bootstrap=False)
+    except (DefinitionError, RuntimeError) as exc:
+        click.echo(f"counterflow: {exc}", err=True)
+        sys.exit(2)
+    state = app.extensions["counterflow"]
+    try:
+        _bootstrap(app)
+    finally:
+        state.close()
+    click.echo("counterflow: the store is ready")
 
 
 @group.command(help="Run the standalone host (waitress), on the embedded store unless a URI is set.")

@@ -10,6 +10,7 @@ from flask import Flask, Request, redirect, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from counterflow.extension import Counterflow
+from counterflow.settings import environment
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -21,9 +22,8 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
 
-def _secret_key(data_dir: Path) -> str:
+def _secret_key(data_dir: Path, configured: str | None) -> str:
     """COUNTERFLOW_SECRET_KEY, else a random key kept (mode 0600) in the data folder."""
-    configured = os.environ.get("COUNTERFLOW_SECRET_KEY")
     if configured:
         return configured
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,21 +48,28 @@ def _encryption_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """The standalone app; `config` overrides the environment (`COUNTERFLOW_*`)."""
+def create_app(config: Mapping[str, Any] | None = None, *, bootstrap: bool = True) -> Flask:
+    """The standalone app; `config` overrides the environment (`COUNTERFLOW_*`).
+
+    With `bootstrap` (the default) it prepares its store at once, like `counterflow init`;
+    `counterflow serve` and the other commands pass False and run `init`'s own step.
+    """
     app = Flask("counterflow.host")
     app.config.update(config or {})
-    data_dir = Path(app.config.get("COUNTERFLOW_DATA_DIR") or os.environ.get("COUNTERFLOW_DATA_DIR")
+    env = environment(app.root_path).raw
+    data_dir = Path(app.config.get("COUNTERFLOW_DATA_DIR") or env.get("DATA_DIR")
                     or "counterflow-data").expanduser()
     app.config.setdefault("COUNTERFLOW_DATA_DIR", str(data_dir))
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(data_dir)
-    if not (app.config.get("COUNTERFLOW_ENCRYPTION_KEY") or os.environ.get("COUNTERFLOW_ENCRYPTION_KEY")):
+        app.config["SECRET_KEY"] = _secret_key(data_dir, env.get("SECRET_KEY"))
+    if not (app.config.get("COUNTERFLOW_ENCRYPTION_KEY") or env.get("ENCRYPTION_KEY")):
         app.config["COUNTERFLOW_ENCRYPTION_KEY"] = _encryption_key(data_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="counterflow_session")
     app.session_interface = SessionInterface()
     Counterflow(app)
+    if bootstrap:
+        app.extensions["counterflow"].bootstrap()
 
     @app.get("/")
     def home() -> Any:

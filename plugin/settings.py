@@ -1,10 +1,17 @@
-"""Configuration: `COUNTERFLOW_*` keys from app.config or the environment, frozen once."""
+"""Configuration: `COUNTERFLOW_*` keys from app.config, else the environment, else defaults; frozen once."""
 from __future__ import annotations
 
-import os
+import datetime as dt
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from flask import Config
+
+PREFIX = "COUNTERFLOW"
 
 DEFAULTS: dict[str, Any] = {
     "MONGODB_URI": None,            # None: the embedded nx-27017 server on DATA_DIR
@@ -26,6 +33,17 @@ DEFAULTS: dict[str, Any] = {
     "STORE_TIMEOUT_MS": 5000,       # how long a request waits for an unreachable store before a 503
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
 }
+TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
+        "PASSWORD_PROFILE", "ENCRYPTION_KEY"}
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+class SettingsError(RuntimeError):
+    """One or more settings are wrong; the message names each key and its fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("the settings have problems:\n" + "\n".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -43,33 +61,229 @@ class Settings:
     login_rate_limit: int = 10
     public_base_url: str | None = None
     load_shipped: bool = True
-    calendar_overrides: Mapping[Any, Any] = field(default_factory=dict)
+    calendar_overrides: Mapping[int, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     user_cache_seconds: int = 30
     password_profile: str = "rfc9106_low_memory"
     encryption_key: str | None = field(default=None, repr=False)
     store_timeout_ms: int = 5000
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any]) -> "Settings":
-        """Read `COUNTERFLOW_<NAME>` from `config`, falling back to the environment, then defaults."""
+    def from_app(cls, app: Any) -> "Settings":
+        """`app.config` first, then `COUNTERFLOW_*` environment variables read the Flask way (JSON parsed)."""
+        return cls.from_mapping(app.config, environment(app.root_path))
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any], env: "Environment | None" = None) -> "Settings":
+        """Read `COUNTERFLOW_<NAME>` from `config`, then `env`, then the defaults; every problem at once."""
+        env = env or Environment({}, {})
         values: dict[str, Any] = {}
+        problems: list[str] = []
         for f in fields(cls):
-            key = "COUNTERFLOW_" + f.name.upper()
-            raw = config.get(key, os.environ.get(key, DEFAULTS[f.name.upper()]))
-            values[f.name] = _coerce(f.name, raw, DEFAULTS[f.name.upper()])
-        values["url_prefix"] = values["url_prefix"].rstrip("/")
-        values["data_dir"] = Path(values["data_dir"]).expanduser()
+            name = f.name.upper()
+            key = f"{PREFIX}_{name}"
+            if key in config:
+                raw = config[key]
+            elif name in env.parsed:
+                raw = env.raw.get(name) if name in TEXT else env.parsed[name]
+            else:
+                raw = DEFAULTS[name]
+            try:
+                values[f.name] = READERS.get(name, _reader_for(DEFAULTS[name]))(raw, DEFAULTS[name])
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+        if problems:
+            raise SettingsError(problems)
         return cls(**values)
 
 
-def _coerce(name: str, raw: Any, default: Any) -> Any:
+@dataclass(frozen=True)
+class Environment:
+    """`COUNTERFLOW_*` environment variables without the prefix: as JSON where they parse, and as text."""
+
+    parsed: Mapping[str, Any]
+    raw: Mapping[str, Any]
+
+
+def environment(root_path: str = ".") -> Environment:
+    """Flask's `from_prefixed_env("COUNTERFLOW")` into scratch configs: the host's config stays its own."""
+    parsed, raw = Config(root_path), Config(root_path)
+    parsed.from_prefixed_env(PREFIX)
+    raw.from_prefixed_env(PREFIX, loads=str)
+    return Environment(parsed, raw)
+
+
+# -- one reader per kind of value: each returns the value or raises ValueError("problem; fix: ...") --------
+
+def _text(raw: Any, default: Any) -> Any:
     if raw is None or raw == "":
-        return default if raw is None or isinstance(default, str) else default
-    if isinstance(default, bool):
-        return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"COUNTERFLOW_{name.upper()} must be a whole number, got {raw!r}") from exc
+        return default
+    if isinstance(raw, Path):
+        return str(raw)
+    if not isinstance(raw, str):
+        raise ValueError(f"must be text, got {raw!r}; fix: give it as a string")
     return raw
+
+
+def _whole(raw: Any, default: Any, *, zero: bool = False) -> int:
+    if raw is None or raw == "":
+        return int(default)
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError(f"must be a whole number, got {raw!r}; fix: give digits only, such as {default}")
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a whole number, got {raw!r}; fix: give digits only, such as {default}") \
+            from None
+    if value < 0 or (value == 0 and not zero):
+        least = 0 if zero else 1
+        raise ValueError(f"must be {least} or more, got {value}; fix: give a whole number, at least {least}")
+    return value
+
+
+def _flag(raw: Any, default: Any) -> bool:
+    if raw is None or raw == "":
+        return bool(default)
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().lower() in TRUE | FALSE:
+        return raw.strip().lower() in TRUE
+    raise ValueError(f"must be true or false, got {raw!r}; fix: use true, false, 1, 0, yes, no, on or off")
+
+
+def _uri(raw: Any, default: Any) -> str | None:
+    value = _text(raw, default)
+    if value is not None and not value.startswith(("mongodb://", "mongodb+srv://")):
+        raise ValueError(f"is not a MongoDB URI ({value[:40]!r}); fix: use mongodb://HOST:PORT/ "
+                         "(or mongodb+srv://), or leave it unset for the embedded store")
+    return value
+
+
+def _db_name(raw: Any, default: Any) -> str:
+    value = str(_text(raw, default))
+    if len(value) > 63 or any(c in value for c in '/\\. "$\0'):
+        raise ValueError(f"{value!r} cannot name a MongoDB database; fix: use up to 63 letters, digits, -, _")
+    return value
+
+
+def _data_dir(raw: Any, default: Any) -> Path:
+    return Path(str(_text(raw, default))).expanduser()
+
+
+def _prefix(raw: Any, default: Any) -> str:
+    value = str(_text(raw, default)).rstrip("/")
+    odd = any(c.isspace() or c in "<>?#" for c in value)
+    if value and (not value.startswith("/") or "//" in value or odd):
+        raise ValueError(f"{value!r} is not a URL path; fix: start it with / (for example /counter), "
+                         "or leave it empty to mount at /")
+    return value
+
+
+def _zone(raw: Any, default: Any) -> str:
+    value = str(_text(raw, default))
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError, OSError):
+        raise ValueError(f"{value!r} is not a known time zone; fix: use an IANA name, e.g. Asia/Shanghai") \
+            from None
+    return value
+
+
+def _base_url(raw: Any, default: Any) -> str | None:
+    value = _text(raw, default)
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not a web address; fix: use https://HOST[/PATH], as people type it")
+    return value
+
+
+def _profile(raw: Any, default: Any) -> str:
+    from counterflow.security.passwords import PROFILES
+
+    value = str(_text(raw, default))
+    if value not in PROFILES:
+        raise ValueError(f"{value!r} is not a password profile; fix: use one of {', '.join(PROFILES)}")
+    return value
+
+
+def _keys(raw: Any, default: Any) -> str | None:
+    from counterflow.security.sealing import Sealer
+
+    value = _text(raw, default)
+    if value is not None:
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        try:
+            Sealer(keys)                           # each key must be a Fernet key
+        except ValueError:
+            raise ValueError("holds a value that is not a Fernet key; fix: use keys made with python -c "
+                             "'from cryptography.fernet import Fernet; "
+                             "print(Fernet.generate_key().decode())', comma-separated, newest first") \
+                from None
+    return value
+
+
+CALENDAR_FIX = ('fix: give JSON such as {"2027": {"days_off": ["2027-10-07"], "workdays": ["2027-09-26"]}}, '
+                "with ISO dates inside their year")
+
+
+def _calendar(raw: Any, default: Any) -> Mapping[int, Mapping[str, tuple[str, ...]]]:
+    """Per-year corrections, checked whole at start-up: years, ISO dates in their year, no day both ways."""
+    from counterflow.core.calendar import WorkCalendar, YearOverride
+
+    if raw is None or raw == "":
+        raw = default
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON ({exc}); {CALENDAR_FIX}") from None
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"must map years to corrections, got {type(raw).__name__}; {CALENDAR_FIX}")
+    out: dict[int, Mapping[str, tuple[str, ...]]] = {}
+    built: dict[int, YearOverride] = {}
+    for year, value in raw.items():
+        where = f"year {year!r}"
+        if isinstance(year, bool) or not str(year).isdigit() or not 1900 <= int(year) <= 9999:
+            raise ValueError(f"{where} is not a year; {CALENDAR_FIX}")
+        if not isinstance(value, Mapping) or set(value) - {"days_off", "workdays"}:
+            raise ValueError(f"{where} must hold only days_off and workdays lists; {CALENDAR_FIX}")
+        lists: dict[str, tuple[str, ...]] = {}
+        for part in ("days_off", "workdays"):
+            listed = value.get(part, [])
+            if not isinstance(listed, (list, tuple)) or not all(isinstance(d, str) for d in listed):
+                raise ValueError(f"{where} {part} must be a list of ISO dates; {CALENDAR_FIX}")
+            for day in listed:
+                try:
+                    parsed = dt.date.fromisoformat(day)
+                except ValueError:
+                    raise ValueError(f"{where} {part}: {day!r} is not an ISO date; {CALENDAR_FIX}") from None
+                if parsed.year != int(year):
+                    raise ValueError(f"{where} {part}: {day} is in another year; {CALENDAR_FIX}")
+            lists[part] = tuple(listed)
+        try:
+            built[int(year)] = YearOverride(frozenset(map(dt.date.fromisoformat, lists["days_off"])),
+                                            frozenset(map(dt.date.fromisoformat, lists["workdays"])))
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}; fix: list each day once, in days_off or in workdays") from None
+        out[int(year)] = MappingProxyType(lists)
+    try:
+        WorkCalendar(built)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {CALENDAR_FIX}") from None
+    return MappingProxyType(out)
+
+
+def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
+    if isinstance(default, bool):
+        return _flag
+    if isinstance(default, int):
+        return _whole
+    return _text
+
+
+READERS: dict[str, Callable[[Any, Any], Any]] = {
+    "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
+    "PUBLIC_BASE_URL": _base_url, "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys,
+    "CALENDAR_OVERRIDES": _calendar,
+    "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
+}

@@ -31,6 +31,8 @@ def portal(config: dict[str, Any]) -> Iterator[Flask]:
         raise KeyError("the portal's own error")
 
     Counterflow(app, identity_loader=lambda: g.get("portal_user"))
+    result = app.test_cli_runner().invoke(args=["counterflow", "init"])     # a portal runs it on deploy
+    assert result.exit_code == 0, result.output
     yield app
     state = app.extensions["counterflow"]
     state.store.db.client.drop_database(state.store.db.name)
@@ -42,7 +44,8 @@ def test_routes_live_under_the_prefix_and_use_the_portals_identity(portal: Flask
     assert client.get("/counter/healthz").status_code == 200
     assert client.get("/healthz").status_code == 404
     me = client.get("/counter/api/v1/me", headers={"X-Portal-User": "alice"})
-    assert me.status_code == 200 and me.get_json()["roles"] == ["clerk"] and me.get_json()["department"] == "hall-1"
+    assert me.status_code == 200
+    assert me.get_json()["roles"] == ["clerk"] and me.get_json()["department"] == "hall-1"
     assert client.get("/counter/api/v1/me").status_code == 401
     forms = client.get("/counter/api/v1/forms", headers={"X-Portal-User": "alice"}).get_json()["items"]
     assert {f["key"] for f in forms} >= {"account-change", "certificate-application", "business-licence"}
@@ -63,7 +66,7 @@ def test_the_built_in_login_is_off_and_pages_use_the_portal_user(portal: Flask) 
     assert page.status_code == 200 and "/counter/forms/account-change/new" in page.get_data(as_text=True)
     assert "/counter/cf-static/counterflow.css" in page.get_data(as_text=True)
     assert client.get("/counter/cf-static/counterflow.css").status_code == 200
-    assert client.get("/counter/worklist").status_code == 401          # no portal user, no redirect to our login
+    assert client.get("/counter/worklist").status_code == 401  # no portal user: no redirect to a login
 
 
 def test_the_portals_own_routes_and_errors_stay_the_portals(portal: Flask) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, g, jsonify, request, session
 from pymongo.errors import PyMongoError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from counterflow.core.errors import CounterflowError, StoreUnavailable
 from counterflow.core.i18n import normalize
@@ -44,15 +44,19 @@ def handle_domain_error(exc: CounterflowError) -> Any:
     return jsonify(exc.to_dict()), exc.status
 
 
+def store_unavailable(lang: str) -> str:
+    """What a caller reads while the store is down: it is temporary, and what to do."""
+    return {"zh-CN": "数据存储暂时不可用，请稍后再试",
+            "en": "The record store is not answering; try again in a moment"}[lang]
+
+
 def handle_store_error(exc: PyMongoError) -> Any:
     log.warning("store error: %s", type(exc).__name__)
-    lang = request_lang()
-    return handle_domain_error(StoreUnavailable({"zh-CN": "数据存储暂时不可用，请稍后再试",
-                                                  "en": "The record store is not answering; try again in a moment"}[lang]))
+    return handle_domain_error(StoreUnavailable(store_unavailable(request_lang())))
 
 
 def handle_http_error(exc: HTTPException) -> Any:
-    if not (_ours() or request.blueprint in ("counterflow_api", "counterflow_pages")):
+    if not (_ours() or request.blueprint in ("counterflow_api", "counterflow_pages", "counterflow_fallback")):
         return exc
     lang = request_lang()
     status = exc.code or 500
@@ -78,8 +82,14 @@ def handle_unexpected(exc: Exception) -> Any:
 
 
 def install(bp: Any) -> None:
-    """Blueprint-level handlers, so the portal's own errors stay the portal's."""
+    """Blueprint-level handlers, so the portal's own errors stay the portal's.
+
+    Flask looks for a handler of the status code before one of the class, on the app too: each code is
+    registered here as well, so a portal's `errorhandler(404)` never answers for counterflow's routes.
+    """
     bp.register_error_handler(CounterflowError, handle_domain_error)
     bp.register_error_handler(HTTPException, handle_http_error)
+    for code in default_exceptions:
+        bp.register_error_handler(code, handle_http_error)
     bp.register_error_handler(PyMongoError, handle_store_error)
     bp.register_error_handler(Exception, handle_unexpected)

@@ -6,12 +6,15 @@ from urllib.parse import quote
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from wtforms.validators import ValidationError
 
 from counterflow.web.api import schemas as s
 
 from counterflow.web import errors as handlers
 from counterflow.core import pointer
-from counterflow.core.errors import BadRequest, Invalid, Unauthorized
+from counterflow.core.errors import BadRequest, CounterflowError, Forbidden, Invalid, Unauthorized
 from counterflow.core.clock import stamp
 
 bp = Blueprint("counterflow_api", __name__)
@@ -31,12 +34,19 @@ def ext() -> Any:
 lang = handlers.request_lang
 
 
+def portal_identity() -> Any:
+    """The portal's user for this request (its cookie, its session), asked once; None without a loader."""
+    if "cf_portal_actor" not in g:
+        g.cf_portal_actor = ext().identity_from_portal()
+    return g.cf_portal_actor
+
+
 def actor() -> Any:
     """The caller: the portal's identity_loader, else a bearer token. One check per request."""
     if "cf_actor" in g:
         return g.cf_actor
     state = ext()
-    found = state.identity_from_portal()
+    found = portal_identity()
     if found is None and not state.identity_loader:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer " and len(header) < 4096:
@@ -49,14 +59,16 @@ def actor() -> Any:
 
 def body(schema: s.Schema) -> dict[str, Any]:
     if request.mimetype != "application/json":
-        raise BadRequest({"zh-CN": "请以 application/json 发送请求体", "en": "Send the body as application/json"}[lang()],
+        raise BadRequest({"zh-CN": "请以 application/json 发送请求体",
+                          "en": "Send the body as application/json"}[lang()],
                          code="content_type")
     try:
         data = request.get_json(silent=True)
     except RecursionError:                         # nested deeper than the JSON decoder goes
         data = None
     if data is None:
-        raise BadRequest({"zh-CN": "请求体不是有效的 JSON", "en": "The body is not valid JSON"}[lang()], code="malformed")
+        raise BadRequest({"zh-CN": "请求体不是有效的 JSON", "en": "The body is not valid JSON"}[lang()],
+                         code="malformed")
     _storable(data)
     return s.load(schema, data, lang())
 
@@ -72,7 +84,8 @@ def _storable(data: Any) -> None:
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层", "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
+            raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层",
+                              "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
                              code="too_deep")
         if isinstance(value, dict):
             stack.extend((v, pointer.append(path, k), depth + 1) for k, v in value.items())
@@ -98,7 +111,8 @@ def out(schema: s.Schema, value: Any, status: int = 200) -> tuple[Response, int]
 def record_view(doc: dict[str, Any], warnings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     service = ext().service
     workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
-    view = dict(doc, id=doc["_id"], data=service.masked(doc), state_title=workflow.state_title(doc["state"], lang()))
+    view = dict(doc, id=doc["_id"], data=service.masked(doc),
+                state_title=workflow.state_title(doc["state"], lang()))
     if warnings is not None:
         view["warnings"] = warnings
     return view
@@ -108,12 +122,14 @@ def status_url(record: dict[str, Any]) -> str:
     base = ext().settings.public_base_url
     path = url_for("counterflow_pages.status", number=record["acceptance_number"], code=record["query_code"])
     return (base.rstrip("/") + path) if base else url_for("counterflow_pages.status", _external=True,
-                                                          number=record["acceptance_number"], code=record["query_code"])
+                                                          number=record["acceptance_number"],
+                                                          code=record["query_code"])
 
 
 def receipt_view(record: dict[str, Any]) -> dict[str, Any]:
     return {"acceptance_number": record["acceptance_number"], "accepted_at": record["accepted_at"],
-            "due_date": record["due_date"], "query_code": record["query_code"], "status_url": status_url(record)}
+            "due_date": record["due_date"], "query_code": record["query_code"],
+            "status_url": status_url(record)}
 
 
 def event_view(event: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +140,12 @@ def event_view(event: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/healthz", merge_slashes=False)
 def healthz() -> tuple[Response, int]:
-    ok = ext().service.store.ping()
-    return jsonify({"status": "ok" if ok else "unavailable", "store": "ok" if ok else "unavailable"}), 200 if ok else 503
+    try:
+        ok = ext().store.ping()
+    except CounterflowError:                       # the embedded store could not be started
+        ok = False
+    word = "ok" if ok else "unavailable"
+    return jsonify({"status": word, "store": word}), 200 if ok else 503
 
 
 @bp.post("/api/v1/auth/token", merge_slashes=False)
@@ -142,7 +162,8 @@ def create_user() -> tuple[Response, int]:
 
 @bp.get("/api/v1/users", merge_slashes=False)
 def list_users() -> tuple[Response, int]:
-    return jsonify({"items": schema(s.UserOut, many=True).dump(ext().service.list_users(actor(), lang()))}), 200
+    users = ext().service.list_users(actor(), lang())
+    return jsonify({"items": schema(s.UserOut, many=True).dump(users)}), 200
 
 
 @bp.get("/api/v1/me", merge_slashes=False)
@@ -165,12 +186,15 @@ def change_password() -> tuple[Response, int]:
 
 @bp.post("/api/v1/forms", merge_slashes=False)
 def create_form() -> tuple[Response, int]:
-    return out(schema(s.FormVersionOut), ext().service.create_form(actor(), body(schema(s.FormCreate)), lang()), 201)
+    who = actor()
+    doc = ext().service.create_form(who, body(schema(s.FormCreate)), lang())
+    return out(schema(s.FormVersionOut), doc, 201)
 
 
 @bp.get("/api/v1/forms", merge_slashes=False)
 def list_forms() -> tuple[Response, int]:
-    return jsonify({"items": schema(s.FormVersionOut, many=True).dump(ext().service.published_forms(actor(), lang()))}), 200
+    forms = ext().service.published_forms(actor(), lang())
+    return jsonify({"items": schema(s.FormVersionOut, many=True).dump(forms)}), 200
 
 
 @bp.get("/api/v1/forms/<key>", merge_slashes=False)
@@ -185,7 +209,9 @@ def get_form_version(key: str, version: int) -> tuple[Response, int]:
 
 @bp.put("/api/v1/forms/<key>/versions/<int:version>", merge_slashes=False)
 def edit_form_version(key: str, version: int) -> tuple[Response, int]:
-    return out(schema(s.FormVersionOut), ext().service.edit_form_version(actor(), key, version, body(schema(s.FormUpdate)), lang()))
+    who = actor()
+    doc = ext().service.edit_form_version(who, key, version, body(schema(s.FormUpdate)), lang())
+    return out(schema(s.FormVersionOut), doc)
 
 
 @bp.post("/api/v1/forms/<key>/versions", merge_slashes=False)
@@ -274,7 +300,8 @@ def upload_attachment() -> tuple[Response, int]:
     who = actor()
     upload = request.files.get("file")
     if upload is None:
-        raise BadRequest({"zh-CN": "请以 multipart/form-data 上传字段 file", "en": "Upload the file as multipart field 'file'"}[lang()],
+        raise BadRequest({"zh-CN": "请以 multipart/form-data 上传字段 file",
+                          "en": "Upload the file as multipart field 'file'"}[lang()],
                          code="no_file")
     meta = ext().service.upload(who, upload.filename or "", upload.mimetype or "", upload.read(), lang())
     return jsonify(attachment_view(meta)), 201
@@ -290,7 +317,8 @@ def download_attachment(attachment_id: str) -> Response:
 
 
 def attachment_view(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"id": meta["_id"], "name": meta["name"], "content_type": meta["content_type"], "size": meta["size"],
+    return {"id": meta["_id"], "name": meta["name"], "content_type": meta["content_type"],
+            "size": meta["size"],
             "sha256": meta["sha256"]}
 
 
@@ -311,8 +339,63 @@ def openapi() -> Response:
     return jsonify(spec(ext().settings.url_prefix))
 
 
+# -- what no route answers: counterflow's JSON, while the portal's own paths keep the portal's handlers ----
+
+fallback = Blueprint("counterflow_fallback", __name__)    # apart, so `counterflow_api` lists only real routes
+handlers.install(fallback)
+CATCH_ALL = ("counterflow_fallback.unknown_route",)
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@fallback.route("/api/", strict_slashes=False, merge_slashes=False, methods=[*METHODS, "HEAD", "OPTIONS"])
+@fallback.route("/api/<path:rest>", merge_slashes=False, methods=[*METHODS, "HEAD", "OPTIONS"])
+@fallback.route("/healthz", merge_slashes=False, methods=["POST", "PUT", "PATCH", "DELETE"])
+def unknown_route(rest: str = "") -> Any:
+    """A path under the API that no route serves: 404, or 405 when another method would be served there.
+
+    Answered here rather than raised, so that a portal's own 404 and 405 handlers never take it over.
+    """
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint not in CATCH_ALL:
+            allowed.append(method)
+    return handlers.handle_http_error(MethodNotAllowed(valid_methods=allowed) if allowed else NotFound())
+
+
+# -- before every API request -----------------------------------------------------------------------------
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADERS = ("X-CSRF-Token", "X-CSRFToken")
 
 
 @bp.before_request
 def _limits() -> None:
     request.max_content_length = ext().settings.max_json_bytes
+    if request.method in UNSAFE and ext().identity_loader and portal_identity() is not None:
+        _refuse_cross_site()
+
+
+def _refuse_cross_site() -> None:
+    """A portal's cookie rides on cross-site posts; a browser form sends no JSON and no custom header."""
+    if request.mimetype == "application/json":
+        return
+    token = next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
+    if token:
+        try:
+            validate_csrf(token)
+            return
+        except (ValidationError, CSRFError):
+            pass
+    raise Forbidden(CROSS_SITE[lang()], code="csrf")
+
+
+CROSS_SITE = {
+    "zh-CN": "已拒绝可能来自其他网站的请求：请以 Content-Type: application/json 发送，"
+             "或在 X-CSRF-Token 请求头中附上有效的 CSRF 令牌（上传文件时必须如此）",
+    "en": "Refused as a possible cross-site request: send the body as Content-Type: application/json, "
+          "or put a valid CSRF token in the X-CSRF-Token header (the way for file uploads)"}
