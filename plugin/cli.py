@@ -74,23 +74,67 @@ def init(data_dir: str | None) -> None:
     click.echo("counterflow: the store is ready")
 
 
+def _log_to_stderr() -> None:
+    """serve: counterflow's own log (store crashes and restarts, start-up waits) goes to stderr."""
+    import logging
+
+    logger = logging.getLogger("counterflow")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s counterflow %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False                           # waitress configures the root logger too
+
+
+def _bootstrap_patiently(app: Any, seconds: float) -> None:
+    """serve: a store that is slow to come up is retried with back-off, each wait logged, for `seconds`."""
+    import logging
+    import time
+
+    from pymongo.errors import PyMongoError
+
+    from counterflow.core.errors import StoreUnavailable
+
+    log = logging.getLogger("counterflow.cli")
+    state = app.extensions["counterflow"]
+    deadline, delay, attempt = time.monotonic() + seconds, 0.5, 0
+    while time.monotonic() + delay < deadline:
+        attempt += 1
+        try:
+            state.bootstrap()
+            return
+        except (PyMongoError, StoreUnavailable) as exc:
+            log.warning("the store does not answer yet (attempt %d: %s); retrying in %.1fs, for up to %.0fs "
+                        "more", attempt, type(exc).__name__, delay, deadline - time.monotonic())
+        except CounterflowError:
+            break                                          # not a slow store: _bootstrap says what is wrong
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    _bootstrap(app)                                        # the last try: succeeds, or names the fix, exits 2
+
+
 @group.command(help="Run the standalone host (waitress), on the embedded store unless a URI is set.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--data-dir", default=None, help="Folder for the embedded store and the secret key "
               "[default: ./counterflow-data or COUNTERFLOW_DATA_DIR]")
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, data_dir: str | None, threads: int) -> None:
+@click.option("--wait-for-store", default=60.0, show_default=True, type=float,
+              help="Seconds to keep retrying, at start-up, a store that does not answer yet.")
+def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_store: float) -> None:
     import waitress
 
+    _log_to_stderr()
     try:
-        app = _app(data_dir)
+        app = _app(data_dir, bootstrap=False)
     except DefinitionError as exc:
         click.echo("counterflow: the definitions have problems:\n" + str(exc), err=True)
         sys.exit(2)
     except RuntimeError as exc:
         click.echo(f"counterflow: {exc}", err=True)
         sys.exit(2)
+    _bootstrap_patiently(app, wait_for_store)
     state = app.extensions["counterflow"]
 
     def stop(signum: int, frame: Any) -> None:
@@ -115,7 +159,7 @@ def check(files: tuple[str, ...]) -> None:
     from counterflow.forms.check import check_form_definition, shipped_forms
 
     problems: list[str] = []
-    given_workflows = set()
+    given_workflows: dict[str, Any] = {}
     try:
         workflows: Any = definitions.shipped_workflows()
     except DefinitionError as exc:
@@ -137,10 +181,10 @@ def check(files: tuple[str, ...]) -> None:
         if path.suffix in (".yaml", ".yml"):
             problems.extend(definitions.check_workflow(data, name))
             if isinstance(data, dict) and isinstance(data.get("key"), str) and data.get("subject", "record") == "record":
-                given_workflows.add(data["key"])
+                given_workflows[data["key"]] = data
         else:
             errs = check_form_definition(data, name)
-            known = set(definitions.record_processes(workflows or {})) | given_workflows
+            known = {k: workflows[k] for k in definitions.record_processes(workflows or {})} | given_workflows
             problems.extend(errs or definitions.check_processes(data, known, name))
     if problems:
         for p in problems:
