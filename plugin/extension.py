@@ -140,7 +140,7 @@ class Counterflow:
             raise RuntimeError("Counterflow needs app.config['SECRET_KEY'] to sign tokens, sessions and CSRF "
                                "tokens; set it to a long random value (and keep it out of version control)")
         settings = Settings.from_app(app)
-        workflows = definitions.shipped_workflows()
+        workflows = definitions.shipped_workflows(settings.workflows_dir)
         forms = shipped_forms(workflows)
         if not settings.encryption_key:
             log.warning("COUNTERFLOW_ENCRYPTION_KEY is not set: protected fields are sealed with a key "

@@ -32,9 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
     "STORE_TIMEOUT_MS": 5000,       # how long a request waits for an unreachable store before a 503
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
+    "WORKFLOWS_DIR": None,          # a folder of an admin's own workflow .yaml files, loaded with the shipped ones
 }
 TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
-        "PASSWORD_PROFILE", "ENCRYPTION_KEY"}
+        "PASSWORD_PROFILE", "ENCRYPTION_KEY", "WORKFLOWS_DIR"}
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -66,6 +67,7 @@ class Settings:
     password_profile: str = "rfc9106_low_memory"
     encryption_key: str | None = field(default=None, repr=False)
     store_timeout_ms: int = 5000
+    workflows_dir: Path | None = None
 
     @classmethod
     def from_app(cls, app: Any) -> "Settings":
@@ -169,6 +171,17 @@ def _db_name(raw: Any, default: Any) -> str:
 
 def _data_dir(raw: Any, default: Any) -> Path:
     return Path(str(_text(raw, default))).expanduser()
+
+
+def _folder(raw: Any, default: Any) -> Path | None:
+    value = _text(raw, default)
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{str(path)!r} is not a folder; fix: point it at a folder of workflow .yaml files, "
+                         "or leave it unset")
+    return path
 
 
 def _prefix(raw: Any, default: Any) -> str:
@@ -284,6 +297,6 @@ def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
 READERS: dict[str, Callable[[Any, Any], Any]] = {
     "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
     "PUBLIC_BASE_URL": _base_url, "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys,
-    "CALENDAR_OVERRIDES": _calendar,
+    "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }

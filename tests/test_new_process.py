@@ -65,7 +65,9 @@ def world(tmp_path: Path, config: dict[str, Any]) -> Iterator[tuple[Any, Api]]:
     for name, roles in (("clerk", ["clerk"]), ("reviewer", ["reviewer"]), ("head", ["dept_head"]),
                         ("boss", ["manager"])):
         api.add_user(name, roles)
-    publish(api, permit(key="site-check", settings={**permit()["settings"], "processes": ["site_visit"]}))
+    form = permit(key="site-check", settings={**permit()["settings"], "processes": ["site_visit"]})
+    del form["schema"]["properties"]["licence_copy"]              # no material to upload in this walk
+    publish(api, form)
     yield app, api
     state = app.extensions["counterflow"]
     state.store.db.client.drop_database(state.store.db.name)
@@ -103,7 +105,7 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     assert record["state"] == "scheduled"
 
     # the API: the reviewer's trigger asks for an optional opinion and fires without one
-    options = api.get(f"/api/v1/records/{record['id']}/transitions", "reviewer").get_json()
+    options = api.get(f"/api/v1/records/{record['id']}/transitions", "reviewer").get_json()["items"]
     inspect = next(o for o in options if o["trigger"] == "inspect")
     assert inspect["allowed"] and inspect["asks"] == ["opinion"] and inspect["requires"] == []
     r = api.post(f"/api/v1/records/{record['id']}/transitions/inspect", "reviewer", json={"revision": record["revision"]})
@@ -128,7 +130,7 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     assert "已办结" in page and 'name="_action"' not in page            # final: nothing left to fire
 
     # the history names every step, with the opinion given
-    history = api.get(f"/api/v1/records/{record['id']}/history", "clerk").get_json()
+    history = api.get(f"/api/v1/records/{record['id']}/history", "clerk").get_json()["items"]
     done_steps = [e["trigger"] for e in history if e.get("outcome", "done") == "done"]
     assert done_steps[-3:] == ["lodge", "inspect", "sign_off"]
     assert any(e.get("opinion") == "核查属实" for e in history)
@@ -151,3 +153,17 @@ def test_a_workflow_file_with_a_mistake_stops_start_up_naming_file_place_and_fix
         create_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)})
     assert re.search(r"site_visit\.yaml: /transitions/2: transition 'sign_off' goes to unknown state 'gone'; fix:",
                      str(caught.value))
+
+
+def test_a_form_must_start_with_a_process_whose_first_state_is_an_editable_draft() -> None:
+    import yaml
+
+    from counterflow.core.definitions import check_processes
+
+    site_visit = yaml.safe_load(SITE_VISIT)
+    not_a_draft = yaml.safe_load(SITE_VISIT.replace(", editable: true}", "}"))
+    form = permit(settings={**permit()["settings"], "processes": ["site_visit"]})
+    assert check_processes(form, {"site_visit": site_visit}, "f.json") == []
+    problems = check_processes(form, {"site_visit": not_a_draft}, "f.json")
+    assert len(problems) == 1 and problems[0].startswith("f.json: /settings/processes/0: a record starts as a draft")
+    assert "fix: begin with a process whose initial state says 'editable: true'" in problems[0]

@@ -261,7 +261,7 @@ def test_a_good_definition_passes() -> None:
     ("schema.required", ["name", "ghost"], "/schema/required/1", "'ghost' is not declared"),
     ("title", {"zh-CN": "账户信息变更"}, "/title/en", "is missing"),
     ("key", "Account Change", "/key", "does not match"),
-    ("settings.processes", ["review", "intake"], "/settings/processes/0", '"intake" was expected'),
+    ("settings.processes", ["intake", "intake"], "/settings/processes", "has non-unique elements"),
     ("settings.processes", [], "/settings/processes", "has less than 1 item"),
     ("settings.numbering", "ACC-{yyyy}-{n}", "/settings/numbering", "does not match"),
     ("settings.retention", {"years": 3}, "/settings/retention/years", "less than the minimum of 5"),
@@ -309,7 +309,7 @@ def test_retention_fix_mentions_the_five_year_minimum() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     definition = changed("settings.numbering", "ACC")
-    definition["settings"]["processes"] = ["review"]
+    definition["settings"]["processes"] = ["review", "review"]
     definition["schema"] = copy.deepcopy(SCHEMA)
     definition["schema"]["properties"]["bad.name"] = {"type": "string"}
     definition["schema"]["properties"]["ref"] = {"$ref": "other.json#/x"}

@@ -84,6 +84,12 @@ def _check_subject(definition: dict[str, Any], source: str) -> list[str]:
     return problems
 
 
+def _starts_editable(definition: Mapping[str, Any]) -> bool:
+    initial: Mapping[str, Any] = next(
+        (s for s in definition.get("states", []) if s.get("name") == definition.get("initial")), {})
+    return bool(initial.get("editable"))
+
+
 def record_processes(workflows: Mapping[str, Any]) -> list[str]:
     """The keys of the workflows that move records (not form versions)."""
     return [k for k, d in workflows.items() if d.get("subject", "record") == "record"]
@@ -141,9 +147,10 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
     return found
 
 
-def check_processes(form: dict[str, Any], processes: Iterable[str], source: str) -> list[str]:
-    """The settings a form schema cannot check: known record processes, a numbering pattern
-    that can be used, and a second-level rule that is JSON Logic."""
+def check_processes(form: dict[str, Any], processes: Mapping[str, Any], source: str) -> list[str]:
+    """The settings a form schema cannot check: known record processes (key -> workflow definition),
+    the first of which starts records as an editable draft, a numbering pattern that can be used,
+    and a second-level rule that is JSON Logic."""
     from json_logic import jsonLogic
 
     from counterflow.core.numbering import NumberPattern
@@ -154,6 +161,11 @@ def check_processes(form: dict[str, Any], processes: Iterable[str], source: str)
     for i, p in enumerate(settings.get("processes", [])):
         if p not in known:
             problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of {', '.join(known)}")
+    first = (settings.get("processes") or [None])[0]
+    if first in processes and not _starts_editable(processes[first]):
+        problems.append(f"{source}: /settings/processes/0: a record starts as a draft the clerk fills, but process "
+                        f"'{first}' starts in a state that is not editable; fix: begin with a process whose initial "
+                        f"state says 'editable: true' (such as intake)")
     numbering = settings.get("numbering")
     try:
         NumberPattern.parse(numbering if isinstance(numbering, str) else "")

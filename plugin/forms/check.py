@@ -207,9 +207,9 @@ def _schema_problems(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
         jsonschema_rs.meta.validate(schema)
         FormValidator(schema)
     except jsonschema_rs.ValidationError as error:
-        where = pointer(getattr(error, "instance_path", []) or [])
+        at = pointer(getattr(error, "instance_path", []) or [])
         what = _clip(str(getattr(error, "message", error)).splitlines()[0], 160)
-        problems.append((f"/schema{where}", f"not a valid JSON Schema: {what}",
+        problems.append((f"/schema{at}", f"not a valid JSON Schema: {what}",
                          "correct this keyword as the JSON Schema specification describes"))
     except (jsonschema_rs.ReferencingError, DefinitionError, ValueError) as error:
         problems.append(("/schema", f"the schema does not compile: {_clip(str(error).splitlines()[0], 160)}",
@@ -287,7 +287,7 @@ def check_form_definition(definition: Any, source: str) -> list[str]:
 
 def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The form definition files inside the package, checked against the record processes among `workflows`."""
-    processes = set(definitions.record_processes(workflows))
+    processes = {k: workflows[k] for k in definitions.record_processes(workflows)}
 
     def check(definition: Any, source: str) -> list[str]:
         return check_form_definition(definition, source) or definitions.check_processes(definition, processes, source)

@@ -10,7 +10,7 @@ import jsonschema_rs
 
 from counterflow.core import pointer as jp
 from counterflow.core.errors import DefinitionError
-from counterflow.core.i18n import message, normalize
+from counterflow.core.i18n import message, normalize, text
 from counterflow.forms.conditions import holds
 # the walk's names, kept importable from here for the definition checks and older callers
 from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, Field, Schema, Shape, Structure,  # noqa: F401
@@ -186,7 +186,7 @@ class FormValidator:
         if not parts:
             title = self.schema.get("x-title") or self.schema.get("title")
             shown = title if isinstance(title, (dict, str)) and title else FORM_LABEL
-            return message({"t": shown}, "t", lang)
+            return text(shown, lang)
         labels: list[str] = []
         for i, part in enumerate(parts):
             generic = [p if not p.isdigit() else "*" for p in parts[: i + 1]]

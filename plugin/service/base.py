@@ -34,7 +34,7 @@ class ServiceBase:
         self.tz = ZoneInfo(settings.timezone)
         self.tokens = Tokens(secret, settings.token_ttl_seconds)
         self.passwords = Passwords(settings.password_profile)
-        keys = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
+        keys: list[str | bytes] = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
         self.sealer = Sealer(keys or [derive_key(secret)])
         self.users = UserCache(store.user, settings.user_cache_seconds)
         self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))

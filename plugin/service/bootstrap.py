@@ -7,11 +7,12 @@ from typing import Mapping
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.errors import Conflict
 from counterflow.security.passwords import generate_password
-from counterflow.service.base import Doc, ServiceBase
+from counterflow.service.base import Doc
+from counterflow.service.forms import FormActions
 from counterflow.service.messages import new_id
 
 
-class BootstrapActions(ServiceBase):
+class BootstrapActions(FormActions):
     """Start-up work; idempotent, safe from many hosts at once."""
 
     def bootstrap(self, shipped_workflows: Mapping[str, Doc], shipped_forms: Mapping[str, Doc]) -> str | None:

@@ -32,7 +32,7 @@ class FormActions(Transitions):
         settings = definition.get("settings") if isinstance(definition, dict) else None
         processes = settings.get("processes") if isinstance(settings, dict) else None
         if isinstance(processes, list) and all(isinstance(p, str) for p in processes):   # else the schema said so
-            known = {w.key for w in self.record_workflows()}
+            known = {w.key: w.definition for w in self.record_workflows()}
             problems += [p for p in definitions.check_processes(definition, known, source)
                          if p not in problems]
         if problems:

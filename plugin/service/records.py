@@ -11,12 +11,13 @@ from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.roles import STAFF
 from counterflow.core.masking import mask_data
+from counterflow.service.attachments import AttachmentActions
 from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
 from counterflow.service.transitions import Transitions
 
 
-class RecordActions(Transitions):
+class RecordActions(Transitions, AttachmentActions):
     """Business records and their data."""
 
     @staticmethod
@@ -48,8 +49,8 @@ class RecordActions(Transitions):
             raise NotFound(msg("no_form", lang, key=payload["form"]), code="form_not_found")
         form = self.form_doc(form["key"], form["version"])
         data = payload.get("data") or {}
-        refused, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
-        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang)
+        problems, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
+        refused = [p.to_dict() for p in problems] + self.unknown_attachments(data, lang)
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
         processes = list(form["settings"]["processes"])
@@ -92,8 +93,8 @@ class RecordActions(Transitions):
             raise Conflict(msg("read_only", lang, state=workflow.state_title(record["state"], lang)), code="read_only")
         validator = self.validator(record["form"], record["form_version"])
         data = keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
-        refused, warnings = validator.check_draft(data, lang)
-        refused = [p.to_dict() for p in refused] + self.unknown_attachments(data, lang, known=record.get("data"))
+        problems, warnings = validator.check_draft(data, lang)
+        refused = [p.to_dict() for p in problems] + self.unknown_attachments(data, lang, known=record.get("data"))
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
         reason = payload.get("reason")

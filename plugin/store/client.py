@@ -267,6 +267,8 @@ class Store:
         doc = self.buckets.find_one_and_update(
             {"_id": f"{bucket}:{window}"}, {"$inc": {"count": 1}, "$set": {"expires_at": expires}},
             upsert=True, return_document=ReturnDocument.AFTER)
+        if doc is None:             # an upsert with ReturnDocument.AFTER always returns the document
+            raise StoreUnavailable("the rate-limit bucket was not written")
         if doc["count"] == 1:
             self.buckets.delete_many({"expires_at": {"$lt": stamp(now)}})
         return int(doc["count"])

@@ -85,7 +85,7 @@ def new_record(key: str) -> Any:
     try:
         record, warnings = service.create_record(who, {"form": key, "data": data}, lang())
     except Invalid as exc:
-        return _form_page(form, data, list(exc.details), status=422)
+        return _form_page(form, data, _details(exc), status=422)
     return _after_save(form, record, warnings)
 
 
@@ -177,7 +177,7 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
         try:
             doc, warnings = service.edit_record(who, doc["_id"], {"data": data, "revision": revision}, lang())
         except Invalid as exc:
-            return _form_page(form, data, list(exc.details), record=doc, status=422)
+            return _form_page(form, data, _details(exc), record=doc, status=422)
         revision = doc["revision"]
         if action == "save":
             return redirect(url_for("counterflow_pages.record", record_id=doc["_id"], saved=1))
@@ -200,3 +200,7 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
                                                                        tz=service.tz),
                                **_record_context(doc)), 422
     return _after_transition(doc, chosen.shows if chosen else None)
+
+
+def _details(exc: Invalid) -> list[dict[str, Any]]:
+    return list(exc.details) if isinstance(exc.details, list) else [exc.details]
