@@ -191,6 +191,26 @@ def module_staff(module_api: Api) -> Api:
     return add_staff(module_api)
 
 
+def stored_documents(app: Any) -> dict[str, list[str]]:
+    """Every stored document as text, by collection, except the rate-limit buckets (every login attempt
+    counts there); the events still on their way from the outbox are copied first."""
+    store = app.extensions["counterflow"].store
+    if hasattr(store, "copier"):
+        store.copier.flush()
+    db = store.db
+    return {name: sorted(repr(sorted(doc.items())) for doc in db[name].find())
+            for name in sorted(db.list_collection_names()) if name != "rate_buckets"}
+
+
+@pytest.fixture
+def shared_staff(module_staff: Api, module_app: Any) -> Iterator[Api]:
+    """`module_staff`, for a test whose requests are all refused or only read: afterwards every stored
+    document must be as it was, so a refusal that writes fails here and leaks into no other test."""
+    before = stored_documents(module_app)
+    yield module_staff
+    assert stored_documents(module_app) == before, "a test on the module's shared app changed what is stored"
+
+
 def stored_record(app: Any, record_id: str) -> dict[str, Any]:
     """The record as stored, with its protected fields decrypted (they are sealed at rest)."""
     state = app.extensions["counterflow"]

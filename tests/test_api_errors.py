@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Api, add_staff, make_config, new_db_name, running_app, signed_in
+from conftest import Api, add_staff, make_config, new_db_name, running_app, signed_in, stored_documents
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 KEY = "visit-note"
@@ -124,13 +124,6 @@ def counts(app: Any) -> dict[str, int]:
             for name in db.list_collection_names() if name != "rate_buckets"}
 
 
-def snapshot(app: Any) -> dict[str, list[Any]]:
-    """Every stored document, except the rate-limit buckets."""
-    db = flushed_db(app)
-    return {name: sorted((repr(sorted(doc.items())) for doc in db[name].find()))
-            for name in sorted(db.list_collection_names()) if name != "rate_buckets"}
-
-
 def fill(path: str, world: dict[str, Any]) -> str:
     return path.format(**world)
 
@@ -169,9 +162,9 @@ def world(shared: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The module's shared world, for a test whose requests are all refused or only read.
 
     Afterwards every stored document must be as it was before the test."""
-    before = snapshot(shared["app"])
+    before = stored_documents(shared["app"])
     yield shared
-    assert snapshot(shared["app"]) == before, "a test on the shared world changed what is stored"
+    assert stored_documents(shared["app"]) == before, "a test on the shared world changed what is stored"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""The form-definition lifecycle through the REST API: draft, edit, approval, publication, new versions."""
+"""The form-definition lifecycle through the REST API: draft, edit, approval, publication, new versions.
+
+Tests whose requests are all refused take `shared_staff` (one app for the module, checked after each test
+to be exactly as before); the others build an app of their own.
+"""
 from __future__ import annotations
 
 import copy
@@ -148,7 +152,8 @@ def test_only_admin_edits_drafts(staff: Api) -> None:
     assert staff.get(version_path(), "admin").get_json()["revision"] == 0
 
 
-def test_unknown_form_or_version_is_404(staff: Api) -> None:
+def test_unknown_form_or_version_is_404(shared_staff: Api) -> None:
+    staff = shared_staff
     error_of(staff.get(version_path("no-such-form"), "admin"), 404)
     error_of(staff.get(version_path("account-change", 99), "admin"), 404)
     error_of(staff.put(version_path("no-such-form"), "admin", json={"revision": 0}), 404)
@@ -183,7 +188,9 @@ def _paths(err: dict[str, Any]) -> str:
     (lambda: definition(key="Bad Key"), ["/key"]),
     (lambda: definition(schema={"type": "array"}), ["/schema"]),
 ])
-def test_invalid_definition_is_422(staff: Api, app: Any, make: Any, expect: list[str]) -> None:
+def test_invalid_definition_is_422(shared_staff: Api, make: Any, expect: list[str]) -> None:
+    staff = shared_staff
+    app = staff.client.application
     r = staff.post("/api/v1/forms", "admin", json=make())
     err = error_of(r, 422)
     text = _paths(err)
@@ -193,7 +200,8 @@ def test_invalid_definition_is_422(staff: Api, app: Any, make: Any, expect: list
     assert app.extensions["counterflow"].store.forms.count_documents({"key": KEY}) == 0
 
 
-def test_invalid_definition_lists_every_problem_at_once(staff: Api) -> None:
+def test_invalid_definition_lists_every_problem_at_once(shared_staff: Api) -> None:
+    staff = shared_staff
     d = _bad_field_name()
     d["settings"] = {**d["settings"], "numbering": "VIS-{yyyy}", "processes": ["review", "archive"]}
     err = error_of(staff.post("/api/v1/forms", "admin", json=d), 422, "invalid_definition")
@@ -203,7 +211,8 @@ def test_invalid_definition_lists_every_problem_at_once(staff: Api) -> None:
     assert len(err["details"]) >= 4
 
 
-def test_unknown_process_is_listed_with_other_problems(staff: Api) -> None:
+def test_unknown_process_is_listed_with_other_problems(shared_staff: Api) -> None:
+    staff = shared_staff
     d = _bad_field_name()
     d["settings"] = {**d["settings"], "processes": ["intake", "teleport"]}
     err = error_of(staff.post("/api/v1/forms", "admin", json=d), 422, "invalid_definition")

@@ -1,4 +1,8 @@
-"""Identity through the REST API: tokens, failed logins, forged tokens, roles, user administration."""
+"""Identity through the REST API: tokens, failed logins, forged tokens, roles, user administration.
+
+Tests whose requests are all refused take `shared_staff`: one app and its users for the whole module,
+checked after each test to be exactly as before; the others build an app of their own.
+"""
 from __future__ import annotations
 
 import json
@@ -82,7 +86,8 @@ def test_wrong_password_message_in_english(api: Api) -> None:
     {"username": {"$ne": None}, "password": {"$ne": None}},
     {"username": "a" * 65, "password": "x"},
 ])
-def test_malformed_login_is_422_without_token(api: Api, payload: dict[str, Any]) -> None:
+def test_malformed_login_is_422_without_token(shared_staff: Api, payload: dict[str, Any]) -> None:
+    api = shared_staff
     r = api.client.post("/api/v1/auth/token", json=payload)
     err = error_of(r, 422, "invalid_request")
     assert err["details"] and all({"path", "code", "message"} <= set(d) for d in err["details"])
@@ -137,7 +142,9 @@ def test_expired_token_is_401(api: Api, app: Any, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("kind", ["other_secret", "other_salt", "unknown_user", "wrong_epoch", "not_a_dict",
                                   "tampered"])
-def test_forged_token_is_401(api: Api, app: Any, kind: str) -> None:
+def test_forged_token_is_401(shared_staff: Api, kind: str) -> None:
+    api = shared_staff
+    app = api.client.application
     admin = app.extensions["counterflow"].store.user_by_name("admin")
     token = {
         "other_secret": lambda: _signed(app, {"u": admin["_id"], "e": 0}, secret="not-the-secret"),
@@ -157,12 +164,14 @@ def test_forged_token_is_401(api: Api, app: Any, kind: str) -> None:
     "Bearer", "Bearer ", "Bearer garbage", "Bearer a.b.c", "Basic YWRtaW46YWRtaW4=", "Token abc",
     "Bearer " + "x" * 5000, "Bearer {\"$ne\": null}", "Bearer ....", "Bearer %00%00",
 ])
-def test_garbage_authorization_is_401_json(api: Api, header: str) -> None:
+def test_garbage_authorization_is_401_json(shared_staff: Api, header: str) -> None:
+    api = shared_staff
     error_of(api.client.get("/api/v1/me", headers={"Authorization": header}), 401, "unauthorized")
     error_of(api.client.get("/api/v1/records", headers={"Authorization": header}), 401, "unauthorized")
 
 
-def test_no_token_is_401_in_chinese_by_default(api: Api) -> None:
+def test_no_token_is_401_in_chinese_by_default(shared_staff: Api) -> None:
+    api = shared_staff
     err = error_of(api.client.get("/api/v1/me"), 401, "unauthorized")
     assert CJK.search(err["message"])
     err = error_of(api.client.get("/api/v1/me", headers={"Accept-Language": "en-GB,en;q=0.9"}), 401,
@@ -186,7 +195,8 @@ def test_inactive_user_cannot_sign_in_or_use_a_token(staff: Api, app: Any) -> No
 
 # -- roles ---------------------------------------------------------------------------------------------------
 
-def test_clerk_cannot_create_users(staff: Api) -> None:
+def test_clerk_cannot_create_users(shared_staff: Api) -> None:
+    staff = shared_staff
     before = staff.client.application.extensions["counterflow"].store.count_users()
     err = error_of(new_user(staff, "clerk"), 403, "role")
     assert "admin" in err["message"]
@@ -194,7 +204,8 @@ def test_clerk_cannot_create_users(staff: Api) -> None:
     assert staff.client.application.extensions["counterflow"].store.count_users() == before
 
 
-def test_clerk_cannot_create_forms(staff: Api) -> None:
+def test_clerk_cannot_create_forms(shared_staff: Api) -> None:
+    staff = shared_staff
     definition = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1]
                              / "schemas" / "account-change.json").read_text("utf-8"))
     definition["key"] = "clerk-form"
@@ -229,7 +240,8 @@ def test_duplicate_username_is_409(api: Api) -> None:
 
 @pytest.mark.parametrize("password", ["123456", "password", "12345678", "password1", "Ab1", "short1A",
                                       "abcdefghijkl", "newbie-2026-Secret", "NEWBIE12345678", "aaaaaaaaaaaa"])
-def test_weak_password_is_422_on_password(api: Api, password: str) -> None:
+def test_weak_password_is_422_on_password(shared_staff: Api, password: str) -> None:
+    api = shared_staff
     before = api.client.application.extensions["counterflow"].store.count_users()
     err = error_of(new_user(api, password=password), 422)
     assert "/password" in [d["path"] for d in err["details"]], err
@@ -238,7 +250,8 @@ def test_weak_password_is_422_on_password(api: Api, password: str) -> None:
 
 @pytest.mark.parametrize("roles, bad", [(["wizard"], "wizard"), (["clerk", "root"], "root"), ([], None),
                                         (["clerk"] * 9, None), ("clerk", None), ([{"$ne": None}], None)])
-def test_bad_roles_are_422(api: Api, roles: Any, bad: str | None) -> None:
+def test_bad_roles_are_422(shared_staff: Api, roles: Any, bad: str | None) -> None:
+    api = shared_staff
     before = api.client.application.extensions["counterflow"].store.count_users()
     err = error_of(new_user(api, roles=roles), 422)
     assert any(d["path"].startswith("/roles") for d in err["details"]), err
@@ -248,12 +261,14 @@ def test_bad_roles_are_422(api: Api, roles: Any, bad: str | None) -> None:
 
 
 @pytest.mark.parametrize("username", ["Admin Two", "a", "x" * 65, "$where", "a.b$c", "用户", ""])
-def test_bad_usernames_are_422(api: Api, username: str) -> None:
+def test_bad_usernames_are_422(shared_staff: Api, username: str) -> None:
+    api = shared_staff
     err = error_of(new_user(api, username=username), 422)
     assert "/username" in [d["path"] for d in err["details"]]
 
 
-def test_user_body_lists_every_problem_at_once(api: Api) -> None:
+def test_user_body_lists_every_problem_at_once(shared_staff: Api) -> None:
+    api = shared_staff
     r = api.post("/api/v1/users", "admin", json={"username": "Bad Name", "roles": "clerk", "shoe_size": 42})
     err = error_of(r, 422, "invalid_request")
     paths = {d["path"]: d["code"] for d in err["details"]}
