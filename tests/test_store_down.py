@@ -61,3 +61,33 @@ def test_an_embedded_store_that_cannot_start_is_a_503_and_init_says_so(tmp_path:
     result = app.test_cli_runner().invoke(args=["counterflow", "init"])
     assert result.exit_code == 2 and "embedded store" in result.output and "fix:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_signed_in_clerk_gets_a_503_page_not_a_500_when_the_store_dies() -> None:
+    import re
+
+    folder = Path(tempfile.mkdtemp(prefix="cf-down-"))
+    server = EmbeddedServer(folder / "store", supervise=False)
+    uri = server.start()
+    app: Any = None
+    try:
+        app = create_app({"SECRET_KEY": "down", "COUNTERFLOW_MONGODB_URI": uri, "COUNTERFLOW_DB_NAME": "down",
+                          "COUNTERFLOW_DATA_DIR": str(folder / "data"), "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                          "COUNTERFLOW_PASSWORD_PROFILE": "cheapest", "COUNTERFLOW_STORE_TIMEOUT_MS": 500,
+                          "COUNTERFLOW_USER_CACHE_SECONDS": 0})
+        client = app.test_client()
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+        assert found
+        signed_in = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                                "csrf_token": found.group(1)})
+        assert signed_in.status_code == 302
+        server.stop()
+        for path in ("/worklist", "/admin/forms", "/admin/users"):
+            page = client.get(path)       # the page header looks the user up too: it shows nobody instead
+            body = page.get_data(as_text=True)
+            assert page.status_code == 503, (path, body[:300])
+            assert "数据存储暂时不可用" in body and "Traceback" not in body
+    finally:
+        if app is not None:
+            app.extensions["counterflow"].close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from pymongo.errors import PyMongoError
 from wtforms.validators import ValidationError
 
 from counterflow.core.errors import BadRequest, CounterflowError, Unauthorized
@@ -50,6 +51,15 @@ def actor(required: bool = True) -> Any:
     return found
 
 
+def _shown_actor() -> Any:
+    """The user in the page header; a store that does not answer shows nobody instead of failing the page."""
+    try:
+        return actor(required=False)
+    except (PyMongoError, CounterflowError):
+        g.cf_actor = None
+        return None
+
+
 @bp.before_request
 def _protect() -> Any:
     request.max_content_length = ext().settings.max_upload_bytes
@@ -71,7 +81,7 @@ def _headers(response: Any) -> Any:
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang, "cf_text": lambda v: text(v, lang()),
-            "cf_actor": lambda: actor(required=False), "cf_portal": lambda: bool(ext().identity_loader),
+            "cf_actor": _shown_actor, "cf_portal": lambda: bool(ext().identity_loader),
             "cf_lang_url": _lang_url}
 
 
