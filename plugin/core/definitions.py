@@ -14,7 +14,6 @@ from counterflow.core import pointer, registry, rules  # noqa: F401  (rules fill
 from counterflow.core.errors import DefinitionError
 
 
-
 @lru_cache(maxsize=None)
 def _meta_validator(name: str) -> Any:
     meta = json.loads(resources.files("counterflow.schemas.meta").joinpath(name).read_text("utf-8"))
@@ -27,8 +26,9 @@ def _pointer(path: Iterable[Any]) -> str:
 
 def check_workflow(definition: Any, source: str) -> list[str]:
     """Every problem in one workflow definition, each as 'SOURCE: PLACE: problem; fix: ...'."""
-    problems = [f"{source}: {_pointer(e.instance_path)}: {e.message}; fix: follow the workflow format "
-                f"in docs/definitions.md" for e in _meta_validator("workflow.schema.json").iter_errors(definition)]
+    problems = [f"{source}: {_pointer(e.instance_path)}: {e.message}; "
+                f"fix: follow the workflow format in docs/definitions.md"
+                for e in _meta_validator("workflow.schema.json").iter_errors(definition)]
     if problems:
         return problems
     states = [s["name"] for s in definition["states"]]
@@ -38,7 +38,8 @@ def check_workflow(definition: Any, source: str) -> list[str]:
             problems.append(f"{source}: /states/{i}: state '{name}' is listed twice; fix: remove one")
         seen.add(name)
     if definition["initial"] not in seen:
-        problems.append(f"{source}: /initial: initial state '{definition['initial']}' is not among the states; "
+        problems.append(f"{source}: /initial: initial state '{definition['initial']}' "
+                        f"is not among the states; "
                         f"fix: add it to states or pick one of {', '.join(states)}")
     for i, t in enumerate(definition["transitions"]):
         where = f"{source}: /transitions/{i}"
@@ -46,23 +47,29 @@ def check_workflow(definition: Any, source: str) -> list[str]:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for s in sources:
             if s not in seen:
-                problems.append(f"{where}: transition '{name}' starts from unknown state '{s}'; fix: use one of {', '.join(states)}")
+                problems.append(f"{where}: transition '{name}' starts from unknown state '{s}'; "
+                                f"fix: use one of {', '.join(states)}")
         dests = [t["dest"]] + ([t["branch"]["dest"]] if t.get("branch") else [])
         for d in dests:
             if d not in seen:
-                problems.append(f"{where}: transition '{name}' goes to unknown state '{d}'; fix: use one of {', '.join(states)}")
+                problems.append(f"{where}: transition '{name}' goes to unknown state '{d}'; "
+                                f"fix: use one of {', '.join(states)}")
         for g in t.get("guards", []):
             if g not in registry.GUARDS:
-                problems.append(f"{where}: guard '{g}' is not registered; fix: use one of {', '.join(sorted(registry.GUARDS))}")
+                problems.append(f"{where}: guard '{g}' is not registered; "
+                                f"fix: use one of {', '.join(sorted(registry.GUARDS))}")
         for a in t.get("actions", []):
             if a not in registry.ACTIONS:
-                problems.append(f"{where}: action '{a}' is not registered; fix: use one of {', '.join(sorted(registry.ACTIONS))}")
+                problems.append(f"{where}: action '{a}' is not registered; "
+                                f"fix: use one of {', '.join(sorted(registry.ACTIONS))}")
         branch = t.get("branch")
         if branch and branch["if"] not in registry.CONDITIONS:
-            problems.append(f"{where}: condition '{branch['if']}' is not registered; fix: use one of {', '.join(sorted(registry.CONDITIONS))}")
+            problems.append(f"{where}: condition '{branch['if']}' is not registered; "
+                            f"fix: use one of {', '.join(sorted(registry.CONDITIONS))}")
     for i, s in enumerate(definition["states"]):
-        if s.get("final") and any(s["name"] in (t["source"] if isinstance(t["source"], list) else [t["source"]])
-                                  for t in definition["transitions"]):
+        if s.get("final") and any(
+                s["name"] in (t["source"] if isinstance(t["source"], list) else [t["source"]])
+                for t in definition["transitions"]):
             problems.append(f"{source}: /states/{i}: final state '{s['name']}' has outgoing transitions; "
                             f"fix: drop 'final' or the transitions leaving it")
     return problems + _check_subject(definition, source)
@@ -76,8 +83,10 @@ def _check_subject(definition: dict[str, Any], source: str) -> list[str]:
     in_use = [s["name"] for s in definition["states"] if s.get("in_use")]
     if len(in_use) != 1:
         problems.append(f"{source}: /states: a process for form versions needs exactly one state with "
-                        f"'in_use: true' (found {len(in_use)}); fix: flag the state in which a version is published")
-    initial: dict[str, Any] = next((s for s in definition["states"] if s["name"] == definition["initial"]), {})
+                        f"'in_use: true' (found {len(in_use)}); "
+                        f"fix: flag the state in which a version is published")
+    initial: dict[str, Any] = next(
+        (s for s in definition["states"] if s["name"] == definition["initial"]), {})
     if not initial.get("editable"):
         problems.append(f"{source}: /initial: a new form version starts as an editable draft; "
                         f"fix: add 'editable: true' to state '{definition['initial']}'")
@@ -96,8 +105,9 @@ def record_processes(workflows: Mapping[str, Any]) -> list[str]:
 
 
 def load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[str], Any],
-                 check: Callable[[Any, str], list[str]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Every `*suffix` file of a package folder (or a folder on disk), parsed and checked: (definitions by key, problems)."""
+                check: Callable[[Any, str], list[str]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every `*suffix` file of a package folder (or a folder on disk), parsed and checked:
+    (definitions by key, problems)."""
     found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     where = package if isinstance(package, Path) else resources.files(package)
@@ -127,19 +137,23 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
     A file in `extra` with the key of a shipped workflow replaces it (stored as a new version
     at start-up; running records keep theirs). Raises DefinitionError with every problem.
     """
-    found, problems = load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load, check_workflow)
+    found, problems = load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load,
+                                  check_workflow)
     if extra:
         folder = Path(extra).expanduser()
         if not folder.is_dir():
-            problems.append(f"{folder}: not a folder; fix: point COUNTERFLOW_WORKFLOWS_DIR at a folder of .yaml files")
+            problems.append(f"{folder}: not a folder; "
+                            f"fix: point COUNTERFLOW_WORKFLOWS_DIR at a folder of .yaml files")
         else:
             added, more = load_folder(folder, str(folder), ".yaml", yaml.safe_load, check_workflow)
             found.update(added)
             problems.extend(more)
     for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]
     if not problems and len(for_forms) != 1:
-        problems.append(f"workflows/: {len(for_forms)} processes for form versions ({', '.join(for_forms) or 'none'}); "
-                        f"fix: exactly one workflow has 'subject: form_version' (restore the shipped definitions)")
+        problems.append(f"workflows/: {len(for_forms)} processes for form versions "
+                        f"({', '.join(for_forms) or 'none'}); "
+                        f"fix: exactly one workflow has 'subject: form_version' "
+                        f"(restore the shipped definitions)")
     if not problems and not record_processes(found):
         problems.append("workflows/: no process for records; fix: restore the shipped definitions")
     if problems:
@@ -160,12 +174,14 @@ def check_processes(form: dict[str, Any], processes: Mapping[str, Any], source: 
     problems = []
     for i, p in enumerate(settings.get("processes", [])):
         if p not in known:
-            problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; fix: use one of {', '.join(known)}")
+            problems.append(f"{source}: /settings/processes/{i}: unknown process '{p}'; "
+                            f"fix: use one of {', '.join(known)}")
     first = (settings.get("processes") or [None])[0]
     if first in processes and not _starts_editable(processes[first]):
-        problems.append(f"{source}: /settings/processes/0: a record starts as a draft the clerk fills, but process "
-                        f"'{first}' starts in a state that is not editable; fix: begin with a process whose initial "
-                        f"state says 'editable: true' (such as intake)")
+        problems.append(f"{source}: /settings/processes/0: a record starts as a draft the clerk fills, "
+                        f"but process '{first}' starts in a state that is not editable; "
+                        f"fix: begin with a process whose initial state says 'editable: true' "
+                        f"(such as intake)")
     numbering = settings.get("numbering")
     try:
         NumberPattern.parse(numbering if isinstance(numbering, str) else "")
@@ -177,6 +193,7 @@ def check_processes(form: dict[str, Any], processes: Mapping[str, Any], source: 
         try:
             jsonLogic(rule, {})
         except Exception as exc:  # noqa: BLE001 - any failure means the rule is unusable
-            problems.append(f"{source}: /settings/review/second_level_if: not a JSON Logic rule ({type(exc).__name__}); "
+            problems.append(f"{source}: /settings/review/second_level_if: "
+                            f"not a JSON Logic rule ({type(exc).__name__}); "
                             f"fix: write it like {{\">\": [{{\"var\": \"amount\"}}, 50000]}}")
     return problems

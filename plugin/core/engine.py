@@ -19,7 +19,8 @@ MESSAGES = {
     "unknown_trigger": {"zh-CN": "流程「{process}」没有操作「{trigger}」",
                         "en": "The process '{process}' has no action '{trigger}'"},
     "requires": {"zh-CN": "请填写「{item}」", "en": "Please fill in '{item}'"},
-    "blocked": {"zh-CN": "不能执行「{trigger}」：{count} 个问题", "en": "'{trigger}' cannot be done: {count} problem(s)"},
+    "blocked": {"zh-CN": "不能执行「{trigger}」：{count} 个问题",
+                "en": "'{trigger}' cannot be done: {count} problem(s)"},
 }
 EVENT_TITLES = {
     "create": {"zh-CN": "新建", "en": "Created"},
@@ -178,7 +179,8 @@ class Workflow:
 
     def trigger_title(self, trigger: str, lang: str) -> str:
         """A trigger's title for people; the built-in record events have their own."""
-        found = next((t.title for t in self.transitions if t.trigger == trigger), None) or EVENT_TITLES.get(trigger)
+        found = (next((t.title for t in self.transitions if t.trigger == trigger), None) or
+                 EVENT_TITLES.get(trigger))
         return text(found, lang) if found else trigger
 
     def triggers(self) -> list[str]:
@@ -189,7 +191,8 @@ class Workflow:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    def blockers(self, state: str, trigger: str, ctx: Context, *, with_requires: bool = True) -> list[dict[str, str]]:
+    def blockers(self, state: str, trigger: str, ctx: Context, *,
+                 with_requires: bool = True) -> list[dict[str, str]]:
         """Every reason `trigger` may not fire now (role, missing input, failed guard), all at once."""
         if trigger not in self.triggers():
             raise NotFound(message(MESSAGES, "unknown_trigger", ctx.lang, process=self.key, trigger=trigger),
@@ -209,7 +212,8 @@ class Workflow:
                 if not (isinstance(value, str) and value.strip()):
                     problems.append({"path": f"/{item}", "code": "required",
                                      "message": message(MESSAGES, "requires", ctx.lang,
-                                                        item=text(REQUIRE_TITLES.get(item, {"en": item}), ctx.lang))})
+                                                        item=text(REQUIRE_TITLES.get(item, {"en": item}),
+                                                                  ctx.lang))})
         ctx.trigger = trigger
         for name in t.guards:
             problems.extend(registry.GUARDS[name](ctx))
@@ -236,8 +240,9 @@ class Workflow:
         for trigger in dict.fromkeys(t.trigger for t in self.transitions if state in t.sources):
             t = self._candidates(state, trigger)[0]
             entry: dict[str, Any] = {"trigger": trigger, "title": text(t.title, ctx.lang),
-                                     "requires": list(t.requires), "asks": list(t.asks), "with_data": t.with_data,
-                                     "shows": t.shows, "allowed": True, "reasons": []}
+                                     "requires": list(t.requires), "asks": list(t.asks),
+                                     "with_data": t.with_data, "shows": t.shows,
+                                     "allowed": True, "reasons": []}
             try:
                 entry["reasons"] = self.blockers(state, trigger, ctx, with_requires=False)
             except Forbidden as exc:

@@ -17,11 +17,14 @@ if TYPE_CHECKING:
     from counterflow.core.ports import TransitionEnv
 
 MESSAGES = {
-    "not_submitter": {"zh-CN": "受理人不能审核自己受理的业务", "en": "You took this record in, so someone else must review it"},
+    "not_submitter": {"zh-CN": "受理人不能审核自己受理的业务",
+                      "en": "You took this record in, so someone else must review it"},
     "not_author": {"zh-CN": "模板作者不能审核或批准自己的模板", "en": "The author of a form may not review or approve it"},
     "is_assignee": {"zh-CN": "此业务已分派给其他经办人", "en": "This record is assigned to someone else"},
-    "retention": {"zh-CN": "保存期限未满（至 {until}），不能销毁", "en": "The retention period runs until {until}; it cannot end yet"},
-    "not_approver": {"zh-CN": "批准销毁的人不能同时监销", "en": "Whoever approved the destruction may not also witness it"},
+    "retention": {"zh-CN": "保存期限未满（至 {until}），不能销毁",
+                  "en": "The retention period runs until {until}; it cannot end yet"},
+    "not_approver": {"zh-CN": "批准销毁的人不能同时监销",
+                     "en": "Whoever approved the destruction may not also witness it"},
 }
 
 
