@@ -26,9 +26,10 @@ def _meta() -> tuple[dict[str, Any], Any]:
     return meta, jsonschema_rs.Draft202012Validator(meta, offline=True)
 
 
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "dependencies")
-_SUBSCHEMA_ONE = ("additionalProperties", "items", "additionalItems", "contains", "propertyNames", "not", "if",
-                  "then", "else", "unevaluatedProperties", "unevaluatedItems", "contentSchema")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
+                   "dependencies")
+_SUBSCHEMA_ONE = ("additionalProperties", "items", "additionalItems", "contains", "propertyNames", "not",
+                  "if", "then", "else", "unevaluatedProperties", "unevaluatedItems", "contentSchema")
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _NEW_INSTANCE = {"properties", "patternProperties", "additionalProperties", "items", "additionalItems",
                  "prefixItems", "contains", "unevaluatedProperties", "unevaluatedItems", "propertyNames",
@@ -52,7 +53,8 @@ def _subschemas(node: dict[str, Any]) -> Iterator[tuple[str, list[str | int], An
                 yield key, [key, i], child
 
 
-def _walk_schema(node: Any, place: list[str | int], scope: Any) -> Iterator[tuple[dict[str, Any], list[str | int], Any]]:
+def _walk_schema(node: Any, place: list[str | int],
+                 scope: Any) -> Iterator[tuple[dict[str, Any], list[str | int], Any]]:
     """(node, place, the node where its instance starts) for every schema node, depth first."""
     stack = [(node, place, scope)]
     while stack:
@@ -72,12 +74,14 @@ def _depth(value: Any) -> int:
         if isinstance(current, (dict, list)):
             deepest = max(deepest, level)
             if level <= MAX_SCHEMA_DEPTH + 1:
-                stack.extend((c, level + 1) for c in (current.values() if isinstance(current, dict) else current))
+                stack.extend((c, level + 1)
+                             for c in (current.values() if isinstance(current, dict) else current))
     return deepest
 
 
 def _bilingual(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang] for lang in ("zh-CN", "en"))
+    return isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang]
+                                           for lang in ("zh-CN", "en"))
 
 
 def _is_file_field(node: dict[str, Any], root: Any) -> bool:
@@ -92,11 +96,13 @@ def _type_is(node: dict[str, Any], wanted: str) -> bool:
     return types == wanted or (isinstance(types, list) and wanted in types)
 
 
-def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, root: Any) -> Iterator[tuple[str, str, str]]:
+def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any,
+                   root: Any) -> Iterator[tuple[str, str, str]]:
     """(place, what is wrong, fix) for one schema node."""
     for name in node.get("properties", {}) if isinstance(node.get("properties"), dict) else ():
         if not valid_field_name(name):
-            yield pointer([*where, "properties", name]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
+            yield (pointer([*where, "properties", name]), f"field name {_clip(name)!r} is not allowed",
+                   NAME_FIX)
     for key in ("dependencies", "dependentRequired", "dependentSchemas"):
         for name, value in node[key].items() if isinstance(node.get(key), dict) else ():
             if not valid_field_name(name):
@@ -105,9 +111,11 @@ def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any, roo
         ref = node.get(key)
         if isinstance(ref, str) and not ref.startswith("#"):
             yield (pointer([*where, key]), f"remote reference {_clip(ref)!r} is not allowed",
-                   "copy the referenced schema under $defs (or definitions) and refer to it as '#/$defs/name'")
+                   "copy the referenced schema under $defs (or definitions) "
+                   "and refer to it as '#/$defs/name'")
         elif key == "$ref" and isinstance(ref, str) and resolve_ref(root, ref) is None:
-            yield pointer([*where, key]), f"reference {_clip(ref)!r} points nowhere", "point it at a schema in this file"
+            yield (pointer([*where, key]), f"reference {_clip(ref)!r} points nowhere",
+                   "point it at a schema in this file")
     yield from _required_names(node, where)
     yield from _extension_problems(node, where, root)
 
@@ -118,7 +126,8 @@ def _required_names(node: dict[str, Any], where: list[str | int]) -> Iterator[tu
             yield pointer([*where, "required", i]), f"field name {_clip(name)!r} is not allowed", NAME_FIX
 
 
-def _undeclared_required(schema: dict[str, Any], places: dict[int, list[str | int]]) -> list[tuple[str, str, str]]:
+def _undeclared_required(schema: dict[str, Any],
+                         places: dict[int, list[str | int]]) -> list[tuple[str, str, str]]:
     """Required names that no schema applying to the same object declares, found per object."""
     found: dict[str, tuple[str, str, str]] = {}
 
@@ -136,7 +145,8 @@ def _undeclared_required(schema: dict[str, Any], places: dict[int, list[str | in
             return
         for name in names:
             visit(property_schemas(nodes, name)[0], refs | here, depth + 1, False)
-        width = max([len(n[k]) for n in nodes for k in ("items", "prefixItems") if isinstance(n.get(k), list)] + [1])
+        width = max([len(n[k]) for n in nodes for k in ("items", "prefixItems")
+                     if isinstance(n.get(k), list)] + [1])
         for index in range(width):
             visit(item_schemas(nodes, index), refs | here, depth + 1, False)
 
@@ -147,7 +157,8 @@ def _undeclared_required(schema: dict[str, Any], places: dict[int, list[str | in
     return list(found.values())
 
 
-def _extension_problems(node: dict[str, Any], where: list[str | int], root: Any) -> Iterator[tuple[str, str, str]]:
+def _extension_problems(node: dict[str, Any], where: list[str | int],
+                        root: Any) -> Iterator[tuple[str, str, str]]:
     if "x-sensitive" in node:
         kind = node["x-sensitive"]
         if not (kind is True or kind is False or kind in SENSITIVE_KINDS):
@@ -180,7 +191,8 @@ def _limit_problems(schema: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
             "split the form, or move repeated parts into $defs"
     depth = _depth(schema)
     if depth > MAX_SCHEMA_DEPTH:
-        yield "/schema", f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels", "flatten the nested groups"
+        yield "/schema", f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels", \
+            "flatten the nested groups"
     count = sum(len(n["properties"]) for n, _, _ in _walk_schema(schema, [], schema)
                 if isinstance(n.get("properties"), dict))
     if count > MAX_PROPERTIES:
@@ -199,7 +211,8 @@ def _schema_problems(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
     places: dict[int, list[str | int]] = {}
     for node, where, scope in _walk_schema(schema, [], schema):
         places.setdefault(id(node), where)
-        problems += [(f"/schema{place}", what, fix) for place, what, fix in _node_problems(node, where, scope, schema)]
+        problems += [(f"/schema{place}", what, fix)
+                     for place, what, fix in _node_problems(node, where, scope, schema)]
     problems += _undeclared_required(schema, places)
     if problems:
         return problems
@@ -217,14 +230,16 @@ def _schema_problems(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
     return problems
 
 
-def _ui_order_problems(ui: Any, schema: Any, where: list[str | int], root: Any) -> Iterator[tuple[str, str, str]]:
+def _ui_order_problems(ui: Any, schema: Any, where: list[str | int],
+                       root: Any) -> Iterator[tuple[str, str, str]]:
     if not isinstance(ui, dict):
         return
     nodes = [n for s in ([schema] if isinstance(schema, dict) else []) for n in expand(s, root)]
     names = declared_names(nodes)
     for i, name in enumerate(ui.get("ui:order", []) if isinstance(ui.get("ui:order"), list) else []):
         if name != "*" and name not in names:
-            yield (pointer([*where, "ui:order", i]), f"ui:order names {_clip(name)!r}, which is not a field here",
+            yield (pointer([*where, "ui:order", i]),
+                   f"ui:order names {_clip(name)!r}, which is not a field here",
                    "use one of " + _clip(", ".join(names) or "(no fields)", 200) + ", or \"*\"")
     for key, child in ui.items():
         if not key.startswith("ui:") and isinstance(child, dict):
@@ -240,7 +255,8 @@ def _meta_problems(definition: Any) -> Iterator[tuple[str, str, str]]:
         fix = _meta_fix(meta, error.schema_path)
         if kind == "required":
             place = pointer([*error.instance_path, detail["property"]])
-            child_fix = _meta_fix(meta, [*error.schema_path[:-1], "properties", detail["property"]], inherit=False)
+            child_fix = _meta_fix(meta, [*error.schema_path[:-1], "properties", detail["property"]],
+                                  inherit=False)
             yield place, "is missing", child_fix or fix or f"add {detail['property']!r}"
         elif kind == "additionalProperties":
             for name in detail.get("unexpected", []):
@@ -272,7 +288,8 @@ def _meta_fix(meta: Any, path: Iterable[str | int], inherit: bool = True) -> str
 def check_form_definition(definition: Any, source: str) -> list[str]:
     """[] when the definition is fine, else every problem as "SOURCE: PLACE: what is wrong; fix: how"."""
     if not isinstance(definition, dict):
-        return [f"{source}: /: a form definition must be a JSON object; fix: write {{\"key\": ..., \"title\": ..., "
+        return [f"{source}: /: a form definition must be a JSON object; "
+                f"fix: write {{\"key\": ..., \"title\": ..., "
                 "\"schema\": ..., \"settings\": ...}"]
     problems = list(_meta_problems(definition))
     schema = definition.get("schema")
@@ -286,11 +303,13 @@ def check_form_definition(definition: Any, source: str) -> list[str]:
 
 
 def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The form definition files inside the package, checked against the record processes among `workflows`."""
+    """The form definition files inside the package, checked against the record processes
+    among `workflows`."""
     processes = {k: workflows[k] for k in definitions.record_processes(workflows)}
 
     def check(definition: Any, source: str) -> list[str]:
-        return check_form_definition(definition, source) or definitions.check_processes(definition, processes, source)
+        return (check_form_definition(definition, source) or
+                definitions.check_processes(definition, processes, source))
 
     found, problems = definitions.load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
     if problems:

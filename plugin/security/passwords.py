@@ -17,7 +17,8 @@ class Passwords:
 
     def __init__(self, profile: str = "rfc9106_low_memory") -> None:
         if profile not in PROFILES:
-            raise ValueError(f"COUNTERFLOW_PASSWORD_PROFILE must be one of {', '.join(PROFILES)}, got {profile!r}")
+            raise ValueError(f"COUNTERFLOW_PASSWORD_PROFILE must be one of {', '.join(PROFILES)}, "
+                             f"got {profile!r}")
         self._hasher = PasswordHasher.from_parameters(PROFILES[profile])
         # verified against when the user name is unknown, so both paths cost the same time
         self._dummy = self._hasher.hash("counterflow-timing-equaliser")

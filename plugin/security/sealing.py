@@ -16,7 +16,8 @@ PREFIX = "cf1:"
 
 def derive_key(secret: str) -> bytes:
     """A Fernet key derived from the app's secret (used only when no encryption key is configured)."""
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"counterflow", info=b"field-encryption").derive(secret.encode())
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"counterflow",
+               info=b"field-encryption").derive(secret.encode())
     return base64.urlsafe_b64encode(raw)
 
 
