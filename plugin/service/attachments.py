@@ -33,7 +33,8 @@ class AttachmentActions(ServiceBase):
     def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
         self.require(actor, STAFF, lang)
         files = AttachmentStore(self.store)
-        meta = files.meta(attachment_id) if isinstance(attachment_id, str) and len(attachment_id) < 64 else None
+        meta = (files.meta(attachment_id) if isinstance(attachment_id, str) and len(attachment_id) < 64
+                else None)
         if meta is None:
             raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
         if not access.can_see(actor, meta, access.ATTACHMENT_FIELDS):     # the records' rule, on the uploader
@@ -48,7 +49,8 @@ class AttachmentActions(ServiceBase):
         found = [(p, v) for p, v in attachment_ids(data) if v not in already]
         existing = AttachmentStore(self.store).existing([v for _, v in found]) if found else set()
         return [{"path": p, "code": "attachment_missing",
-                 "message": {"zh-CN": "附件未找到，请重新上传", "en": "The attachment was not found; upload it again"}[lang]}
+                 "message": {"zh-CN": "附件未找到，请重新上传",
+                             "en": "The attachment was not found; upload it again"}[lang]}
                 for p, v in found if v not in existing]
 
 

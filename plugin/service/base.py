@@ -110,8 +110,9 @@ class ServiceBase:
 
     def _event(self, kind: str, actor: Actor, trigger: str, process: str, source: str, dest: str,
                opinion: Any = None, *, now: dt.datetime | None = None, **extra: Any) -> Doc:
-        return {"kind": kind, "at": stamp(now), "actor": actor.public(), "trigger": trigger, "process": process,
-                "source": source, "dest": dest, "opinion": str(opinion)[:2000] if opinion else None,
+        return {"kind": kind, "at": stamp(now), "actor": actor.public(), "trigger": trigger,
+                "process": process, "source": source, "dest": dest,
+                "opinion": str(opinion)[:2000] if opinion else None,
                 "outcome": "done", **extra}
 
 

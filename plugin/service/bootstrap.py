@@ -47,9 +47,11 @@ class BootstrapActions(FormActions):
             password = self.settings.admin_password or generate_password()
             generated = None if self.settings.admin_password else password
             try:
-                self.store.insert_user({"_id": new_id(), "username": "admin", "password_hash": self.passwords.hash(password),
+                self.store.insert_user({"_id": new_id(), "username": "admin",
+                                        "password_hash": self.passwords.hash(password),
                                         "name": "Administrator", "roles": ["admin"], "department": "",
-                                        "active": True, "token_epoch": 0, "must_change_password": generated is not None,
+                                        "active": True, "token_epoch": 0,
+                                        "must_change_password": generated is not None,
                                         "created_at": now})
             except Conflict:
                 generated = None

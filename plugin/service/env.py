@@ -51,7 +51,8 @@ class Env:
                 items.append({"path": "", "code": "clerk_note", "message": extra.strip()[:500]})
         if not items:
             raise Invalid(msg("nothing_to_return", ctx.lang), code="nothing_to_return",
-                          details=[{"path": "/items", "code": "required", "message": msg("nothing_to_return", ctx.lang)}])
+                          details=[{"path": "/items", "code": "required",
+                                    "message": msg("nothing_to_return", ctx.lang)}])
         return {"items": items, "opinion": str(ctx.payload.get("opinion") or "")[:2000],
                 "at": stamp(self.now), "by": ctx.actor.public()}
 
@@ -60,7 +61,7 @@ class Env:
         user = self.service.store.user(user_id) if isinstance(user_id, str) else None
         if not user or "reviewer" not in user.get("roles", []) or not user.get("active", True):
             raise Invalid(msg("assignee", ctx.lang), details=[{"path": "/assignee", "code": "assignee",
-                                                                "message": msg("assignee", ctx.lang)}])
+                                                               "message": msg("assignee", ctx.lang)}])
         return user["_id"]
 
     def retention_until(self, obj: Mapping[str, Any]) -> str:

@@ -31,7 +31,8 @@ class FormActions(Transitions):
         problems = check_form_definition(definition, source)
         settings = definition.get("settings") if isinstance(definition, dict) else None
         processes = settings.get("processes") if isinstance(settings, dict) else None
-        if isinstance(processes, list) and all(isinstance(p, str) for p in processes):   # else the schema said so
+        # anything but a list of names: the schema has said so already
+        if isinstance(processes, list) and all(isinstance(p, str) for p in processes):
             known = {w.key: w.definition for w in self.record_workflows()}
             problems += [p for p in definitions.check_processes(definition, known, source)
                          if p not in problems]
@@ -71,17 +72,20 @@ class FormActions(Transitions):
         self.require(actor, {"admin", "dept_head", "manager"}, lang)
         return self.store.form_version(key, version)
 
-    def edit_form_version(self, actor: Actor, key: str, version: int, payload: Mapping[str, Any], lang: str) -> Doc:
+    def edit_form_version(self, actor: Actor, key: str, version: int, payload: Mapping[str, Any],
+                          lang: str) -> Doc:
         self.require(actor, {"admin"}, lang)
         current = self.store.form_version(key, version)
         workflow = self.form_workflow()
         if not workflow.is_editable(current["state"]):
             raise Conflict(msg("form_not_draft", lang), code="not_draft")
         check_revision(current, payload, lang)
-        definition = _definition_from({**{k: current[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
-                                       **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
+        definition = _definition_from({
+            **{k: current[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
+            **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
         self.check_definition(definition, lang)
-        changes = {k: definition.get(k) or {} for k in ("title", "description", "schema", "ui_schema", "settings")}
+        changes = {k: definition.get(k) or {}
+                   for k in ("title", "description", "schema", "ui_schema", "settings")}
         event = self._event("form_version", actor, "edit", workflow.key, current["state"], current["state"],
                             payload.get("reason"))
         return self.store.commit(self.store.forms, current, changes, event)
@@ -93,10 +97,12 @@ class FormActions(Transitions):
             raise NotFound(msg("no_form", lang, key=key), code="form_not_found")
         if self.form_workflow().is_open(latest["state"]):
             raise Conflict(msg("open_version", lang, version=latest["version"]), code="open_version")
-        definition = _definition_from({**{k: latest[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
-                                       **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
+        definition = _definition_from({
+            **{k: latest[k] for k in ("title", "description", "schema", "ui_schema", "settings")},
+            **{k: v for k, v in payload.items() if k != "revision"}, "key": key})
         self.check_definition(definition, lang)
-        doc = self._form_doc(definition, latest["version"] + 1, self.form_workflow().initial, author=actor.id, now=stamp())
+        doc = self._form_doc(definition, latest["version"] + 1, self.form_workflow().initial,
+                             author=actor.id, now=stamp())
         self.store.insert_form_version(doc)
         return doc
 
@@ -104,9 +110,11 @@ class FormActions(Transitions):
         doc = self.form_version(actor, key, version, lang)
         return self.options_on(self.form_workflow(), doc, actor, lang)
 
-    def fire_form(self, actor: Actor, key: str, version: int, trigger: str, payload: Mapping[str, Any], lang: str) -> Doc:
+    def fire_form(self, actor: Actor, key: str, version: int, trigger: str, payload: Mapping[str, Any],
+                  lang: str) -> Doc:
         current = self.store.form_version(key, version)
-        updated = self.fire("form_version", self.store.forms, self.form_workflow(), current, actor, trigger, payload, lang)
+        updated = self.fire("form_version", self.store.forms, self.form_workflow(), current, actor, trigger,
+                            payload, lang)
         self._forms.pop(current["_id"], None)
         return updated
 
@@ -116,7 +124,8 @@ class FormActions(Transitions):
 
 
 def _definition_from(payload: Mapping[str, Any]) -> Doc:
-    return {k: copy.deepcopy(payload[k]) for k in ("key", "title", "description", "schema", "ui_schema", "settings")
+    return {k: copy.deepcopy(payload[k])
+            for k in ("key", "title", "description", "schema", "ui_schema", "settings")
             if k in payload and payload[k] is not None and not (k == "description" and payload[k] == {})}
 
 

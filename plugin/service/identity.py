@@ -16,7 +16,8 @@ class IdentityActions(ServiceBase):
     """Signing in and knowing who a request comes from."""
 
     def login(self, username: Any, password: Any, lang: str) -> tuple[str, dt.datetime, Doc]:
-        if not isinstance(username, str) or not isinstance(password, str) or not username or len(username) > 64:
+        if (not isinstance(username, str) or not isinstance(password, str) or
+                not username or len(username) > 64):
             raise Unauthorized(msg("login_failed", lang), code="login_failed")
         if self.store.hit(f"login:{username}", 60) > self.settings.login_rate_limit * 3:
             raise RateLimited(msg("login_locked", lang))
@@ -41,7 +42,8 @@ class IdentityActions(ServiceBase):
     def actor_for_user_id(self, user_id: str, epoch: int | None = None) -> Actor | None:
         """The session's user, unless deactivated or their password changed since the session began."""
         user = self.users.get(user_id)
-        if not user or not user.get("active", True) or (epoch is not None and user.get("token_epoch", 0) != epoch):
+        if (not user or not user.get("active", True) or
+                (epoch is not None and user.get("token_epoch", 0) != epoch)):
             return None
         return actor_from_user(user)
 
@@ -61,9 +63,11 @@ class IdentityActions(ServiceBase):
         problems = []
         if not self.passwords.verify(user.get("password_hash"), current[:1024]):
             self.store.hit(f"login-failed:{user['username']}", 60)
-            problems.append({"path": "/current_password", "code": "wrong_password", "message": msg("wrong_password", lang)})
+            problems.append({"path": "/current_password", "code": "wrong_password",
+                             "message": msg("wrong_password", lang)})
         if password_problems(new, user["username"]) or new == current:
-            problems.append({"path": "/new_password", "code": "weak_password", "message": msg("password", lang)})
+            problems.append({"path": "/new_password", "code": "weak_password",
+                             "message": msg("password", lang)})
         if problems:
             raise Invalid(problems[0]["message"], code="password_not_changed", details=problems)
         self.store.change_password(user["_id"], self.passwords.hash(new))

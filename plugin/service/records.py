@@ -1,4 +1,5 @@
-"""Records: created from a published form, read under the access rule, edited, moved through their processes."""
+"""Records: created from a published form, read under the access rule, edited, moved through
+their processes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,8 @@ class RecordActions(Transitions, AttachmentActions):
 
     @staticmethod
     def can_see(actor: Actor, record: Mapping[str, Any]) -> bool:
-        """Record-level access: your department's records, ones you created or are assigned, or a records-wide role."""
+        """Record-level access: your department's records, ones you created or are assigned,
+        or a records-wide role."""
         return access.can_see(actor, record)
 
     def _visible_record(self, actor: Actor, record_id: str, lang: str) -> Doc:
@@ -37,7 +39,8 @@ class RecordActions(Transitions, AttachmentActions):
     def opened(self, record: Doc) -> Doc:
         """The record with its protected fields decrypted (they are sealed in the store)."""
         sensitive = self.validator(record["form"], record["form_version"]).sensitive
-        return dict(record, data=self.sealer.unseal(record.get("data") or {}, sensitive)) if sensitive else record
+        return (dict(record, data=self.sealer.unseal(record.get("data") or {}, sensitive)) if sensitive
+                else record)
 
     def _sealed(self, record: Mapping[str, Any], data: Any) -> Any:
         return self.sealer.seal(data, self.validator(record["form"], record["form_version"]).sensitive)
@@ -52,14 +55,16 @@ class RecordActions(Transitions, AttachmentActions):
         problems, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
         refused = [p.to_dict() for p in problems] + self.unknown_attachments(data, lang)
         if refused:
-            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
+            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
+                          details=refused)
         processes = list(form["settings"]["processes"])
         now = utcnow()
         doc = {"_id": new_id(), "form": form["key"], "form_version": form["version"],
                "workflows": {p: self.workflow(p).version for p in processes}, "processes": processes,
-               "process": processes[0], "state": self.workflow(processes[0]).initial, "revision": 0, "data": data,
-               "created_by": actor.id, "first_responder": actor.id, "department": actor.department,
-               "assignee": None, "state_since": stamp(now), "created_at": stamp(now), "updated_at": stamp(now)}
+               "process": processes[0], "state": self.workflow(processes[0]).initial, "revision": 0,
+               "data": data, "created_by": actor.id, "first_responder": actor.id,
+               "department": actor.department, "assignee": None, "state_since": stamp(now),
+               "created_at": stamp(now), "updated_at": stamp(now)}
         event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
         doc = self.store.insert_record(dict(doc, data=self._sealed(doc, data)), event)
         return dict(doc, data=data), [w.to_dict() for w in warnings]
@@ -67,7 +72,8 @@ class RecordActions(Transitions, AttachmentActions):
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
         return self._visible_record(actor, record_id, lang)
 
-    def list_records(self, actor: Actor, filters: Mapping[str, Any], limit: int, after: str | None, lang: str) -> list[Doc]:
+    def list_records(self, actor: Actor, filters: Mapping[str, Any], limit: int, after: str | None,
+                     lang: str) -> list[Doc]:
         self.require(actor, STAFF, lang)
         query: Doc = {}
         for field_name, column in (("form", "form"), ("process", "process"), ("state", "state"),
@@ -83,25 +89,30 @@ class RecordActions(Transitions, AttachmentActions):
             query["$or"] = access.clauses(actor)
         return [self.opened(r) for r in self.store.list_records(query, limit, after)]
 
-    def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
+    def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],
+                    lang: str) -> tuple[Doc, list[Doc]]:
         record = self._visible_record(actor, record_id, lang)
         self.require(actor, {"clerk", "reviewer"}, lang)
         check_revision(record, payload, lang)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         in_intake = workflow.is_editable(record["state"])      # a draft; elsewhere an edit is a correction
         if workflow.is_read_only(record["state"]):
-            raise Conflict(msg("read_only", lang, state=workflow.state_title(record["state"], lang)), code="read_only")
+            raise Conflict(msg("read_only", lang, state=workflow.state_title(record["state"], lang)),
+                           code="read_only")
         validator = self.validator(record["form"], record["form_version"])
         data = keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
         problems, warnings = validator.check_draft(data, lang)
-        refused = [p.to_dict() for p in problems] + self.unknown_attachments(data, lang, known=record.get("data"))
+        refused = ([p.to_dict() for p in problems] +
+                   self.unknown_attachments(data, lang, known=record.get("data")))
         if refused:
-            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data", details=refused)
+            raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
+                          details=refused)
         reason = payload.get("reason")
         if not in_intake:
             if not (isinstance(reason, str) and reason.strip()):
                 raise Invalid(msg("reason", lang), code="reason_required",
-                              details=[{"path": "/reason", "code": "required", "message": msg("reason", lang)}])
+                              details=[{"path": "/reason", "code": "required",
+                                        "message": msg("reason", lang)}])
             problems = validator.check_complete(data, lang)
             if problems:
                 raise Invalid(msg("correction_invalid", lang, count=len(problems)),
@@ -122,7 +133,8 @@ class RecordActions(Transitions, AttachmentActions):
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         return self.options_on(workflow, record, actor, lang)
 
-    def fire_record(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any], lang: str) -> Doc:
+    def fire_record(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any],
+                    lang: str) -> Doc:
         record = self._visible_record(actor, record_id, lang)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         return self.fire("record", self.store.records, workflow, record, actor, trigger, payload, lang)
@@ -137,7 +149,8 @@ class RecordActions(Transitions, AttachmentActions):
     def receipt(self, actor: Actor, record_id: str, lang: str) -> Doc:
         record = self._visible_record(actor, record_id, lang)
         if not record.get("acceptance_number"):
-            raise Conflict({"zh-CN": "业务单尚未受理，没有回执", "en": "The record is not accepted yet, so it has no receipt"}[lang],
+            raise Conflict({"zh-CN": "业务单尚未受理，没有回执",
+                            "en": "The record is not accepted yet, so it has no receipt"}[lang],
                            code="not_accepted")
         return record
 

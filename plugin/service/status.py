@@ -17,7 +17,8 @@ class StatusActions(ServiceBase):
         if self.store.hit(f"status:{client}", 60) > self.settings.status_rate_limit:
             raise RateLimited(msg("rate", lang))
         not_found = NotFound(msg("status_not_found", lang), code="status_not_found")
-        if not isinstance(number, str) or not isinstance(code, str) or not 0 < len(number) <= 64 or not 0 < len(code) <= 32:
+        if (not isinstance(number, str) or not isinstance(code, str) or
+                not 0 < len(number) <= 64 or not 0 < len(code) <= 32):
             raise not_found
         record = self.store.record_by_number(number)
         expected = (record or {}).get("query_code") or "-" * 8

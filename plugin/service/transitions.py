@@ -47,8 +47,8 @@ class Transitions(ServiceBase):
                                state=self.workflow(to_process, obj["workflows"].get(to_process)).initial)
         details = {k: changes[k] for k in KEPT_IN_HISTORY if k in changes}
         extra: Doc = {"to_process": to_process, "details": details} if kind == "record" else {}
-        event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest, payload.get("opinion"),
-                            now=now, **extra)
+        event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest,
+                            payload.get("opinion"), now=now, **extra)
         try:
             return self.store.commit(collection, obj, changes, event)
         except CounterflowError:

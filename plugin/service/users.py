@@ -21,19 +21,23 @@ class UserActions(ServiceBase):
         self.require(actor, {"admin"}, lang)
         problems = []
         if not username_ok(payload.get("username")):
-            problems.append({"path": "/username", "code": "username_rule", "message": text(USERNAME_RULE, lang)})
+            problems.append({"path": "/username", "code": "username_rule",
+                             "message": text(USERNAME_RULE, lang)})
         unknown = sorted(set(payload["roles"]) - set(ROLES))
         if unknown:
-            problems.append({"path": "/roles", "code": "enum", "message": msg("roles", lang, roles=", ".join(unknown))})
+            problems.append({"path": "/roles", "code": "enum",
+                             "message": msg("roles", lang, roles=", ".join(unknown))})
         if password_problems(payload["password"], payload["username"]):
             problems.append({"path": "/password", "code": "weak_password", "message": msg("password", lang)})
         if problems:
             raise Invalid(problems[0]["message"] if len(problems) == 1 else
-                          msg("invalid_user", lang, count=len(problems)), code="invalid_user", details=problems)
-        doc = {"_id": new_id(), "username": payload["username"], "password_hash": self.passwords.hash(payload["password"]),
+                          msg("invalid_user", lang, count=len(problems)),
+                          code="invalid_user", details=problems)
+        doc = {"_id": new_id(), "username": payload["username"],
+               "password_hash": self.passwords.hash(payload["password"]),
                "name": payload.get("name", ""), "roles": sorted(set(payload["roles"])),
                "department": payload.get("department", ""), "active": True, "token_epoch": 0,
-               "must_change_password": True, "created_at": stamp()}        # an initial password (DOMAIN: security)
+               "must_change_password": True, "created_at": stamp()}  # an initial password (DOMAIN: security)
         self.store.insert_user(doc)
         return public_user(doc)
 
