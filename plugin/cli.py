@@ -141,7 +141,8 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    where = state.settings.mongodb_uri and "the configured MongoDB" or f"the embedded store in {state.settings.data_dir}"
+    where = (state.settings.mongodb_uri and "the configured MongoDB" or
+             f"the embedded store in {state.settings.data_dir}")
     click.echo(f"counterflow: serving on http://{host}:{port}/ with {where}", err=True)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="counterflow",
@@ -153,7 +154,8 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
         click.echo("counterflow: stopped", err=True)
 
 
-@group.command(help="Check every shipped definition, and any definition FILES given (.json forms, .yaml workflows).")
+@group.command(help="Check every shipped definition, and any definition FILES given "
+               "(.json forms, .yaml workflows).")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
     from counterflow.forms.check import check_form_definition, shipped_forms
@@ -180,7 +182,8 @@ def check(files: tuple[str, ...]) -> None:
             continue
         if path.suffix in (".yaml", ".yml"):
             problems.extend(definitions.check_workflow(data, name))
-            if isinstance(data, dict) and isinstance(data.get("key"), str) and data.get("subject", "record") == "record":
+            if (isinstance(data, dict) and isinstance(data.get("key"), str) and
+                    data.get("subject", "record") == "record"):
                 given_workflows[data["key"]] = data
         else:
             errs = check_form_definition(data, name)
@@ -215,7 +218,8 @@ def forms() -> None:
 DEFINITION_KEYS = ("key", "title", "description", "schema", "ui_schema", "settings")
 
 
-@forms.command("export", help="Write the latest published version of every form (or of KEYS) as KEY.json files.")
+@forms.command("export", help="Write the latest published version of every form (or of KEYS) "
+                              "as KEY.json files.")
 @click.argument("keys", nargs=-1)
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False))
 @click.option("--data-dir", default=None)
@@ -235,14 +239,15 @@ def forms_export(keys: tuple[str, ...], out_dir: str, data_dir: str | None) -> N
         for key in sorted(keys or published):
             doc = published[key]
             definition = {k: doc[k] for k in DEFINITION_KEYS if doc.get(k)}
-            (target / f"{key}.json").write_text(json.dumps(definition, ensure_ascii=False, indent=2) + "\n", "utf-8")
+            (target / f"{key}.json").write_text(json.dumps(definition, ensure_ascii=False, indent=2) + "\n",
+                                                "utf-8")
             click.echo(f"{key} v{doc['version']} -> {target / (key + '.json')}")
     finally:
         state.close()
 
 
-@forms.command("import", help="Load form definition FILES as drafts (a new version for a known key); they then go "
-                              "through approval like any definition.")
+@forms.command("import", help="Load form definition FILES as drafts (a new version for a known key); "
+                              "they then go through approval like any definition.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--data-dir", default=None)
 def forms_import(files: tuple[str, ...], data_dir: str | None) -> None:
@@ -263,7 +268,8 @@ def forms_import(files: tuple[str, ...], data_dir: str | None) -> None:
                 failed += 1
                 continue
             try:
-                if isinstance(definition.get("key"), str) and state.store.latest_form_version(definition["key"]):
+                if (isinstance(definition.get("key"), str) and
+                        state.store.latest_form_version(definition["key"])):
                     changes = {k: v for k, v in definition.items() if k in DEFINITION_KEYS and k != "key"}
                     doc = state.service.new_form_version(system, definition["key"], changes, "en")
                 else:
@@ -293,19 +299,21 @@ def users() -> None:
 @click.option("--name", default="")
 @click.option("--department", default="")
 @click.option("--data-dir", default=None)
-def users_add(username: str, roles: tuple[str, ...], name: str, department: str, data_dir: str | None) -> None:
+def users_add(username: str, roles: tuple[str, ...], name: str, department: str,
+              data_dir: str | None) -> None:
     from counterflow.core.engine import Actor
 
     password = os.environ.get("COUNTERFLOW_NEW_PASSWORD") or click.prompt("password", hide_input=True,
-                                                                           confirmation_prompt=True)
+                                                                          confirmation_prompt=True)
     from counterflow.web.api.schemas import UserCreate, load
 
     app = _app(data_dir)
     state = app.extensions["counterflow"]
     system = Actor(id="cli", username="cli", roles=frozenset({"admin"}))
     try:
+        # the API's own checks
         payload = load(UserCreate(), {"username": username, "password": password, "name": name,
-                                      "roles": list(roles), "department": department}, "en")   # the API's own checks
+                                      "roles": list(roles), "department": department}, "en")
         user = state.service.create_user(system, payload, "en")
     except CounterflowError as exc:
         click.echo(f"counterflow: {exc.message}", err=True)

@@ -32,7 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
     "STORE_TIMEOUT_MS": 5000,       # how long a request waits for an unreachable store before a 503
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
-    "WORKFLOWS_DIR": None,          # a folder of an admin's own workflow .yaml files, loaded with the shipped ones
+    "WORKFLOWS_DIR": None,          # a folder of an admin's own workflow .yaml files,
+                                    # loaded with the shipped ones
 }
 TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
         "PASSWORD_PROFILE", "ENCRYPTION_KEY", "WORKFLOWS_DIR"}

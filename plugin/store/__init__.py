@@ -1,4 +1,5 @@
-"""Everything that talks to MongoDB: the client and its compare-and-set commit, the event copier, indexes, the embedded server."""
+"""Everything that talks to MongoDB: the client and its compare-and-set commit, the event copier,
+indexes, the embedded server."""
 from counterflow.core.clock import stamp, utcnow
 from counterflow.store.attachments import AttachmentStore
 from counterflow.store.client import Store

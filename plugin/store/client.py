@@ -123,7 +123,8 @@ class Store:
             events.sort(key=lambda e: e["at"])
         return events
 
-    def copy_outboxes(self, collection: pymongo.collection.Collection, since: str | None, batch: int = 500) -> int:
+    def copy_outboxes(self, collection: pymongo.collection.Collection, since: str | None,
+                      batch: int = 500) -> int:
         """Copy the outbox events of objects changed since `since` (a stamp); idempotent. Returns how many."""
         query: Doc = {"outbox": {"$exists": True}}
         if since:
@@ -154,8 +155,9 @@ class Store:
 
     def change_password(self, user_id: str, password_hash: str) -> None:
         """New hash, no longer an initial password, and every token and session issued before is void."""
-        self.users.update_one({"_id": user_id}, {"$set": {"password_hash": password_hash, "must_change_password": False},
-                                                 "$inc": {"token_epoch": 1}})
+        self.users.update_one({"_id": user_id},
+                              {"$set": {"password_hash": password_hash, "must_change_password": False},
+                               "$inc": {"token_epoch": 1}})
 
     def list_users(self) -> list[Doc]:
         return list(self.users.find({}, {"password_hash": 0}).sort([("username", 1)]))
@@ -188,7 +190,8 @@ class Store:
         return list(self.forms.find({"state": {"$in": states}}).sort([("key", 1), ("version", 1)]))
 
     def insert_workflow_version(self, doc: Doc) -> Doc:
-        return self._insert(self.workflows, doc, f"workflow '{doc['key']}' already has version {doc['version']}")
+        return self._insert(self.workflows, doc,
+                            f"workflow '{doc['key']}' already has version {doc['version']}")
 
     def workflow_versions(self) -> list[Doc]:
         return list(self.workflows.find({}).sort([("key", 1), ("version", 1)]))

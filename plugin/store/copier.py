@@ -37,7 +37,8 @@ class EventCopier:
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="counterflow-event-copier", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="counterflow-event-copier",
+                                                daemon=True)
                 self._thread.start()
         self._queue.put(events)
 
@@ -79,7 +80,8 @@ class EventCopier:
                 return
 
     def _insert(self, batch: list[Doc]) -> None:
-        docs = list({e["_id"]: dict(e) for e in batch if e and e.get("_id") and e["_id"] not in self._copied}.values())
+        docs = list({e["_id"]: dict(e) for e in batch
+                     if e and e.get("_id") and e["_id"] not in self._copied}.values())
         if not docs:
             return
         for attempt in range(6):
@@ -91,11 +93,13 @@ class EventCopier:
                 if all(err.get("code") == 11000 for err in exc.details.get("writeErrors", [])):
                     self._remember(docs)
                     return
-                log.warning("copying %d events failed (%s); retrying", len(docs), exc.details.get("writeErrors", [{}])[0].get("code"))
+                log.warning("copying %d events failed (%s); retrying", len(docs),
+                            exc.details.get("writeErrors", [{}])[0].get("code"))
             except PyMongoError as exc:
                 log.warning("copying %d events failed (%s); retrying", len(docs), type(exc).__name__)
             time.sleep(min(2 ** attempt * 0.1, 3))
-        log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep", len(docs))
+        log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep",
+                  len(docs))
 
     def _remember(self, docs: list[Doc]) -> None:
         for doc in docs:
