@@ -17,47 +17,67 @@ ERRORS = {"400": "malformed", "401": "not signed in", "403": "role or record not
 # (path, method, summary, request schema or None, response schema or None, success status, query schema)
 OPERATIONS: list[tuple[str, str, str, Any, Any, str, Any]] = [
     ("/healthz", "get", "Store health", None, None, "200", None),
-    ("/api/v1/auth/token", "post", "Exchange a user name and password for a bearer token", s.TokenRequest, s.TokenResponse, "200", None),
+    ("/api/v1/auth/token", "post", "Exchange a user name and password for a bearer token",
+     s.TokenRequest, s.TokenResponse, "200", None),
     ("/api/v1/me", "get", "The caller's identity and roles", None, s.UserOut, "200", None),
-    ("/api/v1/me/password", "post", "Change one's own password; earlier tokens and sessions end", s.PasswordChange, None, "200", None),
+    ("/api/v1/me/password", "post", "Change one's own password; earlier tokens and sessions end",
+     s.PasswordChange, None, "200", None),
     ("/api/v1/users", "post", "Create a user (admin)", s.UserCreate, s.UserOut, "201", None),
     ("/api/v1/users", "get", "List users (admin)", None, None, "200", None),
-    ("/api/v1/forms", "post", "Create a form definition: version 1, draft (admin)", s.FormCreate, s.FormVersionOut, "201", None),
+    ("/api/v1/forms", "post", "Create a form definition: version 1, draft (admin)",
+     s.FormCreate, s.FormVersionOut, "201", None),
     ("/api/v1/forms", "get", "Published forms, the latest version of each", None, None, "200", None),
     ("/api/v1/forms/{key}", "get", "A form's latest published version", None, s.FormVersionOut, "200", None),
-    ("/api/v1/forms/{key}/versions", "post", "New draft version from the latest", s.NewFormVersion, s.FormVersionOut, "201", None),
-    ("/api/v1/forms/{key}/versions/{version}", "get", "Read a form version", None, s.FormVersionOut, "200", None),
-    ("/api/v1/forms/{key}/versions/{version}", "put", "Edit a draft (409 otherwise)", s.FormUpdate, s.FormVersionOut, "200", None),
-    ("/api/v1/forms/{key}/versions/{version}/transitions", "get", "Approval triggers the caller may fire now", None, None, "200", None),
-    ("/api/v1/forms/{key}/versions/{version}/transitions/{trigger}", "post", "Fire an approval trigger", s.TransitionRequest, s.FormVersionOut, "200", None),
+    ("/api/v1/forms/{key}/versions", "post", "New draft version from the latest",
+     s.NewFormVersion, s.FormVersionOut, "201", None),
+    ("/api/v1/forms/{key}/versions/{version}", "get", "Read a form version",
+     None, s.FormVersionOut, "200", None),
+    ("/api/v1/forms/{key}/versions/{version}", "put", "Edit a draft (409 otherwise)",
+     s.FormUpdate, s.FormVersionOut, "200", None),
+    ("/api/v1/forms/{key}/versions/{version}/transitions", "get", "Approval triggers the caller may fire now",
+     None, None, "200", None),
+    ("/api/v1/forms/{key}/versions/{version}/transitions/{trigger}", "post", "Fire an approval trigger",
+     s.TransitionRequest, s.FormVersionOut, "200", None),
     ("/api/v1/forms/{key}/versions/{version}/history", "get", "Approval history", None, None, "200", None),
-    ("/api/v1/records", "post", "Create a record in intake/draft; problems come back as warnings", s.RecordCreate, s.RecordOut, "201", None),
+    ("/api/v1/records", "post", "Create a record in intake/draft; problems come back as warnings",
+     s.RecordCreate, s.RecordOut, "201", None),
     ("/api/v1/records", "get", "List records with cursor paging", None, s.RecordList, "200", s.RecordsQuery),
-    ("/api/v1/records/{id}", "get", "Read a record (sensitive fields masked)", None, s.RecordOut, "200", None),
-    ("/api/v1/records/{id}", "patch", "Edit a record; after acceptance a correction with a reason", s.RecordPatch, s.RecordOut, "200", None),
+    ("/api/v1/records/{id}", "get", "Read a record (sensitive fields masked)",
+     None, s.RecordOut, "200", None),
+    ("/api/v1/records/{id}", "patch", "Edit a record; after acceptance a correction with a reason",
+     s.RecordPatch, s.RecordOut, "200", None),
     ("/api/v1/records/{id}/history", "get", "Every event of a record", None, None, "200", None),
     ("/api/v1/records/{id}/receipt", "get", "The acceptance receipt", None, s.Receipt, "200", None),
-    ("/api/v1/records/{id}/transitions", "get", "Triggers the caller may fire now, with reasons for blocked ones", None, None, "200", None),
-    ("/api/v1/records/{id}/transitions/{trigger}", "post", "Fire a trigger", s.TransitionRequest, s.RecordOut, "200", None),
-    ("/api/v1/attachments", "post", "Upload a file (multipart field 'file'); the form field then holds its id", "multipart", s.AttachmentOut, "201", None),
+    ("/api/v1/records/{id}/transitions", "get",
+     "Triggers the caller may fire now, with reasons for blocked ones", None, None, "200", None),
+    ("/api/v1/records/{id}/transitions/{trigger}", "post", "Fire a trigger",
+     s.TransitionRequest, s.RecordOut, "200", None),
+    ("/api/v1/attachments", "post",
+     "Upload a file (multipart field 'file'); the form field then holds its id",
+     "multipart", s.AttachmentOut, "201", None),
     ("/api/v1/attachments/{id}", "get", "Download an uploaded file (staff)", None, None, "200", None),
-    ("/api/v1/status", "get", "The applicant's progress look-up (public, rate-limited)", None, s.Status, "200", s.StatusQuery),
+    ("/api/v1/status", "get", "The applicant's progress look-up (public, rate-limited)",
+     None, s.Status, "200", s.StatusQuery),
 ]
 
 
 @lru_cache(maxsize=8)
 def spec(prefix: str = "") -> dict[str, Any]:
     api = APISpec(title="counterflow", version="1", openapi_version="3.1.0", plugins=[MarshmallowPlugin()],
-                  info={"description": "Service-counter forms and workflows. Errors: {error: {code, message, details}}."})
+                  info={"description": "Service-counter forms and workflows. "
+                                       "Errors: {error: {code, message, details}}."})
     api.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.components.schema("Error", schema=s.Error)
     paths: dict[str, dict[str, Any]] = {}
     for path, method, summary, request, response, status, query in OPERATIONS:
         op: dict[str, Any] = {"summary": summary, "responses": {
-            status: {"description": "success", **({"content": {"application/json": {"schema": response}}} if response else {})},
-            **{code: {"description": text, "content": {"application/json": {"schema": "Error"}}} for code, text in ERRORS.items()},
+            status: {"description": "success",
+                     **({"content": {"application/json": {"schema": response}}} if response else {})},
+            **{code: {"description": text, "content": {"application/json": {"schema": "Error"}}}
+               for code, text in ERRORS.items()},
         }}
-        params = [{"in": "path", "name": name, "required": True, "schema": {"type": "integer" if name == "version" else "string"}}
+        params = [{"in": "path", "name": name, "required": True,
+                   "schema": {"type": "integer" if name == "version" else "string"}}
                   for name in ("key", "version", "id", "trigger") if "{" + name + "}" in path]
         if query:
             params.append({"in": "query", "schema": query})
@@ -65,7 +85,8 @@ def spec(prefix: str = "") -> dict[str, Any]:
             op["parameters"] = params
         if request == "multipart":
             op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}}}}
         elif request:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
         if path not in ("/healthz", "/api/v1/auth/token", "/api/v1/status"):

@@ -1,5 +1,6 @@
 """The server-rendered pages for clerks and admins."""
-from counterflow.web.pages import account, admin, printouts, records  # noqa: F401  (their routes join the blueprint)
+# their routes join the blueprint
+from counterflow.web.pages import account, admin, printouts, records  # noqa: F401
 from counterflow.web.pages.common import bp, error_page
 
 __all__ = ["bp", "error_page"]

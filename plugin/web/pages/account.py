@@ -16,7 +16,8 @@ def login() -> Any:
     error = None
     if request.method == "POST":
         try:
-            _, _, user = ext().service.login(request.form.get("username", ""), request.form.get("password", ""), lang())
+            _, _, user = ext().service.login(request.form.get("username", ""),
+                                             request.form.get("password", ""), lang())
         except CounterflowError as exc:
             error = exc.message
         else:
@@ -27,7 +28,8 @@ def login() -> Any:
             if chosen:
                 session["cf_lang"] = chosen
             return redirect(safe_next(request.form.get("next")))
-    return render_template("counterflow/login.html", error=error, next=request.values.get("next", "")), 401 if error else 200
+    return render_template("counterflow/login.html", error=error, next=request.values.get("next", "")), \
+        401 if error else 200
 
 
 @bp.post("/logout")

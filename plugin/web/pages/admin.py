@@ -28,11 +28,13 @@ def admin_forms() -> Any:
         else:
             try:
                 doc = service.create_form(who, definition, lang())
-                return redirect(url_for("counterflow_pages.admin_form_version", key=doc["key"], version=doc["version"]))
+                return redirect(url_for("counterflow_pages.admin_form_version", key=doc["key"],
+                                        version=doc["version"]))
             except CounterflowError as exc:
                 problems = problems_of(exc)
     versions = service.all_form_versions(who, lang())
-    return render_template("counterflow/admin_forms.html", versions=versions, problems=problems, source=source), \
+    return render_template("counterflow/admin_forms.html", versions=versions, problems=problems,
+                           source=source), \
         422 if problems else 200
 
 
@@ -50,7 +52,8 @@ def admin_form_version(key: str, version: int) -> Any:
         try:
             if action == "new_version":
                 doc = service.new_form_version(who, key, {}, lang())
-                return redirect(url_for("counterflow_pages.admin_form_version", key=key, version=doc["version"]))
+                return redirect(url_for("counterflow_pages.admin_form_version", key=key,
+                                        version=doc["version"]))
             service.fire_form(who, key, version, action, payload, lang())
             return redirect(url_for("counterflow_pages.admin_form_version", key=key, version=version))
         except Invalid as exc:
@@ -60,7 +63,8 @@ def admin_form_version(key: str, version: int) -> Any:
     doc = service.form_version(who, key, version, lang())
     options = service.form_options(who, key, version, lang())
     preview = render_fields(doc["schema"], doc.get("ui_schema") or {}, {}, [], lang(), tz=service.tz)
-    definition = json.dumps({k: doc.get(k) for k in ("key", "title", "description", "schema", "ui_schema", "settings")},
+    definition = json.dumps({k: doc.get(k)
+                             for k in ("key", "title", "description", "schema", "ui_schema", "settings")},
                             ensure_ascii=False, indent=2)
     history = service.form_history(who, key, version, lang())
     state_title = service.form_workflow().state_title(doc["state"], lang())
@@ -75,12 +79,14 @@ def admin_users() -> Any:
     service = ext().service
     problems: list[Any] = []
     if request.method == "POST":
-        payload = {"username": request.form.get("username", "").strip(), "password": request.form.get("password", ""),
+        payload = {"username": request.form.get("username", "").strip(),
+                   "password": request.form.get("password", ""),
                    "name": request.form.get("name", "").strip()[:100], "roles": request.form.getlist("roles"),
                    "department": request.form.get("department", "").strip()[:100]}
         try:
             if not payload["roles"] or not payload["username"]:
-                raise Invalid(t("user_fields"), details=[{"path": "/roles", "code": "required", "message": t("user_fields")}])
+                raise Invalid(t("user_fields"), details=[{"path": "/roles", "code": "required",
+                                                          "message": t("user_fields")}])
             service.create_user(who, payload, lang())
             return redirect(url_for("counterflow_pages.admin_users"))
         except CounterflowError as exc:

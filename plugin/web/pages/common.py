@@ -80,7 +80,8 @@ def _headers(response: Any) -> Any:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang, "cf_text": lambda v: text(v, lang()),
+    return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang,
+            "cf_text": lambda v: text(v, lang()),
             "cf_actor": _shown_actor, "cf_portal": lambda: bool(ext().identity_loader),
             "cf_lang_url": _lang_url}
 

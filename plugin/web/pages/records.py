@@ -25,11 +25,13 @@ def worklist() -> Any:
     for r in records:
         workflow = service.workflow(r["process"], r["workflows"].get(r["process"]))
         form = service.form_doc(r["form"], r["form_version"])
-        rows.append({"id": r["_id"], "number": r.get("acceptance_number") or "—", "form": text(form["title"], lang()),
-                     "process": text(workflow.title, lang()), "state": workflow.state_title(r["state"], lang()),
+        rows.append({"id": r["_id"], "number": r.get("acceptance_number") or "—",
+                     "form": text(form["title"], lang()), "process": text(workflow.title, lang()),
+                     "state": workflow.state_title(r["state"], lang()),
                      "due": r.get("due_date") or "", "updated": local_time(r.get("updated_at"))})
     must_change = not ext().identity_loader and ext().service.user_state(who)["must_change_password"]
-    return render_template("counterflow/worklist.html", rows=rows, forms=forms, can_create="clerk" in who.roles,
+    return render_template("counterflow/worklist.html", rows=rows, forms=forms,
+                           can_create="clerk" in who.roles,
                            must_change=must_change, changed=bool(request.args.get("changed")))
 
 
@@ -52,7 +54,8 @@ def _place(form: dict[str, Any], record: Any) -> tuple[Any, str]:
     """The workflow and state a data form posts into: the record's, or a new record's first."""
     service = ext().service
     if record:
-        return service.workflow(record["process"], record["workflows"].get(record["process"])), record["state"]
+        return (service.workflow(record["process"], record["workflows"].get(record["process"])),
+                record["state"])
     workflow = service.workflow(form["settings"]["processes"][0])
     return workflow, workflow.initial
 
@@ -78,10 +81,11 @@ def new_record(key: str) -> Any:
     form = service.form_doc(form["key"], form["version"])
     if request.method == "GET":
         return _form_page(form, {}, [])
-    data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang(),
-                                tz=ext().service.tz)
+    data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file,
+                                lang=lang(), tz=ext().service.tz)
     if request.form.getlist("_add_row") or problems:
-        return _form_page(form, data, problems, add_rows=request.form.getlist("_add_row"), status=422 if problems else 200)
+        return _form_page(form, data, problems, add_rows=request.form.getlist("_add_row"),
+                          status=422 if problems else 200)
     try:
         record, warnings = service.create_record(who, {"form": key, "data": data}, lang())
     except Invalid as exc:
@@ -94,7 +98,8 @@ def _after_save(form: dict[str, Any], record: dict[str, Any], warnings: list[dic
     chosen = _data_triggers(form, record).get(action)
     if chosen is not None:
         try:
-            record = ext().service.fire_record(actor(), record["_id"], action, {"revision": record["revision"]}, lang())
+            record = ext().service.fire_record(actor(), record["_id"], action,
+                                               {"revision": record["revision"]}, lang())
         except Invalid:
             # the draft is saved; show every problem on the record's own page, so a reload posts nothing again
             return redirect(url_for("counterflow_pages.record", record_id=record["_id"], refused=action), 303)
@@ -123,14 +128,17 @@ def _record_context(record: Any) -> dict[str, Any]:
     for e in service.events_of(record):
         wf = service.workflow(e["process"], record["workflows"].get(e["process"]))
         history.append({"at": local_time(e.get("at")), "who": e.get("actor", {}).get("name") or
-                        e.get("actor", {}).get("username", ""), "trigger": wf.trigger_title(e.get("trigger") or "", lang()),
+                        e.get("actor", {}).get("username", ""),
+                        "trigger": wf.trigger_title(e.get("trigger") or "", lang()),
                         "process": text(wf.title, lang()), "to": wf.state_title(e.get("dest") or "", lang()),
                         "opinion": e.get("opinion") or "", "outcome": e.get("outcome"),
-                        "problems": (e.get("details") or {}).get("problems") or [], "changes": e.get("changes") or []})
+                        "problems": (e.get("details") or {}).get("problems") or [],
+                        "changes": e.get("changes") or []})
     reviewers = service.reviewers(who, lang()) if "dept_head" in who.roles and any(
         "assignee" in o["requires"] for o in options) else []
     return {"options": options, "history": history, "reviewers": reviewers,
-            "state_title": workflow.state_title(record["state"], lang()), "process_title": text(workflow.title, lang())}
+            "state_title": workflow.state_title(record["state"], lang()),
+            "process_title": text(workflow.title, lang())}
 
 
 def _editable(record: dict[str, Any]) -> bool:
@@ -152,14 +160,17 @@ def record(record_id: str) -> Any:
         refused = _data_triggers(form, doc).get(request.args.get("refused") or "")
         if refused is not None:
             problems = [p.to_dict() for p in validator.check_complete(doc.get("data") or {}, lang())]
-            return _form_page(form, shown, problems, record=doc, notice=t("not_fired", action=text(refused.title, lang())),
+            return _form_page(form, shown, problems, record=doc,
+                              notice=t("not_fired", action=text(refused.title, lang())),
                               status=422 if problems else 200)
         _, warnings = validator.check_draft(doc.get("data") or {}, lang())
         problems = [w.to_dict() for w in warnings] if request.args.get("saved") or doc.get("notice") else []
-        return _form_page(form, shown, problems, record=doc, notice=t("saved") if request.args.get("saved") else None)
+        return _form_page(form, shown, problems, record=doc,
+                          notice=t("saved") if request.args.get("saved") else None)
     fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True,
                            tz=ext().service.tz)
-    return render_template("counterflow/record.html", form=form, record=doc, fields=fields, **_record_context(doc))
+    return render_template("counterflow/record.html", form=form, record=doc, fields=fields,
+                           **_record_context(doc))
 
 
 def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
@@ -167,10 +178,11 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     who = actor()
     action = request.form.get("_action", "save")
     revision = as_int(request.form.get("revision"))
-    posts_fields = action == "save" or action in _data_triggers(form, doc) or bool(request.form.getlist("_add_row"))
+    posts_fields = (action == "save" or action in _data_triggers(form, doc) or
+                    bool(request.form.getlist("_add_row")))
     if posts_fields and _editable(doc) and "clerk" in who.roles:
-        data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file, lang=lang(),
-                                    tz=ext().service.tz)
+        data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file,
+                                    lang=lang(), tz=ext().service.tz)
         if request.form.getlist("_add_row") or problems:
             return _form_page(form, data, problems, record=doc, add_rows=request.form.getlist("_add_row"),
                               status=422 if problems else 200)
@@ -195,9 +207,10 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
         doc = service.fire_record(who, doc["_id"], action, payload, lang())
     except Invalid as exc:
         return render_template("counterflow/record.html", form=form, record=doc, problems=exc.details,
-                               error=exc.message, fields=render_fields(form["schema"], form.get("ui_schema") or {},
-                                                                       service.masked(doc), [], lang(), readonly=True,
-                                                                       tz=service.tz),
+                               error=exc.message,
+                               fields=render_fields(form["schema"], form.get("ui_schema") or {},
+                                                    service.masked(doc), [], lang(), readonly=True,
+                                                    tz=service.tz),
                                **_record_context(doc)), 422
     return _after_transition(doc, chosen.shows if chosen else None)
 
