@@ -72,7 +72,8 @@ def as_definition(name: str, schema: dict[str, Any], ui_schema: Any) -> dict[str
     schema.setdefault("$schema", DRAFT7)
     return {"key": name.lower(), "title": {"zh-CN": f"样例 {name}", "en": f"Sample {name}"}, "schema": schema,
             "ui_schema": ui_schema or {},
-            "settings": {"processes": ["intake"], "numbering": "RJSF-{seq:04d}", "time_limit": {"working_days": 5}}}
+            "settings": {"processes": ["intake"], "numbering": "RJSF-{seq:04d}",
+                         "time_limit": {"working_days": 5}}}
 
 
 def field_names(schema: Any) -> set[str]:
@@ -120,8 +121,9 @@ def test_sample(path: Path) -> None:
 
 def check_single(name: str, sample: dict[str, Any], problems: list[str]) -> None:
     """A root schema that is not an object is refused; wrapped as one field, it works."""
-    assert problems == [f"corpus/{name}.json: /schema/type: \"object\" was expected; fix: make the form's root "
-                        "schema {\"type\": \"object\", \"properties\": {...}}; wrap a single field as a property"]
+    assert problems == [f"corpus/{name}.json: /schema/type: \"object\" was expected; "
+                        "fix: make the form's root schema {\"type\": \"object\", \"properties\": {...}}; "
+                        "wrap a single field as a property"]
     wrapped = as_definition(name, {"type": "object", "properties": {"value": sample["schema"]}}, {})
     assert check_form_definition(wrapped, f"corpus/{name}.json") == []
     validator = compile_schema(wrapped["schema"])

@@ -49,7 +49,8 @@ FORM = {
     "properties": {
         "applicant": {"type": "object", "properties": {
             "name": {"type": "string"},
-            "address": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": "string"}}},
+            "address": {"type": "object", "properties": {
+                "city": {"type": "string"}, "zip": {"type": "string"}}},
         }},
         "note": {"type": "string"},
         "count": {"type": "integer"},
@@ -183,7 +184,8 @@ def test_oversize_data_url_is_refused_with_a_problem() -> None:
 
 
 def test_removed_existing_file_is_dropped() -> None:
-    form = MultiDict(Page(str(render_fields(FILES, {}, {"scan": "att-9", "pages": ["a", "b"]}, [], "en"))).posted())
+    form = MultiDict(Page(str(render_fields(FILES, {}, {"scan": "att-9", "pages": ["a", "b"]}, [], "en")))
+                     .posted())
     form.add("_remove", "/scan")
     form.add("_remove", "/pages/0")
     data, _ = parse_form(FILES, form, MultiDict())
@@ -197,7 +199,8 @@ def test_root_scalar_form() -> None:
 
 def test_readonly_and_hidden_values_post_back_typed() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer", "readOnly": True},
-                                               "h": {"type": "number"}, "b": {"type": "boolean", "const": False}}}
+                                               "h": {"type": "number"},
+                                               "b": {"type": "boolean", "const": False}}}
     ui = {"h": {"ui:widget": "hidden"}}
     assert round_trip(schema, ui, {"n": 4, "h": 2.5, "b": False})[0] == {"n": 4, "h": 2.5, "b": False}
 

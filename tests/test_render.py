@@ -190,7 +190,8 @@ WIDGETS = {
         "photo": {"type": "string", "format": "data-url"},
         "fixed": {"type": "string", "const": "F"},
         "locked": {"type": "string", "readOnly": True},
-        "mode": {"type": "string", "oneOf": [{"const": "p", "title": "Post"}, {"const": "e", "title": "Email"}]},
+        "mode": {"type": "string", "oneOf": [{"const": "p", "title": "Post"},
+                                             {"const": "e", "title": "Email"}]},
         "extras": {"type": "object", "patternProperties": {"^x": {"type": "string"}}},
     },
 }
@@ -255,7 +256,8 @@ def test_ui_order_with_wildcard() -> None:
 def test_ui_order_without_wildcard_keeps_unlisted_fields_last() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"},
                                                "c": {"type": "string"}}}
-    names = [c["name"] for c in Page(str(render_fields(schema, {"ui:order": ["c", "zz"]}, {}, [], "en"))).controls]
+    names = [c["name"]
+             for c in Page(str(render_fields(schema, {"ui:order": ["c", "zz"]}, {}, [], "en"))).controls]
     assert names == ["c", "a", "b"]
 
 
@@ -357,7 +359,8 @@ def test_labels_follow_the_language() -> None:
     en = Page(str(render_fields(WIDGETS, {}, {}, [], "en"))).labels[field_id("/name")]
     assert zh.startswith("姓名") and en.startswith("Name")
     ui = {"name": {"ui:title": {"zh-CN": "名字", "en": "Given name"}}}
-    assert Page(str(render_fields(WIDGETS, ui, {}, [], "en"))).labels[field_id("/name")].startswith("Given name")
+    assert (Page(str(render_fields(WIDGETS, ui, {}, [], "en"))).labels[field_id("/name")]
+            .startswith("Given name"))
 
 
 def test_masked_sensitive_values_are_read_only_and_not_posted() -> None:
@@ -375,7 +378,8 @@ def test_unsupported_constructs_become_json_text() -> None:
 
 
 def test_refs_resolve_local_definitions() -> None:
-    schema = {"$defs": {"addr": {"type": "object", "properties": {"city": {"type": "string", "title": "City"}}}},
+    schema = {"$defs": {"addr": {"type": "object",
+                                 "properties": {"city": {"type": "string", "title": "City"}}}},
               "type": "object", "properties": {"home": {"$ref": "#/$defs/addr", "title": "Home"}}}
     page = Page(str(render_fields(schema, {}, {"home": {"city": "Shanghai"}}, [], "en")))
     assert control(page, "home.city")["value"] == "Shanghai"

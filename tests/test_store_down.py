@@ -72,7 +72,8 @@ def test_a_signed_in_clerk_gets_a_503_page_not_a_500_when_the_store_dies() -> No
     app: Any = None
     try:
         app = create_app({"SECRET_KEY": "down", "COUNTERFLOW_MONGODB_URI": uri, "COUNTERFLOW_DB_NAME": "down",
-                          "COUNTERFLOW_DATA_DIR": str(folder / "data"), "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                          "COUNTERFLOW_DATA_DIR": str(folder / "data"),
+                          "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
                           "COUNTERFLOW_PASSWORD_PROFILE": "cheapest", "COUNTERFLOW_STORE_TIMEOUT_MS": 500,
                           "COUNTERFLOW_USER_CACHE_SECONDS": 0})
         client = app.test_client()

@@ -28,8 +28,8 @@ SCHEMA: dict[str, Any] = {
         "amount": {"type": "integer", "minimum": 1, "title": "Amount"},
         "kind": {"type": "string", "enum": ["open", "close"], "title": "Kind"},
         "applicant": {"type": "object", "title": "Applicant", "required": ["phone"],
-                      "properties": {"phone": {"type": "string", "title": "Phone", "pattern": "^1[3-9][0-9]{9}$",
-                                               "x-sensitive": "phone"}}},
+                      "properties": {"phone": {"type": "string", "title": "Phone",
+                                               "pattern": "^1[3-9][0-9]{9}$", "x-sensitive": "phone"}}},
         "rows": {"type": "array", "title": "Rows", "maxItems": 5,
                  "items": {"type": "object", "required": ["qty"],
                            "properties": {"qty": {"type": "integer", "title": "Qty"},
@@ -43,8 +43,8 @@ SCHEMA: dict[str, Any] = {
 }
 
 GOOD = {"name": "张三", "id_number": "11010519900101123X", "email": "a@example.com", "birth_date": "1990-01-01",
-        "amount": 10, "kind": "open", "applicant": {"phone": "13812345678"}, "rows": [{"qty": 1, "card": "6222"}],
-        "id_copy": ATT, "licence": ATT}
+        "amount": 10, "kind": "open", "applicant": {"phone": "13812345678"},
+        "rows": [{"qty": 1, "card": "6222"}], "id_copy": ATT, "licence": ATT}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,8 @@ def test_messages_name_the_field_in_both_languages(validator: FormValidator) -> 
 
 
 def test_nested_and_array_fields_are_named_with_their_place(validator: FormValidator) -> None:
-    problems = validator.check_complete(dict(GOOD, rows=[{"qty": "many"}], applicant={"phone": "12"}), "zh-CN")
+    problems = validator.check_complete(dict(GOOD, rows=[{"qty": "many"}], applicant={"phone": "12"}),
+                                        "zh-CN")
     assert codes(problems) == [("/applicant/phone", "pattern"), ("/rows/0/qty", "type")]
     assert problems[0].message == "「Applicant › Phone」格式不正确"
     assert problems[1].message == "「Rows › 第 1 项 › Qty」应填写整数"
@@ -142,7 +143,8 @@ def test_draft_refuses_wrong_json_types(validator: FormValidator, field: str, va
 
 
 def test_draft_refuses_unknown_and_unsafe_fields(validator: FormValidator) -> None:
-    refused, warnings = validator.check_draft({"name": "张三", "nmae": "typo", "applicant": {"$where": "1"}}, "en")
+    refused, warnings = validator.check_draft({"name": "张三", "nmae": "typo", "applicant": {"$where": "1"}},
+                                              "en")
     assert codes(refused) == [("/applicant/$where", "field_name"), ("/nmae", "unknown_field")]
     assert all(p.path not in ("/nmae",) for p in warnings)
 
@@ -166,13 +168,15 @@ def test_root_level_combinator_errors_are_whole_form_errors() -> None:
     form = compile_schema({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
                            "oneOf": [{"required": ["a"]}, {"required": ["b"]}]})
     assert codes(form.check_complete({}, "en")) == [("", "oneOf")]
-    assert form.check_complete({}, "en")[0].message == '"the form" must match exactly one of the allowed forms'
+    assert (form.check_complete({}, "en")[0].message
+            == '"the form" must match exactly one of the allowed forms')
 
 
 def test_draft07_schema_is_validated_as_draft07() -> None:
     schema: dict[str, Any] = {"definitions": {"text": {"type": "string"}}, "type": "object", "properties": {
         "code": {"$ref": "#/definitions/text", "maxLength": 2},  # draft-07 ignores keywords beside $ref
-        "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}], "additionalItems": False}}}
+        "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}],
+                 "additionalItems": False}}}
     draft7 = compile_schema(dict(schema, **{"$schema": DRAFT7}))
     assert codes(draft7.check_complete({"code": "long", "pair": ["a", "b", 3]}, "en")) == [
         ("/pair", "maxItems"), ("/pair/1", "type")]
@@ -192,7 +196,8 @@ def test_sensitive_fields_and_materials_are_listed(validator: FormValidator) -> 
                                    "/rows/*/card": "bank_card"}
     assert validator.materials == [("/id_copy", {"zh-CN": "身份证复印件", "en": "Copy of ID card"}),
                                    ("/licence", {})]
-    secret = compile_schema({"type": "object", "properties": {"pin": {"type": "string", "x-sensitive": True}}})
+    secret = compile_schema({"type": "object",
+                             "properties": {"pin": {"type": "string", "x-sensitive": True}}})
     assert secret.sensitive == {"/pin": "secret"}
 
 
@@ -219,7 +224,8 @@ DEFINITION: dict[str, Any] = {
     "key": "account-change",
     "title": {"zh-CN": "账户信息变更", "en": "Account change"},
     "schema": SCHEMA,
-    "ui_schema": {"ui:order": ["name", "*"], "note": {"ui:widget": "textarea", "ui:help": {"zh-CN": "说明", "en": "Note"}},
+    "ui_schema": {"ui:order": ["name", "*"],
+                  "note": {"ui:widget": "textarea", "ui:help": {"zh-CN": "说明", "en": "Note"}},
                   "applicant": {"ui:order": ["phone"]}},
     "settings": {"processes": ["intake", "review", "archive", "destroy"],
                  "numbering": "ACC-{yyyy}{mm}{dd}-{seq:05d}", "time_limit": {"working_days": 5},
@@ -248,15 +254,18 @@ def test_a_good_definition_passes() -> None:
 
 
 @pytest.mark.parametrize("path, value, place, words", [
-    ("schema.properties.$id_no", {"type": "string"}, "/schema/properties/$id_no", "field name '$id_no' is not allowed"),
-    ("schema.properties.a\tb", {"type": "string"}, "/schema/properties/a\tb", "field name 'a\\tb' is not allowed"),
+    ("schema.properties.$id_no", {"type": "string"}, "/schema/properties/$id_no",
+     "field name '$id_no' is not allowed"),
+    ("schema.properties.a\tb", {"type": "string"}, "/schema/properties/a\tb",
+     "field name 'a\\tb' is not allowed"),
     ("schema.properties." + "x" * 65, {"type": "string"}, "/schema/properties/" + "x" * 65, "is not allowed"),
     ("schema.properties.$where", {"type": "string"}, "/schema/properties/$where", "is not allowed"),
     ("schema.properties.remote", {"$ref": "https://example.com/s.json"}, "/schema/properties/remote/$ref",
      "remote reference"),
     ("schema.properties.name.x-sensitive", "passport", "/schema/properties/name/x-sensitive",
      "unknown x-sensitive kind 'passport'"),
-    ("schema.properties.amount.x-sensitive", "id_number", "/schema/properties/amount/x-sensitive", "not text"),
+    ("schema.properties.amount.x-sensitive", "id_number", "/schema/properties/amount/x-sensitive",
+     "not text"),
     ("schema.properties.note.x-material", True, "/schema/properties/note/x-material", "takes no file"),
     ("schema.required", ["name", "ghost"], "/schema/required/1", "'ghost' is not declared"),
     ("title", {"zh-CN": "账户信息变更"}, "/title/en", "is missing"),
@@ -265,12 +274,14 @@ def test_a_good_definition_passes() -> None:
     ("settings.processes", [], "/settings/processes", "has less than 1 item"),
     ("settings.numbering", "ACC-{yyyy}-{n}", "/settings/numbering", "does not match"),
     ("settings.retention", {"years": 3}, "/settings/retention/years", "less than the minimum of 5"),
-    ("settings.time_limit", {"working_days": 0}, "/settings/time_limit/working_days", "less than the minimum"),
+    ("settings.time_limit", {"working_days": 0}, "/settings/time_limit/working_days",
+     "less than the minimum"),
     ("settings.time_limit", KeyError, "/settings/time_limit", "is missing"),
     ("ui_schema.ui:order", ["name", "nmae"], "/ui_schema/ui:order/1", "'nmae', which is not a field"),
     ("ui_schema.applicant", {"ui:order": ["mobile"]}, "/ui_schema/applicant/ui:order/0", "'mobile'"),
     ("schema.type", "array", "/schema/type", '"object" was expected'),
-    ("schema.properties.amount.minimum", "one", "/schema/properties/amount/minimum", "not a valid JSON Schema"),
+    ("schema.properties.amount.minimum", "one", "/schema/properties/amount/minimum",
+     "not a valid JSON Schema"),
     ("schema.$schema", "http://json-schema.org/draft-04/schema#", "/schema/$schema", "not supported"),
 ])
 def test_definition_problems_name_source_place_and_fix(path: str, value: Any, place: str, words: str) -> None:
@@ -297,7 +308,8 @@ def test_field_names_as_other_tools_write_them_are_accepted(name: str) -> None:
     assert valid_field_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "$where", "a.b", "a\x00b", "tab\there", "del\x7f", "c1\x85", "x" * 65, 7])
+@pytest.mark.parametrize("name", ["", "$where", "a.b", "a\x00b", "tab\there", "del\x7f", "c1\x85", "x" * 65,
+                                  7])
 def test_field_names_mongodb_would_misread_are_refused(name: Any) -> None:
     assert not valid_field_name(name)
 
@@ -322,8 +334,8 @@ def test_field_names_are_checked_at_every_depth() -> None:
                                               "required": ["$zip"]}}
     definition["schema"]["properties"]["rows"]["items"]["properties"]["unit.price"] = {"type": "number"}
     places = [p.split(": ")[1] for p in check_form_definition(definition, SOURCE)]
-    assert places == ["/schema/properties/rows/items/properties/unit.price", "/schema/$defs/addr/properties/$zip",
-                      "/schema/$defs/addr/required/0"]
+    assert places == ["/schema/properties/rows/items/properties/unit.price",
+                      "/schema/$defs/addr/properties/$zip", "/schema/$defs/addr/required/0"]
 
 
 def test_schema_limits_are_enforced() -> None:
@@ -343,7 +355,8 @@ def test_a_definition_must_be_an_object() -> None:
 
 def test_required_in_a_conditional_branch_sees_fields_declared_elsewhere() -> None:
     definition = copy.deepcopy(DEFINITION)
-    definition["schema"]["properties"]["details"] = {"type": "object", "properties": {"new_name": {"type": "string"}}}
+    definition["schema"]["properties"]["details"] = {"type": "object",
+                                                     "properties": {"new_name": {"type": "string"}}}
     definition["schema"]["allOf"] = [{"if": {"properties": {"kind": {"const": "open"}}},
                                       "then": {"properties": {"details": {"required": ["new_name"]}}}},
                                      {"then": {"properties": {"details": {"required": ["ghost"]}}}}]
@@ -362,8 +375,8 @@ def test_a_material_hidden_by_the_layouts_show_if_is_not_demanded() -> None:
 
 
 @pytest.mark.parametrize("value, expected", [
-    (3, "integer"), (3.0, "integer"), (-0.0, "integer"), (3.5, "number"), (1e300, "integer"), (True, "boolean"),
-    (None, "null"), ("3", "string"), ([], "array"), ({}, "object"),
+    (3, "integer"), (3.0, "integer"), (-0.0, "integer"), (3.5, "number"), (1e300, "integer"),
+    (True, "boolean"), (None, "null"), ("3", "string"), ([], "array"), ({}, "object"),
 ])
 def test_one_answer_to_what_json_type_a_value_has(value: Any, expected: str) -> None:
     """JSON Schema: a number with a zero fraction is an integer. Validation and rendering ask one helper."""
