@@ -22,7 +22,8 @@ def _fire(staff: Any, record: dict[str, Any], trigger: str, who: str = "clerk", 
                       json={"revision": record["revision"], **extra})
 
 
-def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status_restart(staff: Any, config: Any) -> None:
+def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status_restart(
+        staff: Any, config: Any) -> None:
     publish(staff)
     # the clerk saves a draft with gaps and a rule-breaking phone: nothing typed is lost
     record = _new(staff, {"applicant": "张三", "phone": "12345", "months": 6})
@@ -60,8 +61,10 @@ def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status_restar
     receipt = staff.get(f"/api/v1/records/{record['id']}/receipt", "clerk").get_json()
     assert receipt["acceptance_number"] == record["acceptance_number"]
     local_today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    assert receipt["due_date"] == WorkCalendar().add_working_days(local_today, 5).isoformat()   # 5 working days
-    assert len(receipt["query_code"]) == 8 and f"number={record['acceptance_number']}" in receipt["status_url"]
+    # due in 5 working days
+    assert receipt["due_date"] == WorkCalendar().add_working_days(local_today, 5).isoformat()
+    assert len(receipt["query_code"]) == 8
+    assert f"number={record['acceptance_number']}" in receipt["status_url"]
 
     # the applicant looks up progress: no personal data
     r = staff.get(f"/api/v1/status?number={receipt['acceptance_number']}&code={receipt['query_code']}")
@@ -79,16 +82,21 @@ def test_the_walk_define_approve_fill_with_gaps_fix_accept_receipt_status_restar
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.get_json() == unknown.get_json()
 
-    # a host restart (a new app on the same store; tests/test_cli.py restarts the real process): all still there
+    # a host restart (a new app on the same store; tests/test_cli.py restarts the real process):
+    # all still there
     from counterflow.host import create_app
 
     again = create_app(config)
     try:
         client = again.test_client()
-        token = client.post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD}).get_json()["token"]
-        got = client.get(f"/api/v1/records/{record['id']}", headers={"Authorization": f"Bearer {token}"}).get_json()
-        assert got["acceptance_number"] == record["acceptance_number"] and got["data"]["id_number"] == "110***********1234"
-        assert client.get(f"/api/v1/status?number={receipt['acceptance_number']}&code={receipt['query_code']}").status_code == 200
+        token = client.post("/api/v1/auth/token",
+                            json={"username": "clerk", "password": PASSWORD}).get_json()["token"]
+        got = client.get(f"/api/v1/records/{record['id']}",
+                         headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert got["acceptance_number"] == record["acceptance_number"]
+        assert got["data"]["id_number"] == "110***********1234"
+        assert client.get(f"/api/v1/status?number={receipt['acceptance_number']}"
+                          f"&code={receipt['query_code']}").status_code == 200
     finally:
         again.extensions["counterflow"].close()
 
@@ -104,7 +112,8 @@ def test_sensitive_fields_are_masked_in_every_output(staff: Any) -> None:
     listed = staff.get("/api/v1/records", "clerk").get_json()["items"]
     assert listed[0]["data"]["id_number"] == "110***********1234"
     # sending the masked value back keeps the stored one
-    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": dict(got["data"], months=7), "revision": 0})
+    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                    json={"data": dict(got["data"], months=7), "revision": 0})
     assert r.status_code == 200
     stored = stored_record(staff.client.application, record["id"])
     assert stored["data"]["id_number"] == "110105199001011234" and stored["data"]["months"] == 7
@@ -133,10 +142,12 @@ def test_return_records_the_one_time_notice_with_every_item(staff: Any) -> None:
     notice = history[-1]["details"]["notice"]
     messages = [i["message"] for i in notice["items"]]
     assert "请携带行驶证原件" in messages
-    assert {i["path"] for i in notice["items"] if i["path"]} == {"/id_number", "/phone", "/plate", "/licence_copy"}
+    assert {i["path"] for i in notice["items"] if i["path"]} == {
+        "/id_number", "/phone", "/plate", "/licence_copy"}
     # supplement, then submit and accept
     data = dict(COMPLETE, licence_copy=upload(staff))
-    record = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": record["revision"]}).get_json()
+    record = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                         json={"data": data, "revision": record["revision"]}).get_json()
     record = _fire(staff, record, "submit").get_json()
     assert record["state"] == "submitted"
     record = _fire(staff, record, "accept").get_json()
@@ -146,9 +157,11 @@ def test_return_records_the_one_time_notice_with_every_item(staff: Any) -> None:
 def test_stale_revision_is_a_conflict_and_loses_nothing(staff: Any) -> None:
     publish(staff)
     record = _new(staff, dict(COMPLETE))
-    ok = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": dict(COMPLETE, months=2), "revision": 0})
+    ok = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                     json={"data": dict(COMPLETE, months=2), "revision": 0})
     assert ok.status_code == 200
-    stale = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": dict(COMPLETE, months=3), "revision": 0})
+    stale = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                        json={"data": dict(COMPLETE, months=3), "revision": 0})
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale"
     stored = stored_record(staff.client.application, record["id"])
     assert stored["data"]["months"] == 2 and stored["revision"] == 1
@@ -175,7 +188,8 @@ def test_concurrent_accepts_get_unique_numbers_without_gaps(staff: Any) -> None:
         t.join()
     codes = sorted(r.status_code for r in results)
     assert codes.count(200) == 12 and all(c in (200, 409) for c in codes)
-    numbers = sorted(int(r.get_json()["acceptance_number"].rsplit("-", 1)[1]) for r in results if r.status_code == 200)
+    numbers = sorted(int(r.get_json()["acceptance_number"].rsplit("-", 1)[1])
+                     for r in results if r.status_code == 200)
     assert numbers == list(range(1, 13)) or len(set(numbers)) == 12 and max(numbers) <= 12 + codes.count(409)
     # whatever was handed out and lost is reused by the next accept, so the sequence closes
     extra = _new(staff, dict(COMPLETE, licence_copy=attachment))
@@ -201,7 +215,8 @@ def test_review_archive_destroy_are_walkable_after_intake(staff: Any) -> None:
     record = _fire(staff, record, "archive", "keeper").get_json()
     assert record["state"] == "archived"
     # archived records are read-only
-    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": COMPLETE, "revision": record["revision"], "reason": "x"})
+    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                    json={"data": COMPLETE, "revision": record["revision"], "reason": "x"})
     assert r.status_code in (403, 409)
     # retention has not passed: closing it is refused with the reason
     r = _fire(staff, record, "close_retention", "keeper")
@@ -230,7 +245,7 @@ def test_the_destruction_approver_may_not_also_witness(staff: Any) -> None:
     record = _fire(staff, record, "accept").get_json()
     store = staff.client.application.extensions["counterflow"].store
     store.records.update_one({"_id": record["id"]}, {"$set": {"process": "destroy", "state": "pending",
-                                                               "retention_until": "2000-01-01"}})
+                                                              "retention_until": "2000-01-01"}})
     record = staff.get(f"/api/v1/records/{record['id']}", "both_roles").get_json()
     record = _fire(staff, record, "approve", "both_roles", opinion="同意").get_json()
     r = _fire(staff, record, "execute", "both_roles", opinion="监销")
@@ -263,7 +278,8 @@ def test_correction_after_acceptance_needs_a_reason_and_keeps_old_and_new(staff:
     record = _fire(staff, record, "accept").get_json()
     stored = stored_record(staff.client.application, record["id"])
     data = dict(stored["data"], plate="京B54321")
-    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": record["revision"]})
+    r = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                    json={"data": data, "revision": record["revision"]})
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
     r = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
                     json={"data": data, "revision": record["revision"], "reason": "车牌录入错误"})
@@ -291,7 +307,8 @@ def test_protected_fields_are_encrypted_at_rest(staff: Any) -> None:
     assert stored_record(staff.client.application, record["id"])["data"]["id_number"] == COMPLETE["id_number"]
     # the completeness check sees the real values: accept passes once the material is there
     data = dict(stored_record(staff.client.application, record["id"])["data"], licence_copy=upload(staff))
-    record = staff.patch(f"/api/v1/records/{record['id']}", "clerk", json={"data": data, "revision": 0}).get_json()
+    record = staff.patch(f"/api/v1/records/{record['id']}", "clerk",
+                         json={"data": data, "revision": 0}).get_json()
     assert _fire(staff, record, "accept").status_code == 200
 
 
@@ -299,13 +316,15 @@ def test_attachments_download_only_for_those_who_may_see_them(staff: Any) -> Non
     attachment = upload(staff, content=b"%PDF-1.4 private scan")
     mine = staff.get(f"/api/v1/attachments/{attachment}", "clerk2")              # same department
     assert mine.status_code == 200 and mine.data == b"%PDF-1.4 private scan"
-    assert "attachment;" in mine.headers["Content-Disposition"] and mine.headers["X-Content-Type-Options"] == "nosniff"
-    assert staff.get(f"/api/v1/attachments/{attachment}", "outsider").status_code == 403   # another department
-    assert staff.get(f"/api/v1/attachments/{attachment}", "boss").status_code == 200       # records-wide role
+    assert "attachment;" in mine.headers["Content-Disposition"]
+    assert mine.headers["X-Content-Type-Options"] == "nosniff"
+    assert staff.get(f"/api/v1/attachments/{attachment}", "outsider").status_code == 403  # another department
+    assert staff.get(f"/api/v1/attachments/{attachment}", "boss").status_code == 200      # records-wide role
     assert staff.get("/api/v1/attachments/att_00000000000000000000000000", "clerk").status_code == 404
 
 
-def test_an_upgraded_shipped_workflow_is_a_new_version_and_running_records_keep_theirs(app: Any, staff: Any) -> None:
+def test_an_upgraded_shipped_workflow_is_a_new_version_and_running_records_keep_theirs(
+        app: Any, staff: Any) -> None:
     import copy
 
     from counterflow.core import definitions

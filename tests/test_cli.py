@@ -52,7 +52,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([_command(), *args], cwd=cwd, env=env or _env(), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -66,8 +67,9 @@ class Served:
         self.data_dir = data_dir
         self.stderr_path = cwd / f"serve-{self.port}.err"
         self._err = open(self.stderr_path, "w")
-        self.process = subprocess.Popen([_command(), "serve", "--port", str(self.port), "--data-dir", str(data_dir),
-                                         "--threads", "4"], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+        self.process = subprocess.Popen([_command(), "serve", "--port", str(self.port),
+                                         "--data-dir", str(data_dir), "--threads", "4"],
+                                        cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                         stderr=self._err, stdin=subprocess.DEVNULL)
         self.store_pid: int | None = None
 
@@ -129,7 +131,8 @@ def serve(outside: Path) -> Iterator[Any]:
     started: list[Served] = []
 
     def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> Served:
-        served = Served(outside, data_dir or outside / "data", env or _env(COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD))
+        served = Served(outside, data_dir or outside / "data",
+                        env or _env(COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD))
         started.append(served)
         served.wait_ready()
         return served
@@ -160,7 +163,8 @@ def test_check_names_the_file_the_place_and_the_fix_for_a_bad_workflow(outside: 
 
 
 def test_check_names_the_file_the_place_and_the_fix_for_a_bad_form(outside: Path) -> None:
-    form = json.loads(resources.files("counterflow.schemas").joinpath("account-change.json").read_text("utf-8"))
+    form = json.loads(resources.files("counterflow.schemas").joinpath("account-change.json")
+                      .read_text("utf-8"))
     form["key"] = "bad-form"
     form["schema"]["properties"]["$bad name"] = {"type": "string"}
     (outside / "bad.json").write_text(json.dumps(form, ensure_ascii=False), "utf-8")
@@ -176,12 +180,14 @@ def test_serve_outside_the_repo_keeps_records_across_a_restart(serve: Any, outsi
     first = serve()
     assert not (outside / "counterflow-data").exists()
     admin = first.token("admin", ADMIN_PASSWORD)
-    r = first.call("POST", "/api/v1/users", admin, json={"username": "clerk", "password": PASSWORD, "name": "Clerk",
-                                                         "roles": ["clerk"], "department": "counter-1"})
+    r = first.call("POST", "/api/v1/users", admin, json={"username": "clerk", "password": PASSWORD,
+                                                         "name": "Clerk", "roles": ["clerk"],
+                                                         "department": "counter-1"})
     assert r.status_code == 201, r.text
     clerk = first.token("clerk", PASSWORD)
-    r = first.call("POST", "/api/v1/records", clerk, json={"form": "account-change",
-                                                           "data": {"applicant_name": "王小明", "phone": "13800138000"}})
+    r = first.call("POST", "/api/v1/records", clerk,
+                   json={"form": "account-change",
+                         "data": {"applicant_name": "王小明", "phone": "13800138000"}})
     assert r.status_code == 201, r.text
     record_id = r.json()["id"]
     assert "generated" not in first.stderr and "created user" not in first.stderr
@@ -221,8 +227,9 @@ def test_first_start_prints_a_generated_admin_password_once(serve: Any) -> None:
 
 def test_users_add_joins_the_running_server_and_the_user_can_log_in(serve: Any, outside: Path) -> None:
     served = serve()
-    result = run("users", "add", "clerk2", "--role", "clerk", "--name", "Second Clerk", "--department", "counter-1",
-                 "--data-dir", str(served.data_dir), cwd=outside, env=_env(COUNTERFLOW_NEW_PASSWORD=PASSWORD))
+    result = run("users", "add", "clerk2", "--role", "clerk", "--name", "Second Clerk",
+                 "--department", "counter-1", "--data-dir", str(served.data_dir),
+                 cwd=outside, env=_env(COUNTERFLOW_NEW_PASSWORD=PASSWORD))
     assert result.returncode == 0, result.stderr
     assert "added clerk2 (clerk)" in result.stdout
     assert served.process.poll() is None and int((served.data_dir / PID_FILE).read_text()) == served.store_pid
@@ -235,7 +242,8 @@ def test_users_add_refuses_a_weak_password(outside: Path) -> None:
     data_dir = outside / "data"
     env = _env(COUNTERFLOW_NEW_PASSWORD="12345678", COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD)
     try:
-        result = run("users", "add", "clerk3", "--role", "clerk", "--data-dir", str(data_dir), cwd=outside, env=env)
+        result = run("users", "add", "clerk3", "--role", "clerk", "--data-dir", str(data_dir),
+                     cwd=outside, env=env)
         assert result.returncode == 1
         assert "too weak" in result.stderr and "/password" in result.stderr
         assert not (data_dir / PID_FILE).exists()          # the store it started for itself is stopped again
@@ -249,9 +257,11 @@ def test_users_add_refuses_a_hostile_user_name_like_the_api(outside: Path) -> No
     data_dir = outside / "data"
     env = _env(COUNTERFLOW_NEW_PASSWORD="Counter-Pass-2026", COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD)
     try:
-        result = run("users", "add", "$ne", "--role", "root", "--data-dir", str(data_dir), cwd=outside, env=env)
+        result = run("users", "add", "$ne", "--role", "root", "--data-dir", str(data_dir),
+                     cwd=outside, env=env)
         assert result.returncode == 1
-        assert "/username" in result.stderr and "lowercase letter" in result.stderr and "Traceback" not in result.stderr
+        assert "/username" in result.stderr and "lowercase letter" in result.stderr
+        assert "Traceback" not in result.stderr
     finally:
         pid_file = data_dir / PID_FILE
         if pid_file.exists() and _alive(int(pid_file.read_text())):
@@ -262,19 +272,22 @@ def test_forms_export_then_import_makes_a_new_draft_version_and_names_bad_files(
     data_dir = outside / "data"
     env = _env(COUNTERFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD)
     try:
-        exported = run("forms", "export", "--out", str(outside / "defs"), "--data-dir", str(data_dir), cwd=outside, env=env)
+        exported = run("forms", "export", "--out", str(outside / "defs"), "--data-dir", str(data_dir),
+                       cwd=outside, env=env)
         assert exported.returncode == 0, exported.stderr
         files = sorted(p.name for p in (outside / "defs").iterdir())
         assert files == ["account-change.json", "business-licence.json", "certificate-application.json"]
         definition = json.loads((outside / "defs" / "account-change.json").read_text("utf-8"))
         assert definition["key"] == "account-change" and "schema" in definition and "state" not in definition
         broken = outside / "broken.json"
-        broken.write_text(json.dumps(dict(definition, key="broken-form", settings={"processes": ["review"]})), "utf-8")
+        broken.write_text(json.dumps(dict(definition, key="broken-form", settings={"processes": ["review"]})),
+                          "utf-8")
         imported = run("forms", "import", str(outside / "defs" / "account-change.json"), str(broken),
                        "--data-dir", str(data_dir), cwd=outside, env=env)
         assert imported.returncode == 1
         assert "account-change v2 is a draft" in imported.stdout
-        assert "broken.json" in imported.stderr and "/settings" in imported.stderr and "1 of 2" in imported.stderr
+        assert "broken.json" in imported.stderr and "/settings" in imported.stderr
+        assert "1 of 2" in imported.stderr
     finally:
         pid_file = data_dir / PID_FILE
         if pid_file.exists() and _alive(int(pid_file.read_text())):

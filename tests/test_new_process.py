@@ -80,7 +80,8 @@ def _page(client: Any, path: str) -> str:
     return r.get_data(as_text=True)
 
 
-def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_page(world: tuple[Any, Api]) -> None:
+def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_page(
+        world: tuple[Any, Api]) -> None:
     app, api = world
     # the API: a draft in the new process's first state
     r = api.post("/api/v1/records", "clerk", json={"form": "site-check", "data": {"applicant": "张三"}})
@@ -94,10 +95,11 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     page = _page(clerk, f"/records/{record['id']}")
     assert 'name="_action" value="lodge"' in page and "提交核查" in page
     fields = {"csrf_token": csrf(clerk.get(f"/records/{record['id']}")), "revision": "0", "_action": "lodge",
-              "applicant": "张三", "id_number": "110105199001011234", "phone": "13812345678", "plate": "京A12345",
-              "months": "6"}
+              "applicant": "张三", "id_number": "110105199001011234", "phone": "13812345678",
+              "plate": "京A12345", "months": "6"}
     refused = clerk.post(f"/records/{record['id']}", data=dict(fields, plate=""))
-    assert refused.status_code == 303 and "refused=lodge" in refused.headers["Location"]   # saved, then refused
+    # saved, then refused
+    assert refused.status_code == 303 and "refused=lodge" in refused.headers["Location"]
     fields["revision"] = str(api.get(f"/api/v1/records/{record['id']}", "clerk").get_json()["revision"])
     r = clerk.post(f"/records/{record['id']}", data=fields)
     assert r.status_code in (302, 303), r.get_data(as_text=True)[:500]
@@ -108,7 +110,8 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     options = api.get(f"/api/v1/records/{record['id']}/transitions", "reviewer").get_json()["items"]
     inspect = next(o for o in options if o["trigger"] == "inspect")
     assert inspect["allowed"] and inspect["asks"] == ["opinion"] and inspect["requires"] == []
-    r = api.post(f"/api/v1/records/{record['id']}/transitions/inspect", "reviewer", json={"revision": record["revision"]})
+    r = api.post(f"/api/v1/records/{record['id']}/transitions/inspect", "reviewer",
+                 json={"revision": record["revision"]})
     assert r.status_code == 200, r.get_json()
     record = r.get_json()
 
@@ -118,11 +121,13 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     page = _page(head, f"/records/{record['id']}")
     assert 'value="sign_off"' in page and 'value="revisit"' in page and 'name="opinion"' in page
     token = csrf(head.get(f"/records/{record['id']}"))
-    missing = head.post(f"/records/{record['id']}", data={"csrf_token": token, "revision": str(record["revision"]),
-                                                          "_action": "sign_off"})
+    missing = head.post(f"/records/{record['id']}",
+                        data={"csrf_token": token, "revision": str(record["revision"]),
+                              "_action": "sign_off"})
     assert missing.status_code == 422 and "意见" in missing.get_data(as_text=True)
-    done = head.post(f"/records/{record['id']}", data={"csrf_token": token, "revision": str(record["revision"]),
-                                                       "_action": "sign_off", "opinion": "核查属实"})
+    done = head.post(f"/records/{record['id']}",
+                     data={"csrf_token": token, "revision": str(record["revision"]),
+                           "_action": "sign_off", "opinion": "核查属实"})
     assert done.status_code in (302, 303)
     record = api.get(f"/api/v1/records/{record['id']}", "clerk").get_json()
     assert (record["process"], record["state"]) == ("site_visit", "closed")
@@ -136,13 +141,13 @@ def test_a_process_added_as_a_yaml_file_walks_through_the_api_and_the_record_pag
     assert any(e.get("opinion") == "核查属实" for e in history)
 
     # a final state is read only unless the definition says otherwise
-    r = api.patch(f"/api/v1/records/{record['id']}", "clerk", json={"revision": record["revision"],
-                                                                     "data": {"plate": "京B12345"}, "reason": "x"})
+    r = api.patch(f"/api/v1/records/{record['id']}", "clerk",
+                  json={"revision": record["revision"], "data": {"plate": "京B12345"}, "reason": "x"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "read_only"
 
 
-def test_a_workflow_file_with_a_mistake_stops_start_up_naming_file_place_and_fix(tmp_path: Path,
-                                                                                 config: dict[str, Any]) -> None:
+def test_a_workflow_file_with_a_mistake_stops_start_up_naming_file_place_and_fix(
+        tmp_path: Path, config: dict[str, Any]) -> None:
     from counterflow.core.errors import DefinitionError
     from counterflow.host import create_app
 
@@ -151,7 +156,8 @@ def test_a_workflow_file_with_a_mistake_stops_start_up_naming_file_place_and_fix
     (folder / "site_visit.yaml").write_text(SITE_VISIT.replace("dest: closed", "dest: gone"), "utf-8")
     with pytest.raises(DefinitionError) as caught:
         create_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)})
-    assert re.search(r"site_visit\.yaml: /transitions/2: transition 'sign_off' goes to unknown state 'gone'; fix:",
+    assert re.search(r"site_visit\.yaml: /transitions/2: "
+                     r"transition 'sign_off' goes to unknown state 'gone'; fix:",
                      str(caught.value))
 
 
@@ -165,5 +171,6 @@ def test_a_form_must_start_with_a_process_whose_first_state_is_an_editable_draft
     form = permit(settings={**permit()["settings"], "processes": ["site_visit"]})
     assert check_processes(form, {"site_visit": site_visit}, "f.json") == []
     problems = check_processes(form, {"site_visit": not_a_draft}, "f.json")
-    assert len(problems) == 1 and problems[0].startswith("f.json: /settings/processes/0: a record starts as a draft")
+    assert len(problems) == 1
+    assert problems[0].startswith("f.json: /settings/processes/0: a record starts as a draft")
     assert "fix: begin with a process whose initial state says 'editable: true'" in problems[0]
