@@ -379,11 +379,11 @@ def test_the_api_refuses_a_form_whose_condition_uses_another_operator(api: Any) 
 # ---- shipped with the package, loaded by every page ----------------------------------------------------
 
 def test_json_logic_js_ships_with_its_licence_and_version(client: Any) -> None:
-    vendor = STATIC.joinpath("vendor", "json-logic-js")
+    vendor = STATIC / "vendor" / "json-logic-js"
     package = json.loads(vendor.joinpath("package.json").read_text("utf-8"))
     assert (package["name"], package["version"], package["license"]) == ("json-logic-js", "2.0.5", "MIT")
     assert "Permission is hereby granted" in vendor.joinpath("LICENSE").read_text("utf-8")
-    assert "2.0.5" in STATIC.joinpath("vendor", "README.md").read_text("utf-8")
+    assert "2.0.5" in (STATIC / "vendor" / "README.md").read_text("utf-8")
     source = vendor.joinpath("logic.js").read_bytes()
     served = client.get(f"/cf-static/{VENDOR}")
     assert served.status_code == 200 and served.data == source

@@ -53,7 +53,8 @@ def test_login_refuses_open_redirects_and_does_not_say_which_part_was_wrong(app:
     wrong_user = other.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token})
     wrong_pass = other.post("/login", data={"username": "clerk", "password": "x", "csrf_token": token})
     assert wrong_user.status_code == wrong_pass.status_code == 401
-    assert "用户名或密码不正确" in wrong_user.get_data(as_text=True) and "用户名或密码不正确" in wrong_pass.get_data(as_text=True)
+    assert "用户名或密码不正确" in wrong_user.get_data(as_text=True)
+    assert "用户名或密码不正确" in wrong_pass.get_data(as_text=True)
 
 
 def test_every_post_needs_the_csrf_token(clerk: Any) -> None:
@@ -67,7 +68,8 @@ def test_pages_need_a_signed_in_user(app: Any) -> None:
     assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
 
 
-def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_receipt(app: Any, clerk: Any) -> None:
+def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_receipt(
+        app: Any, clerk: Any) -> None:
     page = clerk.get("/forms/parking-permit/new")
     assert page.status_code == 200 and 'for="cf-f-plate"' in page.get_data(as_text=True)
     r = clerk.post("/forms/parking-permit/new", data={"csrf_token": csrf(page), "_action": "accept",
@@ -79,7 +81,9 @@ def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_
     summary = html.split('class="cf-error-summary"')[1].split("</div>")[0]
     assert summary.count("<li") == 4                                  # id number, phone, plate, licence copy
     assert 'aria-invalid="true"' in html
-    record_id = re.search(r'action="/records/([0-9A-Z]{26})"', html).group(1)
+    found = re.search(r'action="/records/([0-9A-Z]{26})"', html)
+    assert found, "the page posts to the saved draft"
+    record_id = found.group(1)
     assert stored_record(app, record_id)["data"] == {"applicant": "张三", "phone": "12345", "months": 6}
 
     data = {"csrf_token": csrf(r), "_action": "accept", "revision": "0", "applicant": "张*",
@@ -93,7 +97,8 @@ def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_
     assert stored["acceptance_number"] in receipt and stored["query_code"] in receipt
     assert "<svg" in receipt and "/status?number=" in receipt
 
-    status = app.test_client().get(f"/status?number={stored['acceptance_number']}&code={stored['query_code']}")
+    status = app.test_client().get(f"/status?number={stored['acceptance_number']}"
+                                   f"&code={stored['query_code']}")
     text = status.get_data(as_text=True)
     assert status.status_code == 200 and 'id="cf-progress"' in text
     for secret in ("张三", COMPLETE["id_number"], COMPLETE["phone"], COMPLETE["plate"]):
@@ -104,11 +109,13 @@ def test_accept_with_gaps_lists_every_item_saves_the_draft_then_accept_prints_a_
 
 def test_return_prints_the_one_time_notice(app: Any, clerk: Any) -> None:
     page = clerk.get("/forms/parking-permit/new")
-    r = clerk.post("/forms/parking-permit/new", data={"csrf_token": csrf(page), "_action": "save", "applicant": "张三"})
+    r = clerk.post("/forms/parking-permit/new",
+                   data={"csrf_token": csrf(page), "_action": "save", "applicant": "张三"})
     record_id = r.headers["Location"].split("/records/")[1].split("?")[0]
     page = clerk.get(f"/records/{record_id}")
-    r = clerk.post(f"/records/{record_id}", data={"csrf_token": csrf(page), "_action": "return", "revision": "0",
-                                                  "items": "请携带行驶证原件\n请携带身份证原件", "opinion": "材料不全"})
+    r = clerk.post(f"/records/{record_id}",
+                   data={"csrf_token": csrf(page), "_action": "return", "revision": "0",
+                         "items": "请携带行驶证原件\n请携带身份证原件", "opinion": "材料不全"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/notice")
     notice = clerk.get(f"/records/{record_id}/notice").get_data(as_text=True)
     items = re.findall(r"<li>(.*?)</li>", notice.split("cf-notice-items")[1].split("</ol>")[0])
@@ -117,14 +124,15 @@ def test_return_prints_the_one_time_notice(app: Any, clerk: Any) -> None:
 
 def test_a_stale_form_post_is_refused_and_loses_nothing(app: Any, clerk: Any) -> None:
     page = clerk.get("/forms/parking-permit/new")
-    r = clerk.post("/forms/parking-permit/new", data={"csrf_token": csrf(page), "_action": "save", "applicant": "张三"})
+    r = clerk.post("/forms/parking-permit/new",
+                   data={"csrf_token": csrf(page), "_action": "save", "applicant": "张三"})
     record_id = r.headers["Location"].split("/records/")[1].split("?")[0]
     page = clerk.get(f"/records/{record_id}")
-    ok = clerk.post(f"/records/{record_id}", data={"csrf_token": csrf(page), "_action": "save", "revision": "0",
-                                                   "applicant": "李四"})
+    ok = clerk.post(f"/records/{record_id}",
+                    data={"csrf_token": csrf(page), "_action": "save", "revision": "0", "applicant": "李四"})
     assert ok.status_code == 302
-    stale = clerk.post(f"/records/{record_id}", data={"csrf_token": csrf(page), "_action": "save", "revision": "0",
-                                                      "applicant": "王五"})
+    stale = clerk.post(f"/records/{record_id}",
+                       data={"csrf_token": csrf(page), "_action": "save", "revision": "0", "applicant": "王五"})
     assert stale.status_code == 409 and "刷新" in stale.get_data(as_text=True)
     assert stored_record(app, record_id)["data"]["applicant"] == "李四"
 
@@ -134,7 +142,7 @@ def test_admin_defines_a_form_in_the_browser_and_sees_every_problem(app: Any, st
     sign_in(client, "admin", ADMIN_PASSWORD)
     page = client.get("/admin/forms")
     broken = dict(PERMIT, key="bad-form", settings=dict(PERMIT["settings"], numbering="X-{hh}",
-                                                         processes=["review"]))
+                                                        processes=["review"]))
     r = client.post("/admin/forms", data={"csrf_token": csrf(page), "definition": json.dumps(broken)})
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "/settings/processes" in html and "numbering" in html
@@ -171,8 +179,9 @@ def test_an_action_button_never_saves_an_empty_form_over_the_draft(app: Any, cle
                                                       "applicant": "张三", "months": "6"})
     record_id = r.headers["Location"].split("/records/")[1].split("?")[0]
     page = clerk.get(f"/records/{record_id}")
-    r = clerk.post(f"/records/{record_id}", data={"csrf_token": csrf(page), "_action": "return", "revision": "0",
-                                                  "items": "请携带行驶证原件"})
+    r = clerk.post(f"/records/{record_id}",
+                   data={"csrf_token": csrf(page), "_action": "return", "revision": "0",
+                         "items": "请携带行驶证原件"})
     assert r.status_code == 302
     assert stored_record(app, record_id)["data"] == {"applicant": "张三", "months": 6}
 
@@ -185,10 +194,10 @@ def test_an_initial_password_is_flagged_and_changing_it_keeps_this_session_only(
     assert "初始密码" in worklist and "/account/password" in worklist
     page = client.get("/account/password")
     weak = client.post("/account/password", data={"csrf_token": csrf(page), "current_password": PASSWORD,
-                                                   "new_password": "short"})
+                                                  "new_password": "short"})
     assert weak.status_code == 422 and "密码太弱" in weak.get_data(as_text=True)
     r = client.post("/account/password", data={"csrf_token": csrf(page), "current_password": PASSWORD,
-                                                "new_password": "Brand-New-Pass-2027"})
+                                               "new_password": "Brand-New-Pass-2027"})
     assert r.status_code == 302
     after = client.get("/worklist")
     assert after.status_code == 200 and "初始密码" not in after.get_data(as_text=True)

@@ -23,7 +23,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
 
 from counterflow import Counterflow
-from counterflow.settings import SettingsError
+from counterflow.settings import Settings, SettingsError
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 USERS = {"alice": {"id": "alice", "name": "Alice", "roles": ["clerk"], "department": "hall-1"},
@@ -409,7 +409,7 @@ def test_environment_values_are_parsed_and_the_apps_config_comes_first(
     monkeypatch.setenv("COUNTERFLOW_LOGIN_RATE_LIMIT", "3")
     app = make_portal({k: v for k, v in config.items() if k != "COUNTERFLOW_DB_NAME"},
                       COUNTERFLOW_LOGIN_RATE_LIMIT=7)
-    settings = app.extensions["counterflow"].settings
+    settings: Settings = app.extensions["counterflow"].settings
     assert (settings.store_timeout_ms, settings.load_shipped, settings.db_name) == (1234, False, "12345")
     assert settings.login_rate_limit == 7
     assert "LOGIN_RATE_LIMIT" not in app.config and "DB_NAME" not in app.config  # unchanged
