@@ -1,5 +1,4 @@
-"""Everything that talks to MongoDB: the client and its compare-and-set commit, the event copier,
-indexes, the embedded server."""
+"""All MongoDB access: client with compare-and-set commit, event copier, indexes, embedded server."""
 from counterflow.core.clock import stamp, utcnow
 from counterflow.store.attachments import AttachmentStore
 from counterflow.store.client import Store
