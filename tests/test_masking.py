@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from counterflow.core.masking import KINDS, mask_data, mask_value
+from counterflow.core.masking import KINDS, looks_masked, mask_data, mask_value
 
 
 @pytest.mark.parametrize("kind, value, shown", [
@@ -61,3 +61,14 @@ def test_mask_data_tolerates_shapes_that_do_not_match() -> None:
     assert mask_data({"rows": "none"}, {"/rows/*/card": "bank_card"}) == {"rows": "none"}
     assert mask_data(None, {"/name": "name"}) is None
     assert mask_data({"rows": [["x"]]}, {"/rows/0/0": "secret"}) == {"rows": [["******"]]}
+
+
+@pytest.mark.parametrize("kind, value", [
+    ("id_number", "11010519900101123X"), ("bank_card", "6222 0202 0011 2233 445"), ("phone", "13812345678"),
+    ("phone", "010-62345678"), ("name", "张三"), ("name", "John Smith"), ("address", "北京市朝阳区建国路88号"),
+    ("secret", "a*b"), ("id_number", "1234"),
+])
+def test_every_mask_looks_masked_and_no_typed_value_does(kind: str, value: str) -> None:
+    assert looks_masked(kind, mask_value(kind, value))
+    assert not looks_masked(kind, value)
+    assert not looks_masked(kind, None) and not looks_masked(kind, "")

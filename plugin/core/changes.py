@@ -1,12 +1,12 @@
 """What changed between two versions of a record's data, pointer by pointer (pure)."""
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, Mapping
 
 from counterflow.core import pointer as jp
-from counterflow.core.masking import mask_value
+from counterflow.core.i18n import DEFAULT_LANG, message
+from counterflow.core.masking import looks_masked, mask_value
 
 Doc = dict[str, Any]
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
@@ -45,29 +45,139 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str,
     return changes
 
 
-def keep_masked(old: Mapping[str, Any], new: Any, sensitive: Mapping[str, str]) -> Any:
-    """A sensitive value sent back exactly as we showed it (masked) means 'unchanged'."""
-    if not isinstance(new, dict) or not sensitive:
+def keep_masked(old: Any, new: Any, sensitive: Mapping[str, str],
+                lang: str = DEFAULT_LANG) -> tuple[Any, list[Doc]]:
+    """`new` with every sensitive value sent back masked (exactly as we showed it) replaced by the stored
+    value it stands for, and the problems: a mask is never data, so one that stands for no stored value
+    is refused naming the field. Containers along the sensitive pointers are new; the rest is shared.
+
+    In a list the rows are matched by what they hold, not by position: a row sent back with masked values
+    takes the stored row whose values all fit those masks (in stored order when several rows fit, so a
+    list sent back whole or with rows removed keeps each row's own values). A row whose masks still fit
+    stored rows holding different values is refused naming the row: its protected values must be typed."""
+    patterns = [(jp.split(p), kind) for p, kind in sensitive.items() if p]
+    if not patterns:
+        return new, []
+    problems: list[Doc] = []
+    data = _restore(old, new, patterns, "", problems)
+    return data, [dict(p, message=message(MESSAGES, p["code"], lang)) for p in problems]
+
+
+_Patterns = list[tuple[list[str], str]]
+MESSAGES = {
+    "masked_unknown": {"zh-CN": "这是遮盖后的显示值，与已保存的内容都不对应，请填写完整内容",
+                       "en": "This is a masked value that stands for nothing stored; type the value in full"},
+    "masked_ambiguous": {"zh-CN": "本行的遮盖值可对应已保存的多行，无法确定是哪一行，请填写本行受保护项的完整内容",
+                         "en": "The masked values in this row fit more than one stored row; "
+                               "type this row's protected values in full"},
+    "masked_mixed": {"zh-CN": "本行的遮盖值分属已保存的不同行，请填写本行受保护项的完整内容",
+                     "en": "The masked values in this row belong to different stored rows; "
+                           "type this row's protected values in full"},
+}
+
+
+def _restore(old: Any, new: Any, patterns: _Patterns, at: str, problems: list[Doc]) -> Any:
+    kind = next((k for parts, k in patterns if not parts), None)
+    if kind is not None:
+        return _leaf(old, new, kind, at, problems)
+    if isinstance(new, dict):
+        out = {}
+        for key, value in new.items():
+            inner = [(parts[1:], k) for parts, k in patterns if parts[0] == key]
+            out[key] = (_restore(old.get(key) if isinstance(old, dict) else None, value, inner,
+                                 jp.append(at, key), problems) if inner else value)
+        return out
+    if isinstance(new, list):
+        rows = [(parts[1:], k) for parts, k in patterns if parts[0] == jp.WILDCARD]
+        stored = old if isinstance(old, list) else []
+        result = _match_rows(stored, new, rows, at, problems) if rows else list(new)
+        for index in range(len(result)):
+            fixed = [(parts[1:], k) for parts, k in patterns if parts[0] == str(index)]
+            if fixed:           # a pattern naming one position is about that position
+                result[index] = _restore(stored[index] if index < len(stored) else None, result[index], fixed,
+                                         jp.append(at, index), problems)
+        return result
+    return new
+
+
+def _leaf(old: Any, new: Any, kind: str, at: str, problems: list[Doc]) -> Any:
+    if isinstance(new, str) and new == old:
+        return old                  # unchanged (the stored object: an unreadable value stays as stored)
+    if not looks_masked(kind, new):
         return new
-    result = copy.deepcopy(new)
-    before = pointer_values(old)
-    for pointer, value in pointer_values(result).items():
-        kind = _sensitive_kind(pointer, sensitive)
-        old_value = before.get(pointer)
-        if kind and isinstance(old_value, str) and isinstance(value, str) and value != old_value \
-                and value == mask_value(kind, old_value):
-            _set_pointer(result, pointer, old_value)
+    if isinstance(old, str) and old and mask_value(kind, old) == new:
+        return old
+    problems.append({"path": at, "code": "masked_unknown"})
+    return new
+
+
+def _has_masks(node: Any, patterns: _Patterns) -> bool:
+    kind = next((k for parts, k in patterns if not parts), None)
+    if kind is not None:
+        return looks_masked(kind, node)
+    if isinstance(node, dict):
+        return any(_has_masks(value, inner) for key, value in node.items()
+                   for inner in [[(parts[1:], k) for parts, k in patterns if parts[0] == key]] if inner)
+    if isinstance(node, list):
+        return any(_has_masks(value, [(parts[1:], k) for parts, k in patterns
+                                      if parts[0] in (jp.WILDCARD, str(index))])
+                   for index, value in enumerate(node))
+    return False
+
+
+def _match_rows(old: list[Any], new: list[Any], patterns: _Patterns, at: str,
+                problems: list[Doc]) -> list[Any]:
+    result: list[Any] = []
+    fits: dict[int, list[tuple[int, Any]]] = {}
+    for j, row in enumerate(new):
+        here = jp.append(at, j)
+        if not _has_masks(row, patterns):
+            result.append(row)                          # typed afresh (or new): nothing to restore
+            continue
+        misses: list[set[str]] = []
+        for i, stored in enumerate(old):
+            trial: list[Doc] = []
+            value = _restore(stored, row, patterns, here, trial)
+            if trial:
+                misses.append({p["path"] for p in trial})
+            else:
+                fits.setdefault(j, []).append((i, value))
+        result.append(row)
+        if j not in fits:
+            unmatched: list[Doc] = []
+            _restore(None, row, patterns, here, unmatched)     # every mask in the row, as if none were stored
+            nowhere = set.intersection(*misses) if misses else {p["path"] for p in unmatched}
+            named = [p for p in unmatched if p["path"] in nowhere]
+            problems.extend(named or [{"path": here, "code": "masked_mixed"}])
+    for j, allowed in _in_stored_order(fits).items():
+        if all(value == allowed[0][1] for _, value in allowed):
+            result[j] = allowed[0][1]
+        else:
+            problems.append({"path": jp.append(at, j), "code": "masked_ambiguous"})
     return result
 
 
-def _set_pointer(data: Any, pointer: str, value: Any) -> None:
-    parts = jp.split(pointer)
-    for part in parts[:-1]:
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    if isinstance(data, list):
-        data[int(parts[-1])] = value
-    else:
-        data[parts[-1]] = value
+def _in_stored_order(fits: dict[int, list[tuple[int, Any]]]) -> dict[int, list[tuple[int, Any]]]:
+    """The stored rows each sent row may stand for, keeping only those that leave the other sent rows a
+    stored row each in the same order; if the rows cannot be in stored order, every fitting row stays."""
+    rows = sorted(fits)
+    lowest: dict[int, int] = {}        # the earliest stored row each sent row can take, rows before it first
+    last = -1
+    for j in rows:
+        later = [i for i, _ in fits[j] if i > last]
+        if not later:
+            return fits
+        last = lowest[j] = min(later)
+    highest: dict[int, int] = {}       # the latest one, rows after it last
+    end = max(i for found in fits.values() for i, _ in found) + 1 if fits else 0
+    for j in reversed(rows):
+        end = highest[j] = max(i for i, _ in fits[j] if i < end)
+    out = {}
+    for n, j in enumerate(rows):
+        after = lowest[rows[n - 1]] if n else -1
+        out[j] = [(i, value) for i, value in fits[j]
+                  if after < i and (n + 1 == len(rows) or i < highest[rows[n + 1]])]
+    return out
 
 
 def attachment_ids(data: Any) -> list[tuple[str, str]]:

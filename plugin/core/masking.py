@@ -10,6 +10,7 @@ from counterflow.core import pointer as jp
 KINDS = ("id_number", "bank_card", "phone", "name", "address", "secret")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _MAINLAND_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_MASKED_MOBILE = re.compile(r"^1[3-9][0-9]\*{4}[0-9]{4}$")
 MAX_ADDRESS_STARS = 10
 
 
@@ -53,6 +54,14 @@ def mask_value(kind: str, value: Any) -> Any:
     return _MASKERS.get(kind, _MASKERS["secret"])(value)
 
 
+def looks_masked(kind: str, value: Any) -> bool:
+    """Whether `value` has the shape of a masked `kind` value (stars where characters were hidden):
+    masking it again changes nothing. Such a value is never data a person typed."""
+    if not isinstance(value, str) or "*" not in value:
+        return False
+    return mask_value(kind, value) == value or (kind == "phone" and _MASKED_MOBILE.match(value) is not None)
+
+
 def mask_data(data: Any, sensitive: Mapping[str, str]) -> Any:
     """A deep copy of `data` with every sensitive pointer (`*` for any array element) masked."""
     return transform_sensitive(data, sensitive, mask_value)
@@ -60,17 +69,24 @@ def mask_data(data: Any, sensitive: Mapping[str, str]) -> Any:
 
 def transform_sensitive(data: Any, sensitive: Mapping[str, str], change: Callable[[str, Any], Any]) -> Any:
     """A deep copy of `data` with `change(kind, value)` applied at every sensitive pointer."""
+    return transform_sensitive_at(data, sensitive, lambda ptr, kind, value: change(kind, value))
+
+
+def transform_sensitive_at(data: Any, sensitive: Mapping[str, str],
+                           change: Callable[[str, str, Any], Any]) -> Any:
+    """A deep copy of `data` with `change(pointer, kind, value)` applied at every sensitive pointer
+    (`pointer` is the value's own, with array indices where the pattern has `*`)."""
     if not sensitive:
         return data
     result = copy.deepcopy(data)
     for ptr, kind in sensitive.items():
         parts = jp.split(ptr)
         if parts:
-            _mask_at(result, parts, kind, change)
+            _mask_at(result, parts, kind, change, "")
     return result
 
 
-def _mask_at(node: Any, parts: list[str], kind: str, change: Callable[[str, Any], Any]) -> None:
+def _mask_at(node: Any, parts: list[str], kind: str, change: Callable[[str, str, Any], Any], at: str) -> None:
     head, rest = parts[0], parts[1:]
     if head == jp.WILDCARD and isinstance(node, list):
         keys: list[Any] = list(range(len(node)))
@@ -82,6 +98,6 @@ def _mask_at(node: Any, parts: list[str], kind: str, change: Callable[[str, Any]
         return
     for key in keys:
         if rest:
-            _mask_at(node[key], rest, kind, change)
+            _mask_at(node[key], rest, kind, change, jp.append(at, key))
         else:
-            node[key] = change(kind, node[key])
+            node[key] = change(jp.append(at, key), kind, node[key])

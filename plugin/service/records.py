@@ -3,6 +3,7 @@ their processes."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Mapping
 
 from counterflow.core import access
@@ -17,6 +18,8 @@ from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
 from counterflow.service.transitions import Transitions
 
+log = logging.getLogger(__name__)
+
 
 class RecordActions(Transitions, AttachmentActions):
     """Business records and their data."""
@@ -28,22 +31,35 @@ class RecordActions(Transitions, AttachmentActions):
         return access.can_see(actor, record)
 
     def _visible_record(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        return self.opened(self._visible_stored(actor, record_id, lang))
+
+    def _visible_stored(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        """The record as stored (protected fields sealed), if the caller may see it."""
         self.require(actor, STAFF, lang)
         if not isinstance(record_id, str) or len(record_id) > 64:
             raise NotFound("no such record", code="record_not_found")
         record = self.store.record(record_id)
         if not self.can_see(actor, record):
             raise Forbidden(msg("record_access", lang), code="record_access")
-        return self.opened(record)
+        return record
 
     def opened(self, record: Doc) -> Doc:
-        """The record with its protected fields decrypted (they are sealed in the store)."""
+        """The record as read from the store, its protected fields decrypted. A value no configured key
+        opens reads as a placeholder and is logged (where, never what): one damaged value must not make
+        the record, or every list that holds it, unreadable."""
         sensitive = self.validator(record["form"], record["form_version"]).sensitive
-        return (dict(record, data=self.sealer.unseal(record.get("data") or {}, sensitive)) if sensitive
-                else record)
+        if not sensitive:
+            return record
+        data, unreadable = self.sealer.open_stored(record.get("data") or {}, sensitive)
+        if unreadable:
+            log.error("record %s: %d protected value(s) cannot be decrypted and are shown as a placeholder "
+                      "(%s): the key that sealed them is not configured (COUNTERFLOW_ENCRYPTION_KEY) or the "
+                      "stored value is damaged", record.get("_id"), len(unreadable), ", ".join(unreadable))
+        return dict(record, data=data)
 
     def _sealed(self, record: Mapping[str, Any], data: Any) -> Any:
-        return self.sealer.seal(data, self.validator(record["form"], record["form_version"]).sensitive)
+        """Data from a request as it is stored: every protected value sealed, whatever it looks like."""
+        return self.sealer.seal_input(data, self.validator(record["form"], record["form_version"]).sensitive)
 
     def create_record(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
         self.require(actor, {"clerk"}, lang)
@@ -51,9 +67,10 @@ class RecordActions(Transitions, AttachmentActions):
         if form is None:
             raise NotFound(msg("no_form", lang, key=payload["form"]), code="form_not_found")
         form = self.form_doc(form["key"], form["version"])
-        data = payload.get("data") or {}
-        problems, warnings = self.validator(form["key"], form["version"]).check_draft(data, lang)
-        refused = [p.to_dict() for p in problems] + self.unknown_attachments(data, lang)
+        validator = self.validator(form["key"], form["version"])
+        data, masked = keep_masked({}, payload.get("data") or {}, validator.sensitive, lang)  # nothing stored
+        problems, warnings = validator.check_draft(data, lang)
+        refused = [p.to_dict() for p in problems] + masked + self.unknown_attachments(data, lang)
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
@@ -91,7 +108,8 @@ class RecordActions(Transitions, AttachmentActions):
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],
                     lang: str) -> tuple[Doc, list[Doc]]:
-        record = self._visible_record(actor, record_id, lang)
+        stored = self._visible_stored(actor, record_id, lang)
+        record = self.opened(stored)
         self.require(actor, {"clerk", "reviewer"}, lang)
         check_revision(record, payload, lang)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
@@ -100,9 +118,12 @@ class RecordActions(Transitions, AttachmentActions):
             raise Conflict(msg("read_only", lang, state=workflow.state_title(record["state"], lang)),
                            code="read_only")
         validator = self.validator(record["form"], record["form_version"])
-        data = keep_masked(record.get("data") or {}, payload["data"], validator.sensitive)
+        # masked values sent back stand for the stored ones; one no key opens stays exactly as stored
+        before, _ = self.sealer.open_stored(stored.get("data") or {}, validator.sensitive, marked=True)
+        kept, masked = keep_masked(before, payload["data"], validator.sensitive, lang)
+        data = self.sealer.unmarked(kept, validator.sensitive)
         problems, warnings = validator.check_draft(data, lang)
-        refused = ([p.to_dict() for p in problems] +
+        refused = ([p.to_dict() for p in problems] + masked +
                    self.unknown_attachments(data, lang, known=record.get("data")))
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
@@ -122,7 +143,7 @@ class RecordActions(Transitions, AttachmentActions):
             return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason, changes=changes)
-        updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, data)}, event)
+        updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, kept)}, event)
         return dict(updated, data=data), [w.to_dict() for w in warnings]
 
     def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
