@@ -60,12 +60,14 @@ def check_workflow(definition: Any, source: str) -> list[str]:
                                 f"fix: use one of {', '.join(sorted(registry.GUARDS))}")
         for a in t.get("actions", []):
             if a not in registry.ACTIONS:
+                named = sorted(set(registry.ACTIONS) - {rules.FILL_DUTY})     # `duty` adds that one
                 problems.append(f"{where}: action '{a}' is not registered; "
-                                f"fix: use one of {', '.join(sorted(registry.ACTIONS))}")
+                                f"fix: use one of {', '.join(named)}")
         branch = t.get("branch")
         if branch and branch["if"] not in registry.CONDITIONS:
             problems.append(f"{where}: condition '{branch['if']}' is not registered; "
                             f"fix: use one of {', '.join(sorted(registry.CONDITIONS))}")
+        problems.extend(_check_duties(t, where, definition.get("subject", "record")))
     for i, s in enumerate(definition["states"]):
         if s.get("final") and any(
                 s["name"] in (t["source"] if isinstance(t["source"], list) else [t["source"]])
@@ -73,6 +75,32 @@ def check_workflow(definition: Any, source: str) -> list[str]:
             problems.append(f"{source}: /states/{i}: final state '{s['name']}' has outgoing transitions; "
                             f"fix: drop 'final' or the transitions leaving it")
     return problems + _check_subject(definition, source)
+
+
+# the part an object's own field implies, which objects of the other subject never have
+_OTHER_SUBJECTS_PART = {"record": "author", "form_version": "creator"}
+
+
+def _check_duties(t: Mapping[str, Any], where: str, subject: str) -> list[str]:
+    """Separation of duties that cannot work: a part nobody can play here, or one separated from itself."""
+    name, problems = t["trigger"], []
+    if rules.FILL_DUTY in t.get("actions", []):
+        problems.append(f"{where}: action '{rules.FILL_DUTY}' is added by 'duty'; "
+                        f"fix: write 'duty: <part>' instead of naming the action")
+    if t.get("duty") and t["duty"] in t.get("separate_from", []):
+        problems.append(f"{where}: transition '{name}' separates duty '{t['duty']}' from itself, so whoever "
+                        f"did it once could never do it again; fix: remove '{t['duty']}' from separate_from")
+    if t.get("assignee_separate_from") and "assignee" not in t.get("requires", []):
+        problems.append(f"{where}: transition '{name}' has assignee_separate_from but takes no assignee; "
+                        f"fix: add 'assignee' to requires, or drop assignee_separate_from")
+    other = _OTHER_SUBJECTS_PART.get(subject)
+    for key in ("duty", "separate_from", "assignee_separate_from"):
+        named = t.get(key) or []
+        if other in ([named] if isinstance(named, str) else named):
+            own = "creator" if other == "author" else "author"
+            problems.append(f"{where}: /{key}: '{other}' is never played on a {subject.replace('_', ' ')}; "
+                            f"fix: use '{own}'")
+    return problems
 
 
 def _check_subject(definition: dict[str, Any], source: str) -> list[str]:

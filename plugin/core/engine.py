@@ -6,7 +6,7 @@ from typing import Any, Iterable, Mapping
 
 from transitions import Machine
 
-from counterflow.core import registry, rules  # noqa: F401  (rules registers the built-in guards and actions)
+from counterflow.core import registry, rules     # rules also registers the built-in guards and actions
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.i18n import message, text
 from counterflow.core.ports import TransitionEnv
@@ -58,6 +58,7 @@ class Context:
     trigger: str = ""
     dest: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    transition: TransitionDef | None = None     # the definition being checked or fired
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class TransitionDef:
     asks: tuple[str, ...] = ()          # optional inputs the page offers (opinion, items)
     with_data: bool = False             # offered on the data form: saves the fields, then fires
     shows: str | None = None            # the printable page that follows: notice | receipt
+    duty: str | None = None             # the part the caller plays on the object (recorded in `duties`)
+    separate_from: tuple[str, ...] = ()            # parts the caller may not already play there
+    assignee_separate_from: tuple[str, ...] = ()   # parts the named assignee may not already play
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class Workflow:
                              tuple(t.get("guards", ())), tuple(t.get("requires", ())),
                              tuple(t.get("actions", ())), branch.get("if"), branch.get("dest"),
                              t.get("title", {"en": t["trigger"]}), tuple(t.get("asks", ())),
-                             bool(t.get("with_data")), t.get("shows"))
+                             bool(t.get("with_data")), t.get("shows"), t.get("duty"),
+                             tuple(t.get("separate_from", ())), tuple(t.get("assignee_separate_from", ())))
 
     def _machine_transitions(self) -> Iterable[dict[str, Any]]:
         for t in self.transitions:
@@ -214,9 +219,15 @@ class Workflow:
                                      "message": message(MESSAGES, "requires", ctx.lang,
                                                         item=text(REQUIRE_TITLES.get(item, {"en": item}),
                                                                   ctx.lang))})
-        ctx.trigger = trigger
+        ctx.trigger, ctx.transition = trigger, t
         for name in t.guards:
             problems.extend(registry.GUARDS[name](ctx))
+        problems.extend(rules.separation_problems(ctx, ctx.actor.id, t.separate_from, duty=t.duty,
+                                                  trigger_title=text(t.title, ctx.lang)))
+        assignee = ctx.payload.get("assignee")
+        if t.assignee_separate_from and isinstance(assignee, str):
+            problems.extend(rules.separation_problems(ctx, assignee, t.assignee_separate_from,
+                                                      path="/assignee", assignee=True))
         return problems
 
     def plan(self, state: str, trigger: str, ctx: Context) -> Plan:
@@ -231,8 +242,9 @@ class Workflow:
         self.machine.events[trigger].trigger(subject, branches=branches, branch=t.branch_if)
         dest = subject.state
         ctx.dest = dest
+        actions = t.actions + ((rules.FILL_DUTY,) if t.duty else ())
         return Plan(trigger, self.key, state, dest, self.is_final(dest),
-                    bool(self.states[dest].get("ends_record")), t.actions, t.shows)
+                    bool(self.states[dest].get("ends_record")), actions, t.shows)
 
     def options(self, state: str, ctx: Context) -> list[dict[str, Any]]:
         """The triggers from `state`, each with whether the caller may fire it and why not."""

@@ -5,7 +5,7 @@ They are pure: what they need from the store or the form arrives through `ctx.en
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from json_logic import jsonLogic
 
@@ -25,7 +25,33 @@ MESSAGES = {
                   "en": "The retention period runs until {until}; it cannot end yet"},
     "not_approver": {"zh-CN": "批准销毁的人不能同时监销",
                      "en": "Whoever approved the destruction may not also witness it"},
+    "separated": {"zh-CN": "您已是{held}，同一人不能再担任{duty}",
+                  "en": "You are the {held} here; the same person may not also be the {duty}"},
+    "separated_step": {"zh-CN": "您已是{held}，不能执行「{trigger}」",
+                       "en": "You are the {held} here, so you may not do '{trigger}'"},
+    "separated_assignee": {"zh-CN": "所选经办人已是{held}，同一人不能再办理此项",
+                           "en": "The chosen assignee is the {held} here; "
+                                 "the same person may not also take this on"},
 }
+
+# Separation of duties (不相容岗位分离). A duty is a part one person plays on one object; a transition
+# flagged `duty: NAME` records its caller under `duties.NAME` (a list of user ids) in the same write,
+# and `separate_from: [...]` refuses a person who already plays any of the listed parts there,
+# whatever roles they hold. The names are a fixed vocabulary (the meta-schema lists them).
+DUTY_TITLES = {
+    "creator": {"zh-CN": "录入人", "en": "creator"},
+    "author": {"zh-CN": "模板作者", "en": "author"},
+    "acceptor": {"zh-CN": "受理人", "en": "acceptor"},
+    "reviewer": {"zh-CN": "审核人", "en": "reviewer"},
+    "approver": {"zh-CN": "审批人", "en": "approver"},
+    "destruction_approver": {"zh-CN": "销毁批准人", "en": "destruction approver"},
+    "witness": {"zh-CN": "监销人", "en": "destruction witness"},
+}
+# parts an object records in fields of its own: who created a record, who wrote a form version, and
+# who approved a destruction before duties were recorded (the field `record_destruction_approver` sets)
+IMPLIED_DUTIES = {"creator": "created_by", "author": "author",
+                  "destruction_approver": "destruction_approved_by"}
+FILL_DUTY = "fill_duty"         # the action the engine adds to a transition flagged `duty`
 
 
 def _env(ctx: Context) -> TransitionEnv:
@@ -38,20 +64,64 @@ def _problem(ctx: Context, code: str, **params: Any) -> dict[str, str]:
     return {"path": "", "code": code, "message": message(MESSAGES, code, ctx.lang, **params)}
 
 
+def filled_duties(obj: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Who has played which part on this object: its recorded duties plus the parts its own fields imply."""
+    found: dict[str, set[str]] = {}
+    recorded = obj.get("duties")
+    for duty, people in (recorded.items() if isinstance(recorded, Mapping) else ()):
+        if isinstance(people, list):
+            found.setdefault(duty, set()).update(p for p in people if isinstance(p, str))
+    for duty, name in IMPLIED_DUTIES.items():
+        if isinstance(obj.get(name), str) and obj[name]:
+            found.setdefault(duty, set()).add(obj[name])
+    return found
+
+
+def duty_title(duty: str, lang: str) -> str:
+    return message(DUTY_TITLES, duty, lang) if duty in DUTY_TITLES else duty
+
+
+def separation_problems(ctx: Context, person: str, avoid: Iterable[str], *, duty: str | None = None,
+                        trigger_title: str = "", path: str = "",
+                        assignee: bool = False) -> list[dict[str, str]]:
+    """One problem for every listed duty `person` already plays on the object (empty: none)."""
+    filled = filled_duties(ctx.obj)
+    problems = []
+    for held in avoid:
+        if person not in filled.get(held, ()):
+            continue
+        params = {"held": duty_title(held, ctx.lang)}
+        if assignee:
+            code = "separated_assignee"
+        elif duty:
+            code, params["duty"] = "separated", duty_title(duty, ctx.lang)
+        else:
+            code, params["trigger"] = "separated_step", trigger_title
+        problems.append({"path": path, "code": "separation_of_duties",
+                         "message": message(MESSAGES, code, ctx.lang, **params)})
+    return problems
+
+
 @guard("materials_complete")
 def materials_complete(ctx: Context) -> list[dict[str, str]]:
     """Every missing or wrong item and material, all at once (一次性告知)."""
     return _env(ctx).completeness(ctx.obj, ctx.lang)
 
 
+def _plays(ctx: Context, duty: str) -> bool:
+    return ctx.actor.id in filled_duties(ctx.obj).get(duty, ())
+
+
 @guard("not_submitter")
 def not_submitter(ctx: Context) -> list[dict[str, str]]:
-    return [_problem(ctx, "not_submitter")] if ctx.obj.get("created_by") == ctx.actor.id else []
+    """The older name for `separate_from: [creator]`, kept for admins' own workflows."""
+    return [_problem(ctx, "not_submitter")] if _plays(ctx, "creator") else []
 
 
 @guard("not_author")
 def not_author(ctx: Context) -> list[dict[str, str]]:
-    return [_problem(ctx, "not_author")] if ctx.obj.get("author") == ctx.actor.id else []
+    """The older name for `separate_from: [author]`, kept for admins' own workflows."""
+    return [_problem(ctx, "not_author")] if _plays(ctx, "author") else []
 
 
 @guard("is_assignee")
@@ -69,7 +139,8 @@ def retention_passed(ctx: Context) -> list[dict[str, str]]:
 
 @guard("not_approver")
 def not_approver(ctx: Context) -> list[dict[str, str]]:
-    return [_problem(ctx, "not_approver")] if ctx.obj.get("destruction_approved_by") == ctx.actor.id else []
+    """The older name for `separate_from: [destruction_approver]`, kept for admins' own workflows."""
+    return [_problem(ctx, "not_approver")] if _plays(ctx, "destruction_approver") else []
 
 
 @condition("second_level_required")
@@ -100,8 +171,25 @@ def set_retention(ctx: Context) -> dict[str, Any]:
 
 @action("record_destruction_approver")
 def record_destruction_approver(ctx: Context) -> dict[str, Any]:
-    """Who approved the destruction: the witness must be someone else (not_approver)."""
+    """The older form of `duty: destruction_approver` (read back as that duty), kept for admins' workflows."""
     return {"destruction_approved_by": ctx.actor.id}
+
+
+@action(FILL_DUTY)
+def fill_duty(ctx: Context) -> dict[str, Any]:
+    """Record the caller under the transition's `duty`; the whole map is set, so the write stays one `$set`
+    of a top-level field (the compare-and-set on the revision keeps concurrent fills from losing one)."""
+    duty = ctx.transition.duty if ctx.transition is not None else None
+    if not duty:
+        return {}
+    recorded = ctx.obj.get("duties")
+    duties: dict[str, list[str]] = {}
+    if isinstance(recorded, Mapping):
+        duties = {k: list(v) for k, v in recorded.items() if isinstance(v, list)}
+    people = duties.setdefault(duty, [])
+    if ctx.actor.id not in people:
+        people.append(ctx.actor.id)
+    return {"duties": duties}
 
 
 @action("publish_form")
