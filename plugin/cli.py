@@ -6,13 +6,25 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-import yaml
 
 from counterflow.core import definitions
 from counterflow.core.errors import CounterflowError, DefinitionError
+
+
+def fail(what: str) -> NoReturn:
+    """A command that cannot go on: one line on stderr saying what is wrong and the fix, exit code 2."""
+    click.echo("counterflow: " + " ".join(what.split()), err=True)
+    sys.exit(2)
+
+
+def _folder_problem(exc: OSError, data_dir: str | None) -> NoReturn:
+    where = str(exc.filename or data_dir or "counterflow-data")
+    reason = "a file is in the way" if Path(where).is_file() else exc.strerror or str(exc)
+    fail(f"the data folder {where} cannot be used ({reason}); fix: pass --data-dir (or set "
+         f"COUNTERFLOW_DATA_DIR to) a folder this user may write, or one that can be created")
 
 
 def _app(data_dir: str | None, *, bootstrap: bool = True) -> Any:
@@ -30,7 +42,10 @@ def _app(data_dir: str | None, *, bootstrap: bool = True) -> Any:
         from counterflow.host import create_app
 
         config = {"COUNTERFLOW_DATA_DIR": data_dir} if data_dir else {}
-        app = create_app(config, bootstrap=False)
+        try:
+            app = create_app(config, bootstrap=False)
+        except OSError as exc:                  # the data folder: a missing parent, a file, read-only
+            _folder_problem(exc, data_dir)
     if bootstrap:
         _bootstrap(app)
     return app
@@ -123,7 +138,9 @@ def _bootstrap_patiently(app: Any, seconds: float) -> None:
 @click.option("--wait-for-store", default=60.0, show_default=True, type=float,
               help="Seconds to keep retrying, at start-up, a store that does not answer yet.")
 def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_store: float) -> None:
-    import waitress
+    import logging
+
+    from waitress.server import create_server
 
     _log_to_stderr()
     try:
@@ -132,10 +149,19 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
         click.echo("counterflow: the definitions have problems:\n" + str(exc), err=True)
         sys.exit(2)
     except RuntimeError as exc:
-        click.echo(f"counterflow: {exc}", err=True)
-        sys.exit(2)
-    _bootstrap_patiently(app, wait_for_store)
+        fail(str(exc))
     state = app.extensions["counterflow"]
+    try:       # the port first: a port in use stops serve before it starts a store
+        server = create_server(app, host=host, port=port, threads=threads, ident="counterflow",
+                               max_request_body_size=state.settings.max_upload_bytes + 1024 * 1024)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}); fix: stop the program that uses it, "
+             f"or pass --port (and --host) a free one")
+    try:
+        _bootstrap_patiently(app, wait_for_store)
+    except BaseException:
+        server.close()
+        raise
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -144,14 +170,31 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
     where = (state.settings.mongodb_uri and "the configured MongoDB" or
              f"the embedded store in {state.settings.data_dir}")
     click.echo(f"counterflow: serving on http://{host}:{port}/ with {where}", err=True)
+    logging.basicConfig()                                  # as waitress.serve does
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="counterflow",
-                       max_request_body_size=state.settings.max_upload_bytes + 1024 * 1024)
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
         state.close()
         click.echo("counterflow: stopped", err=True)
+
+
+def _read_files(files: tuple[str, ...]) -> dict[str, Any]:
+    """Each definition file parsed within the limits (size, depth, no YAML aliases); any that cannot be
+    read stops the command: one line per file, exit code 2."""
+    found: dict[str, Any] = {}
+    refused: list[str] = []
+    for name in files:
+        try:
+            found[name] = definitions.read_definition(Path(name))
+        except definitions.UnreadableDefinition as exc:
+            refused.append(f"{name}: {exc}")
+    for line in refused[:-1]:
+        click.echo("counterflow: " + " ".join(line.split()), err=True)
+    if refused:
+        fail(refused[-1])
+    return found
 
 
 @group.command(help="Check every shipped definition, and any definition FILES given "
@@ -172,15 +215,8 @@ def check(files: tuple[str, ...]) -> None:
             shipped_forms(workflows)
     except DefinitionError as exc:
         problems.extend(exc.problems)
-    for name in files:
-        path = Path(name)
-        try:
-            text = path.read_text("utf-8")
-            data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-            problems.append(f"{name}: cannot be read ({exc}); fix: save it as UTF-8 JSON or YAML")
-            continue
-        if path.suffix in (".yaml", ".yml"):
+    for name, data in _read_files(files).items():
+        if Path(name).suffix in (".yaml", ".yml"):
             problems.extend(definitions.check_workflow(data, name))
             if (isinstance(data, dict) and isinstance(data.get("key"), str) and
                     data.get("subject", "record") == "record"):
@@ -216,6 +252,7 @@ def forms() -> None:
 
 
 DEFINITION_KEYS = ("key", "title", "description", "schema", "ui_schema", "settings")
+IMPORTED_KEYS = (*DEFINITION_KEYS, "$comment")          # what a definition file may hold at the top
 
 
 @forms.command("export", help="Write the latest published version of every form (or of KEYS) "
@@ -253,20 +290,29 @@ def forms_export(keys: tuple[str, ...], out_dir: str, data_dir: str | None) -> N
 def forms_import(files: tuple[str, ...], data_dir: str | None) -> None:
     from counterflow.core.engine import Actor
 
+    read = _read_files(tuple(f for f in files if Path(f).suffix not in (".yaml", ".yml")))
+    refused = [f"{name}: a form definition is a JSON file; fix: import .json files (workflows are loaded "
+               f"from COUNTERFLOW_WORKFLOWS_DIR)" for name in files if name not in read]
+    for name, definition in read.items():
+        if not isinstance(definition, dict):
+            refused.append(f"{name}: not a JSON object; fix: write {{\"key\": ..., \"title\": ..., "
+                           f"\"schema\": ..., \"settings\": ...}}")
+            continue
+        unknown = [k for k in definition if k not in IMPORTED_KEYS]
+        if unknown:
+            named = ", ".join(repr(k[:40]) for k in unknown[:10])
+            refused.append(f"{name}: unknown top-level key(s) {named}; fix: remove them or correct their "
+                           f"spelling (allowed: {', '.join(IMPORTED_KEYS)})")
+    for line in refused[:-1]:
+        click.echo("counterflow: " + " ".join(line.split()), err=True)
+    if refused:
+        fail(refused[-1])                                  # before any store is started
     app = _app(data_dir)
     state = app.extensions["counterflow"]
     system = Actor(id="cli", username="cli", name="counterflow forms import", roles=frozenset({"admin"}))
     failed = 0
     try:
-        for name in files:
-            try:
-                definition = json.loads(Path(name).read_text("utf-8"))
-                if not isinstance(definition, dict):
-                    raise ValueError("not a JSON object")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                click.echo(f"{name}: cannot be read ({exc}); fix: save it as a UTF-8 JSON object", err=True)
-                failed += 1
-                continue
+        for name, definition in read.items():
             try:
                 if (isinstance(definition.get("key"), str) and
                         state.store.latest_form_version(definition["key"])):
@@ -326,4 +372,12 @@ def users_add(username: str, roles: tuple[str, ...], name: str, department: str,
 
 
 def main() -> None:
-    group(prog_name="counterflow")
+    """The console script: an error nothing above foresaw is still one line and exit code 2; set
+    COUNTERFLOW_DEBUG=1 to see its traceback."""
+    try:
+        group(prog_name="counterflow")
+    except Exception as exc:  # noqa: BLE001 - the last resort for a command-line user
+        if os.environ.get("COUNTERFLOW_DEBUG"):
+            raise
+        fail(f"unexpected {type(exc).__name__}: {str(exc)[:300]}; fix: correct what it names and run the "
+             f"command again, or run it with COUNTERFLOW_DEBUG=1 and report the traceback")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,135 @@ import yaml
 
 from counterflow.core import pointer, registry, rules  # noqa: F401  (rules fills the registry)
 from counterflow.core.errors import DefinitionError
+
+
+# A definition file is refused before it is parsed into objects when it is too big or nests too deep,
+# and a YAML one when it uses anchors or aliases (an alias "bomb" expands to gigabytes downstream).
+MAX_DEFINITION_BYTES = 1024 * 1024     # a form's schema alone may hold 256 KiB (forms/validate.py)
+MAX_DEFINITION_DEPTH = 64              # nested objects and lists; a form's schema alone 32 levels
+
+
+class UnreadableDefinition(ValueError):
+    """A definition file refused while reading it; the message says what is wrong and ends with the fix."""
+
+
+def _too_big() -> UnreadableDefinition:
+    return UnreadableDefinition(f"the file is larger than {MAX_DEFINITION_BYTES // 1024} KiB, the limit for "
+                                f"a definition; fix: split it, or move repeated parts into $defs")
+
+
+def _too_deep() -> UnreadableDefinition:
+    return UnreadableDefinition(f"the file nests deeper than {MAX_DEFINITION_DEPTH} levels; "
+                                f"fix: flatten the nested groups")
+
+
+class _DefinitionLoader(yaml.SafeLoader):
+    """Safe YAML without anchors, aliases or deep nesting, refused while composing (no object exists yet)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            raise UnreadableDefinition(f"line {line}: YAML anchors (&name) and aliases (*name) are not "
+                                       f"allowed in a definition; fix: write the repeated part out in full")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEFINITION_DEPTH:
+                raise _too_deep()
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """A workflow definition's YAML text, refused (UnreadableDefinition) when it is too big or too deep,
+    uses anchors or aliases, or is not YAML."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_DEFINITION_BYTES:
+        raise _too_big()
+    loader = _DefinitionLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UnreadableDefinition(f"not valid YAML ({where}{what[:200]}); fix: correct the syntax") from None
+    finally:
+        loader.dispose()
+
+
+def json_depth(text: str, limit: int) -> int:
+    """How deep JSON text nests, counted up to `limit + 1` without parsing it (strings skipped)."""
+    depth = deepest = 0
+    at = 0
+    while True:
+        found = _JSON_STRUCTURE.search(text, at)
+        if found is None:
+            return deepest
+        char, at = found.group(), found.end()
+        if char == '"':                      # skip the string: up to the next quote not escaped
+            while True:
+                end = text.find('"', at)
+                if end < 0:
+                    return deepest           # unterminated: json.loads says so
+                start = end
+                while start > at and text[start - 1] == "\\":
+                    start -= 1
+                at = end + 1
+                if (end - start) % 2 == 0:
+                    break
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+        else:
+            depth -= 1
+
+
+_JSON_STRUCTURE = re.compile(r'["\[\]{}]')
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(text: str) -> Any:
+    """A form definition's JSON text, refused (UnreadableDefinition) when it is too big or too deep, or is
+    not JSON (NaN and Infinity are not)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_DEFINITION_BYTES:
+        raise _too_big()
+    if json_depth(text, MAX_DEFINITION_DEPTH) > MAX_DEFINITION_DEPTH:
+        raise _too_deep()
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise UnreadableDefinition(f"not valid JSON ({str(exc)[:200]}); fix: correct the syntax") from None
+
+
+def _read_text(entry: Any) -> str:
+    """A file's UTF-8 text, read no further than the size limit (a FIFO or /dev/zero ends there too)."""
+    try:
+        with entry.open("rb") as handle:
+            raw = handle.read(MAX_DEFINITION_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableDefinition(f"cannot be read ({exc.strerror or exc}); "
+                                   f"fix: check the path and its permissions") from None
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise _too_big()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableDefinition("is not UTF-8 text; fix: save it as UTF-8") from None
+
+
+def read_definition(path: Path) -> Any:
+    """A definition file (.yaml/.yml a workflow, else JSON) read and parsed within the limits; raises
+    UnreadableDefinition saying what is wrong and the fix."""
+    text = _read_text(path)
+    return load_yaml(text) if path.suffix in (".yaml", ".yml") else load_json(text)
 
 
 @lru_cache(maxsize=None)
@@ -144,7 +274,10 @@ def load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[
             continue
         source = f"{folder}/{entry.name}"
         try:
-            definition = parse(entry.read_text("utf-8"))
+            definition = parse(_read_text(entry))
+        except UnreadableDefinition as exc:
+            problems.append(f"{source}: {exc}")
+            continue
         except (ValueError, yaml.YAMLError) as exc:
             problems.append(f"{source}: cannot be read ({str(exc).splitlines()[0]}); fix: correct the syntax")
             continue
@@ -165,15 +298,14 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
     A file in `extra` with the key of a shipped workflow replaces it (stored as a new version
     at start-up; running records keep theirs). Raises DefinitionError with every problem.
     """
-    found, problems = load_folder("counterflow.workflows", "workflows", ".yaml", yaml.safe_load,
-                                  check_workflow)
+    found, problems = load_folder("counterflow.workflows", "workflows", ".yaml", load_yaml, check_workflow)
     if extra:
         folder = Path(extra).expanduser()
         if not folder.is_dir():
             problems.append(f"{folder}: not a folder; "
                             f"fix: point COUNTERFLOW_WORKFLOWS_DIR at a folder of .yaml files")
         else:
-            added, more = load_folder(folder, str(folder), ".yaml", yaml.safe_load, check_workflow)
+            added, more = load_folder(folder, str(folder), ".yaml", load_yaml, check_workflow)
             found.update(added)
             problems.extend(more)
     for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]

@@ -17,7 +17,7 @@ from counterflow.forms.conditions import condition_problems, ui_condition_proble
 from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
                                         SENSITIVE_KINDS, FormValidator, _clip, pointer, valid_field_name)
 from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, Schema, declared_names, expand, item_schemas,
-                                      property_schemas, resolve_ref)
+                                      pattern_matcher, property_schemas, resolve_ref)
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +35,8 @@ _NEW_INSTANCE = {"properties", "patternProperties", "additionalProperties", "ite
                  "prefixItems", "contains", "unevaluatedProperties", "unevaluatedItems", "propertyNames",
                  "definitions", "$defs", "contentSchema"}
 NAME_FIX = "use 1 to 64 characters, not starting with $, without . or control characters"
+PATTERN_FIX = ("write it without look-around ((?=, (?!, (?<=, (?<!) and back-references (\\1): patterns "
+               "run on a linear-time engine; check its brackets and escapes")
 
 
 def _subschemas(node: dict[str, Any]) -> Iterator[tuple[str, list[str | int], Any]]:
@@ -117,7 +119,21 @@ def _node_problems(node: dict[str, Any], where: list[str | int], scope: Any,
             yield (pointer([*where, key]), f"reference {_clip(ref)!r} points nowhere",
                    "point it at a schema in this file")
     yield from _required_names(node, where)
+    yield from _pattern_problems(node, where)
     yield from _extension_problems(node, where, root)
+
+
+def _pattern_problems(node: dict[str, Any], where: list[str | int]) -> Iterator[tuple[str, str, str]]:
+    """Patterns the validator's regex engine cannot run (forms/walker.py PATTERN_OPTIONS), refused here."""
+    found: list[tuple[list[str | int], str]] = []
+    if isinstance(node.get("pattern"), str):
+        found.append(([*where, "pattern"], node["pattern"]))
+    if isinstance(node.get("patternProperties"), dict):
+        found += [([*where, "patternProperties", p], p) for p in node["patternProperties"]]
+    for place, pattern in found:
+        if pattern_matcher(pattern) is None:
+            yield pointer(place), f"pattern {_clip(pattern)!r} is not a regular expression the validator " \
+                "can run", PATTERN_FIX
 
 
 def _required_names(node: dict[str, Any], where: list[str | int]) -> Iterator[tuple[str, str, str]]:
@@ -311,7 +327,8 @@ def shipped_forms(workflows: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         return (check_form_definition(definition, source) or
                 definitions.check_processes(definition, processes, source))
 
-    found, problems = definitions.load_folder("counterflow.schemas", "schemas", ".json", json.loads, check)
+    found, problems = definitions.load_folder("counterflow.schemas", "schemas", ".json",
+                                              definitions.load_json, check)
     if problems:
         raise DefinitionError(problems)
     return found

@@ -13,9 +13,9 @@ from counterflow.core.errors import DefinitionError
 from counterflow.core.i18n import message, normalize, text
 from counterflow.forms.conditions import holds
 # the walk's names, kept importable from here for the definition checks and older callers
-from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, Field, Schema, Shape, Structure,  # noqa: F401
-                                      child_schemas, declared_names, expand, fields, item_schemas,
-                                      json_type, property_schemas, resolve_ref, type_ok)
+from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, PATTERN_OPTIONS, Field, Schema, Shape,  # noqa: F401
+                                      Structure, child_schemas, declared_names, expand, fields,
+                                      item_schemas, json_type, property_schemas, resolve_ref, type_ok)
 
 DRAFT7_URIS = ("http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema")
 DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
@@ -136,7 +136,8 @@ def _clip(value: Any, limit: int = 40) -> str:
 
 
 class FormValidator:
-    """Compiled once per form version (jsonschema-rs, formats ON, draft from $schema)."""
+    """Compiled once per form version (jsonschema-rs, formats ON, draft from $schema, the linear-time
+    regex engine for `pattern` and `patternProperties`)."""
 
     def __init__(self, schema: dict[str, Any], ui_schema: dict[str, Any] | None = None) -> None:
         declared = schema.get("$schema")
@@ -146,7 +147,8 @@ class FormValidator:
         cls = jsonschema_rs.Draft7Validator if declared in DRAFT7_URIS else jsonschema_rs.Draft202012Validator
         self.schema = schema
         try:
-            self._validator = cls(schema, validate_formats=True, formats=FORMATS, offline=True)
+            self._validator = cls(schema, validate_formats=True, formats=FORMATS, offline=True,
+                                  pattern_options=PATTERN_OPTIONS)  # linear time: no ReDoS
         except (ValueError, jsonschema_rs.ReferencingError) as error:
             first = _clip(str(error).splitlines()[0], 160)
             raise DefinitionError([f"schema: the schema does not compile: {first}; "

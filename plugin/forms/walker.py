@@ -15,16 +15,22 @@ once per form version.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import unquote
+
+import jsonschema_rs
 
 from counterflow.core import pointer as jp
 
 Schema = Any  # a JSON Schema node: a dict, or a boolean schema
 
 MAX_SCHEMA_DEPTH = 32
+# The one regex engine for `pattern`, `patternProperties` and names: jsonschema-rs with the Rust `regex`
+# crate, which matches in linear time (no backtracking, so no ReDoS); it refuses look-around and
+# back-references, and the definition checks refuse such a pattern when the form is defined.
+PATTERN_OPTIONS = jsonschema_rs.RegexOptions()
 
 # Keywords whose subschemas apply to the same instance (they may declare its properties).
 _SAME_INSTANCE_LISTS = ("allOf", "anyOf", "oneOf")
@@ -107,11 +113,21 @@ def _expand(schema: Schema, root: Schema, *, conditional: bool) -> list[dict[str
     return found
 
 
-def _pattern_matches(pattern: str, name: str) -> bool:
+@lru_cache(maxsize=1024)
+def pattern_matcher(pattern: str) -> Any:
+    """A tiny validator that fails exactly when a key matches `pattern` as `patternProperties` does in
+    the form's validator (same library, same engine); None when that engine cannot compile it."""
     try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return True
+        return jsonschema_rs.validator_for({"patternProperties": {pattern: False}},
+                                           pattern_options=PATTERN_OPTIONS)
+    except (ValueError, jsonschema_rs.ReferencingError):
+        return None
+
+
+def _pattern_matches(pattern: str, name: str) -> bool:
+    matcher = pattern_matcher(pattern)
+    # a pattern the engine refuses never reaches an approved form (forms/check.py); the key is left to it
+    return True if matcher is None else not matcher.is_valid({name: None})
 
 
 def declared_names(nodes: list[dict[str, Any]]) -> list[str]:
