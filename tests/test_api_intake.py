@@ -249,7 +249,8 @@ def test_the_destruction_approver_may_not_also_witness(staff: Any) -> None:
     record = staff.get(f"/api/v1/records/{record['id']}", "both_roles").get_json()
     record = _fire(staff, record, "approve", "both_roles", opinion="同意").get_json()
     r = _fire(staff, record, "execute", "both_roles", opinion="监销")
-    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["code"] == "not_approver"
+    # destroy.yaml: execute is `separate_from: [destruction_approver]` (was the guard not_approver)
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["code"] == "separation_of_duties"
 
 
 def test_reviewer_who_took_it_in_may_not_approve(staff: Any) -> None:
@@ -259,10 +260,12 @@ def test_reviewer_who_took_it_in_may_not_approve(staff: Any) -> None:
     record = _fire(staff, record, "accept", "both").get_json()
     users = staff.get("/api/v1/users", "admin").get_json()["items"]
     both = next(u["id"] for u in users if u["username"] == "both")
-    record = _fire(staff, record, "assign", "head", assignee=both).get_json()
-    record = _fire(staff, record, "acknowledge", "both").get_json()
-    r = _fire(staff, record, "approve", "both", opinion="ok")
-    assert r.status_code == 422 and "not_submitter" in {d["code"] for d in r.get_json()["error"]["details"]}
+    # review.yaml refuses the assignment itself now (assignee_separate_from: [creator, acceptor, ...]),
+    # naming both parts "both" played, rather than letting the record reach a reviewer who may not decide
+    r = _fire(staff, record, "assign", "head", assignee=both)
+    assert r.status_code == 422
+    details = r.get_json()["error"]["details"]
+    assert [(d["path"], d["code"]) for d in details] == [("/assignee", "separation_of_duties")] * 2
 
 
 def test_other_departments_cannot_see_the_record(staff: Any) -> None:

@@ -91,7 +91,8 @@ def test_guards_report_every_reason_at_once() -> None:
     details = caught.value.details
     assert isinstance(details, list)
     codes = [d["code"] for d in details]
-    assert codes == ["required", "is_assignee", "not_submitter"]     # opinion, assignee, four-eyes
+    # opinion, assignee, four-eyes (the creator may not review: separate_from, whatever roles they hold)
+    assert codes == ["required", "is_assignee", "separation_of_duties"]
 
 
 def test_intake_accept_lists_every_missing_item_from_the_completeness_check() -> None:
@@ -118,7 +119,7 @@ def test_options_say_what_is_blocked_and_why() -> None:
     options = Workflow(SHIPPED["form_approval"]).options("pending_review",
                                                          ctx({"dept_head"}, {"author": "u1"}))
     review = next(o for o in options if o["trigger"] == "review")
-    assert review["allowed"] is False and review["reasons"][0]["code"] == "not_author"
+    assert review["allowed"] is False and review["reasons"][0]["code"] == "separation_of_duties"
     reject = next(o for o in options if o["trigger"] == "reject")
     assert reject["requires"] == ["opinion"]
 
