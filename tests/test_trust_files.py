@@ -277,3 +277,24 @@ def test_check_names_the_place_and_fix_of_a_pattern_it_cannot_run(folder: Path) 
     assert "lookahead.json: /schema/properties/extra/patternProperties/^(?=x): pattern" in result.stderr
     assert "fix: write it without look-around" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- both items through the definition check itself: a definition posted, not read from a file ----------
+
+def test_the_definition_check_refuses_a_deep_definition_instead_of_failing() -> None:
+    """The meta-schema check recursed: a ui_schema 400 levels deep raised ValueError, not a problem."""
+    form = _form()
+    form["ui_schema"] = {"extra": json.loads("[" * 400 + "]" * 400)}
+    assert check_form_definition(form, "deep.json") == [
+        "deep.json: /: the definition nests deeper than 64 levels; fix: flatten the nested groups"]
+
+
+def test_the_api_refuses_a_pattern_it_cannot_run_naming_the_place(api: Any) -> None:
+    lookahead = _form()
+    lookahead["schema"]["properties"]["extra"] = {"type": "object",
+                                                  "patternProperties": {"^(?!admin)": {"type": "string"}}}
+    r = api.post("/api/v1/forms", "admin", json=lookahead)
+    assert r.status_code == 422, r.get_data(as_text=True)[:500]
+    details = r.get_json()["error"]["details"]
+    assert [d["path"] for d in details] == ["/schema/properties/extra/patternProperties/^(?!admin)"], details
+    assert "fix: write it without look-around" in details[0]["message"]

@@ -69,13 +69,14 @@ def _walk_schema(node: Any, place: list[str | int],
         stack.extend(reversed(children))
 
 
-def _depth(value: Any) -> int:
+def _depth(value: Any, limit: int = MAX_SCHEMA_DEPTH) -> int:
+    """How deep objects and lists nest, counted up to `limit + 1` (no recursion)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         current, level = stack.pop()
         if isinstance(current, (dict, list)):
             deepest = max(deepest, level)
-            if level <= MAX_SCHEMA_DEPTH + 1:
+            if level <= limit + 1:
                 stack.extend((c, level + 1)
                              for c in (current.values() if isinstance(current, dict) else current))
     return deepest
@@ -307,6 +308,10 @@ def check_form_definition(definition: Any, source: str) -> list[str]:
         return [f"{source}: /: a form definition must be a JSON object; "
                 f"fix: write {{\"key\": ..., \"title\": ..., "
                 "\"schema\": ..., \"settings\": ...}"]
+    if _depth(definition, definitions.MAX_DEFINITION_DEPTH) > definitions.MAX_DEFINITION_DEPTH:
+        # as a definition file would be (core/definitions.py); the meta-schema check recurses
+        return [f"{source}: /: the definition nests deeper than {definitions.MAX_DEFINITION_DEPTH} levels; "
+                f"fix: flatten the nested groups"]
     problems = list(_meta_problems(definition))
     schema = definition.get("schema")
     if isinstance(schema, dict):
