@@ -261,8 +261,11 @@ def main() -> None:
         base, server = serve(app)
         api = Api(base)
         api.login("admin", ADMIN_PASSWORD)
-        api.post("/api/v1/users", 201, json={"username": "clerk", "password": PASSWORD, "name": "Clerk",
-                                             "roles": ["clerk"], "department": "counter-1"})
+        api.post("/api/v1/users", 201, json={"username": "clerk", "password": "Initial-Pass-2026",
+                                             "name": "Clerk", "roles": ["clerk"], "department": "counter-1"})
+        api.login("clerk", "Initial-Pass-2026")           # an initial password: changed before any work
+        api.post("/api/v1/me/password", 200, json={"current_password": "Initial-Pass-2026",
+                                                   "new_password": PASSWORD})
         api.login("clerk", PASSWORD)
         raw_client: MongoClient[Any] = MongoClient(uri, tz_aware=True)
         db = raw_client[DB_NAME]

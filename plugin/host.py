@@ -1,6 +1,7 @@
 """The standalone host: a Flask app with counterflow at `/`, its own login and sessions."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -68,6 +69,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, bootstrap: bool = Tru
                       SESSION_COOKIE_NAME="counterflow_session")
     app.session_interface = SessionInterface()
     Counterflow(app)
+    # Flask refuses a session cookie signed longer ago than this (31 days by default); the page
+    # sessions also end COUNTERFLOW_SESSION_HOURS after sign-in and at sign-out (service.identity)
+    hours = app.extensions["counterflow"].settings.session_hours
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=hours)
     if bootstrap:
         app.extensions["counterflow"].bootstrap()
 

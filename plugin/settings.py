@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "TIMEZONE": "Asia/Shanghai",
     "STATUS_RATE_LIMIT": 30,        # lookups per minute per client address
     "LOGIN_RATE_LIMIT": 10,         # failed logins per minute per user name
+    "LOGIN_ADDRESS_LIMIT": 30,      # failed logins per minute per client address, whatever the names
+    "PASSWORD_HASH_CONCURRENCY": 2,  # argon2 hashes at once; a sign-in finding none free gets 429
+    "SESSION_HOURS": 10,            # a page session ends this long after sign-in (and at logout)
     "PUBLIC_BASE_URL": None,        # for receipt status URLs; default: the request's host URL
     "LOAD_SHIPPED": True,
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
@@ -61,6 +64,9 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     status_rate_limit: int = 30
     login_rate_limit: int = 10
+    login_address_limit: int = 30
+    password_hash_concurrency: int = 2
+    session_hours: int = 10
     public_base_url: str | None = None
     load_shipped: bool = True
     calendar_overrides: Mapping[int, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from counterflow.store.embedded import EmbeddedServer
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
+INITIAL_PASSWORD = "Initial-Pass-2026"     # what an admin gives a new user; they change it to PASSWORD
 SHARED = Path(os.environ.get("COUNTERFLOW_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
 
@@ -120,10 +121,16 @@ class Api:
         return self.call("PATCH", path, who, **kw)
 
     def add_user(self, username: str, roles: list[str], department: str = "counter-1") -> dict[str, Any]:
-        r = self.post("/api/v1/users", "admin", json={"username": username, "password": PASSWORD,
+        """A new user, created by admin with an initial password that the user then changes to PASSWORD
+        (until then only the password change is allowed), signed in."""
+        r = self.post("/api/v1/users", "admin", json={"username": username, "password": INITIAL_PASSWORD,
                                                       "name": username.title(), "roles": roles,
                                                       "department": department})
         assert r.status_code == 201, r.get_json()
+        self.login(username, INITIAL_PASSWORD)
+        changed = self.post("/api/v1/me/password", username,
+                            json={"current_password": INITIAL_PASSWORD, "new_password": PASSWORD})
+        assert changed.status_code == 200, changed.get_json()
         self.login(username)
         return r.get_json()
 

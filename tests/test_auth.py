@@ -296,18 +296,21 @@ def test_passwords_never_leave_the_server(staff: Api, app: Any) -> None:
 
 
 def test_changing_ones_own_password_ends_older_tokens(staff: Api) -> None:
-    me = staff.get("/api/v1/me", "clerk").get_json()
+    # a user of its own: the staff fixture's users have changed their initial passwords already
+    assert new_user(staff).status_code == 201
+    staff.login("newbie")
+    me = staff.get("/api/v1/me", "newbie").get_json()
     assert me["must_change_password"] is True                    # created by an admin: an initial password
-    old_token = staff.tokens["clerk"]
-    r = staff.post("/api/v1/me/password", "clerk", json={"current_password": "wrong", "new_password": "123"})
+    old_token = staff.tokens["newbie"]
+    r = staff.post("/api/v1/me/password", "newbie", json={"current_password": "wrong", "new_password": "123"})
     assert r.status_code == 422
     assert {d["path"] for d in r.get_json()["error"]["details"]} == {"/current_password", "/new_password"}
-    r = staff.post("/api/v1/me/password", "clerk", json={"current_password": PASSWORD,
-                                                         "new_password": "Brand-New-Pass-2027"})
+    r = staff.post("/api/v1/me/password", "newbie", json={"current_password": PASSWORD,
+                                                          "new_password": "Brand-New-Pass-2027"})
     assert r.status_code == 200
-    assert staff.get("/api/v1/me", "clerk").status_code == 401     # the old token is void
-    staff.login("clerk", "Brand-New-Pass-2027")
-    assert staff.get("/api/v1/me", "clerk").get_json()["must_change_password"] is False
+    assert staff.get("/api/v1/me", "newbie").status_code == 401     # the old token is void
+    staff.login("newbie", "Brand-New-Pass-2027")
+    assert staff.get("/api/v1/me", "newbie").get_json()["must_change_password"] is False
     assert staff.client.post("/api/v1/auth/token",
-                             json={"username": "clerk", "password": PASSWORD}).status_code == 401
-    assert old_token != staff.tokens["clerk"]
+                             json={"username": "newbie", "password": PASSWORD}).status_code == 401
+    assert old_token != staff.tokens["newbie"]

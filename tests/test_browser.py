@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, PASSWORD
+from conftest import ADMIN_PASSWORD, INITIAL_PASSWORD, PASSWORD
 from forms import PERMIT, publish
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -86,10 +86,15 @@ class LiveApi:
         self.tokens[username] = r.json()["token"]
 
     def add_user(self, username: str, roles: list[str], department: str = "counter-1") -> None:
-        r = self.post("/api/v1/users", "admin", json={"username": username, "password": PASSWORD,
+        """As conftest's Api.add_user: created with an initial password, changed to PASSWORD, signed in."""
+        r = self.post("/api/v1/users", "admin", json={"username": username, "password": INITIAL_PASSWORD,
                                                       "name": username.title(), "roles": roles,
                                                       "department": department})
         assert r.status_code == 201, r.text
+        self.login(username, INITIAL_PASSWORD)
+        r = self.post("/api/v1/me/password", username,
+                      json={"current_password": INITIAL_PASSWORD, "new_password": PASSWORD})
+        assert r.status_code == 200, r.text
         self.login(username)
 
 

@@ -21,6 +21,7 @@ from counterflow.store.embedded import PID_FILE, PORT_FILE
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
+INITIAL_PASSWORD = "Initial-Pass-2026"     # an admin's password for a new user, changed before any work
 GENERATED = re.compile(r"created user 'admin' with password (\S+)")
 
 
@@ -95,6 +96,13 @@ class Served:
                           timeout=10)
         assert r.status_code == 200, r.text
         return str(r.json()["token"])
+
+    def first_token(self, username: str, initial: str) -> str:
+        """A new user's token after changing its initial password to PASSWORD, as it must first."""
+        r = self.call("POST", "/api/v1/me/password", self.token(username, initial),
+                      json={"current_password": initial, "new_password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return self.token(username, PASSWORD)
 
     def call(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
         return requests.request(method, self.base + path, headers={"Authorization": f"Bearer {token}"},
@@ -180,11 +188,11 @@ def test_serve_outside_the_repo_keeps_records_across_a_restart(serve: Any, outsi
     first = serve()
     assert not (outside / "counterflow-data").exists()
     admin = first.token("admin", ADMIN_PASSWORD)
-    r = first.call("POST", "/api/v1/users", admin, json={"username": "clerk", "password": PASSWORD,
+    r = first.call("POST", "/api/v1/users", admin, json={"username": "clerk", "password": INITIAL_PASSWORD,
                                                          "name": "Clerk", "roles": ["clerk"],
                                                          "department": "counter-1"})
     assert r.status_code == 201, r.text
-    clerk = first.token("clerk", PASSWORD)
+    clerk = first.first_token("clerk", INITIAL_PASSWORD)
     r = first.call("POST", "/api/v1/records", clerk,
                    json={"form": "account-change",
                          "data": {"applicant_name": "王小明", "phone": "13800138000"}})
@@ -229,11 +237,11 @@ def test_users_add_joins_the_running_server_and_the_user_can_log_in(serve: Any, 
     served = serve()
     result = run("users", "add", "clerk2", "--role", "clerk", "--name", "Second Clerk",
                  "--department", "counter-1", "--data-dir", str(served.data_dir),
-                 cwd=outside, env=_env(COUNTERFLOW_NEW_PASSWORD=PASSWORD))
+                 cwd=outside, env=_env(COUNTERFLOW_NEW_PASSWORD=INITIAL_PASSWORD))
     assert result.returncode == 0, result.stderr
     assert "added clerk2 (clerk)" in result.stdout
     assert served.process.poll() is None and int((served.data_dir / PID_FILE).read_text()) == served.store_pid
-    token = served.token("clerk2", PASSWORD)
+    token = served.first_token("clerk2", INITIAL_PASSWORD)
     r = served.call("GET", "/api/v1/forms", token)
     assert r.status_code == 200, r.text
 

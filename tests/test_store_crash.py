@@ -23,6 +23,7 @@ from counterflow.store.embedded import PID_FILE, PORT_FILE
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
+RENEWED = "Quiet-harbour-lantern-7431"           # after the initial password
 TIMEOUT_MS = 1000                   # COUNTERFLOW_STORE_TIMEOUT_MS of the host under test
 SLOWEST = 6.0                       # no request may take longer than this, outage or not
 THREADS = 3
@@ -231,7 +232,12 @@ def test_a_killed_store_gives_503s_then_the_host_recovers_with_no_acknowledged_r
                       json={"username": "clerk", "password": PASSWORD, "name": "Clerk", "roles": ["clerk"],
                             "department": "counter-1"})
     assert r.status_code == 201, r.text
-    clerk = host.token("clerk", PASSWORD)
+    # an initial password: changed before any other work
+    r = requests.post(host.base + "/api/v1/me/password", timeout=10,
+                      headers={"Authorization": f"Bearer {host.token('clerk', PASSWORD)}"},
+                      json={"current_password": PASSWORD, "new_password": RENEWED})
+    assert r.status_code == 200, r.text
+    clerk = host.token("clerk", RENEWED)
     store_port = int((host.data_dir / PORT_FILE).read_text())
     load = Load(host, clerk)
     load.start()

@@ -33,7 +33,7 @@ class ServiceBase:
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
         self.tokens = Tokens(secret, settings.token_ttl_seconds)
-        self.passwords = Passwords(settings.password_profile)
+        self.passwords = Passwords(settings.password_profile, settings.password_hash_concurrency)
         keys: list[str | bytes] = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
         self.sealer = Sealer(keys or [derive_key(secret)])
         self.users = UserCache(store.user, settings.user_cache_seconds)

@@ -159,6 +159,10 @@ class Store:
                               {"$set": {"password_hash": password_hash, "must_change_password": False},
                                "$inc": {"token_epoch": 1}})
 
+    def end_sessions(self, user_id: str) -> None:
+        """Sign-out: every page session of the user that began before now is void (the session epoch)."""
+        self.users.update_one({"_id": user_id}, {"$inc": {"session_epoch": 1}})
+
     def list_users(self) -> list[Doc]:
         return list(self.users.find({}, {"password_hash": 0}).sort([("username", 1)]))
 

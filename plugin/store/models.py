@@ -24,6 +24,7 @@ class User(_Base):
     department = StringField(default="")
     active = BooleanField(default=True)
     token_epoch = IntField(default=0)
+    session_epoch = IntField(default=0)         # raised at sign-out: every page session ends
     must_change_password = BooleanField(default=False)
     created_at = StringField()
     meta = {"collection": "users", "indexes": [{"fields": ["username"], "unique": True}]}

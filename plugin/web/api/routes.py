@@ -41,20 +41,25 @@ def portal_identity() -> Any:
     return g.cf_portal_actor
 
 
-def actor() -> Any:
-    """The caller: the portal's identity_loader, else a bearer token. One check per request."""
-    if "cf_actor" in g:
-        return g.cf_actor
+def actor(initial_ok: bool = False) -> Any:
+    """The caller: the portal's identity_loader, else a bearer token. One check per request.
+
+    A built-in account on its initial password gets 403 `password_change_required` unless the
+    route passes `initial_ok` (reading /me, changing the password). Portal users are never held.
+    """
     state = ext()
-    found = portal_identity()
-    if found is None and not state.identity_loader:
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer " and len(header) < 4096:
-            found = state.service.actor_for_token(header[7:].strip(), lang())
-    if found is None:
-        raise Unauthorized({"zh-CN": "请先登录", "en": "Please sign in first"}[lang()], code="unauthorized")
-    g.cf_actor = found
-    return found
+    if "cf_actor" not in g:
+        found, builtin = portal_identity(), False
+        if found is None and not state.identity_loader:
+            header = request.headers.get("Authorization", "")
+            if header[:7].lower() == "bearer " and len(header) < 4096:
+                found, builtin = state.service.actor_for_token(header[7:].strip(), lang()), True
+        if found is None:
+            raise Unauthorized({"zh-CN": "请先登录", "en": "Please sign in first"}[lang()], code="unauthorized")
+        g.cf_actor, g.cf_builtin = found, builtin
+    if g.get("cf_builtin") and not initial_ok:
+        state.service.require_own_password(g.cf_actor, lang())
+    return g.cf_actor
 
 
 def body(schema: s.Schema) -> dict[str, Any]:
@@ -151,7 +156,8 @@ def healthz() -> tuple[Response, int]:
 @bp.post("/api/v1/auth/token", merge_slashes=False)
 def token() -> tuple[Response, int]:
     payload = body(schema(s.TokenRequest))
-    issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang())
+    issued, expires, _ = ext().service.login(payload["username"], payload["password"], lang(),
+                                             request.remote_addr or "-")
     return out(schema(s.TokenResponse), {"token": issued, "expires_at": stamp(expires)})
 
 
@@ -168,7 +174,7 @@ def list_users() -> tuple[Response, int]:
 
 @bp.get("/api/v1/me", merge_slashes=False)
 def me() -> tuple[Response, int]:
-    who = actor()
+    who = actor(initial_ok=True)                   # so a client can tell it must change the password
     return jsonify({"id": who.id, "username": who.username, "name": who.name, "roles": sorted(who.roles),
                     "department": who.department,
                     "must_change_password": ext().service.user_state(who)["must_change_password"]}), 200
@@ -176,7 +182,7 @@ def me() -> tuple[Response, int]:
 
 @bp.post("/api/v1/me/password", merge_slashes=False)
 def change_password() -> tuple[Response, int]:
-    who = actor()
+    who = actor(initial_ok=True)
     payload = body(schema(s.PasswordChange))
     ext().service.change_password(who, payload["current_password"], payload["new_password"], lang())
     return jsonify({"changed": True}), 200

@@ -13,29 +13,37 @@ from counterflow.web.pages.common import actor, bp, ext, lang, problems_of, safe
 def login() -> Any:
     if ext().identity_loader:
         abort(404)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             _, _, user = ext().service.login(request.form.get("username", ""),
-                                             request.form.get("password", ""), lang())
+                                             request.form.get("password", ""), lang(),
+                                             request.remote_addr or "-")
         except CounterflowError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
         else:
             chosen = session.get("cf_lang")
             session.clear()
-            session["cf_uid"] = user["_id"]
-            session["cf_epoch"] = user.get("token_epoch", 0)
+            session.update(ext().service.session_for(user))
             if chosen:
                 session["cf_lang"] = chosen
+            if user.get("must_change_password"):
+                return redirect(url_for("counterflow_pages.account_password"))
             return redirect(safe_next(request.form.get("next")))
     return render_template("counterflow/login.html", error=error, next=request.values.get("next", "")), \
-        401 if error else 200
+        status if error else 200
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("cf_uid", None)
-    session.pop("cf_epoch", None)
+    """Ends every page session of this user on the server (not only this cookie), then this one."""
+    who = actor(required=False, initial_ok=True)
+    if who is not None and not ext().identity_loader:
+        ext().service.end_sessions(who.id)
+    chosen = session.get("cf_lang")
+    session.clear()
+    if chosen:
+        session["cf_lang"] = chosen
     return redirect(url_for("counterflow_pages.login"))
 
 
@@ -43,7 +51,7 @@ def logout() -> Any:
 def account_password() -> Any:
     if ext().identity_loader:
         abort(404)
-    who = actor()
+    who = actor(initial_ok=True)
     problems: list[Any] = []
     if request.method == "POST":
         try:

@@ -37,18 +37,24 @@ def t(key: str, **params: Any) -> str:
     return value.format(**params) if params else value
 
 
-def actor(required: bool = True) -> Any:
-    """The signed-in user: the portal's identity_loader, else the session of the built-in login."""
-    if "cf_actor" in g:
-        return g.cf_actor
+def actor(required: bool = True, initial_ok: bool = False) -> Any:
+    """The signed-in user: the portal's identity_loader, else the session of the built-in login.
+
+    A built-in account on its initial password is refused (and sent to change it) unless the
+    view passes `initial_ok`: only the password page does. A portal's users are never held.
+    """
     state = ext()
-    found = state.identity_from_portal()
-    if found is None and not state.identity_loader and session.get("cf_uid"):
-        found = state.service.actor_for_user_id(session["cf_uid"], session.get("cf_epoch", 0))
-    if found is None and required:
+    if "cf_actor" not in g:
+        found, builtin = state.identity_from_portal(), False
+        if found is None and not state.identity_loader and session.get("cf_uid"):
+            found = state.service.actor_for_session(session)
+            builtin = found is not None
+        g.cf_actor, g.cf_builtin = found, builtin
+    if g.cf_actor is None and required:
         raise Unauthorized(t("sign_in_first"), code="unauthorized")
-    g.cf_actor = found
-    return found
+    if required and g.get("cf_builtin") and not initial_ok:
+        state.service.require_own_password(g.cf_actor, lang())
+    return g.cf_actor
 
 
 def _shown_actor() -> Any:
@@ -104,6 +110,8 @@ def _lang_url(code: str) -> str:
 
 
 def error_page(exc: CounterflowError) -> Any:
+    if exc.code == "password_change_required":
+        return redirect(url_for("counterflow_pages.account_password"), 303)
     if exc.status == 401 and not ext().identity_loader and request.method == "GET":
         return redirect(url_for("counterflow_pages.login", next=request.full_path.rstrip("?")))
     return render_template("counterflow/error.html", error=exc), exc.status
