@@ -73,6 +73,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, bootstrap: bool = Tru
     # sessions also end COUNTERFLOW_SESSION_HOURS after sign-in and at sign-out (service.identity)
     hours = app.extensions["counterflow"].settings.session_hours
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=hours)
+    trusted = app.extensions["counterflow"].settings.trusted_hosts
+    if trusted and app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = list(trusted)        # Flask refuses any other Host on every route
     if bootstrap:
         app.extensions["counterflow"].bootstrap()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -29,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_CONCURRENCY": 2,  # argon2 hashes at once; a sign-in finding none free gets 429
     "SESSION_HOURS": 10,            # a page session ends this long after sign-in (and at logout)
     "PUBLIC_BASE_URL": None,        # for receipt status URLs; default: the request's host URL
+    "TRUSTED_HOSTS": None,          # Host names the status URL may use; None: local names only,
+                                    # unless PUBLIC_BASE_URL is set (then the Host is never used)
+    "FRAME_ANCESTORS": (),          # portal origins that may frame the pages, besides 'self'
     "LOAD_SHIPPED": True,
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
     "USER_CACHE_SECONDS": 30,
@@ -68,6 +72,8 @@ class Settings:
     password_hash_concurrency: int = 2
     session_hours: int = 10
     public_base_url: str | None = None
+    trusted_hosts: tuple[str, ...] | None = None
+    frame_ancestors: tuple[str, ...] = ()
     load_shipped: bool = True
     calendar_overrides: Mapping[int, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     user_cache_seconds: int = 30
@@ -217,6 +223,41 @@ def _base_url(raw: Any, default: Any) -> str | None:
     return value
 
 
+def _listed(raw: Any, default: Any) -> tuple[str, ...] | None:
+    """A list of words: a JSON list, or text separated by commas or spaces; None or empty: the default."""
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, str):
+        raw = raw.replace(",", " ").split()
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(v, str) for v in raw):
+        raise ValueError(f"must be a list of text, got {raw!r}; "
+                         "fix: give a JSON list or comma-separated text")
+    return tuple(v.strip() for v in raw if v.strip())
+
+
+_HOST = re.compile(r"^\.?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])$")
+_ORIGIN = re.compile(r"^(https?://)?(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:(\d{1,5}|\*))?$")
+
+
+def _hosts(raw: Any, default: Any) -> tuple[str, ...] | None:
+    value = _listed(raw, default)
+    for host in value or ():
+        if not _HOST.match(host.lower()):
+            raise ValueError(f"{host!r} is not a host name; fix: list names as the Host header carries them, "
+                             "without scheme, port or path (counter.example.gov, or .example.gov for its "
+                             "subdomains)")
+    return tuple(h.lower() for h in value) if value else default
+
+
+def _origins(raw: Any, default: Any) -> tuple[str, ...]:
+    value = _listed(raw, default) or ()
+    for origin in value:
+        if not _ORIGIN.match(origin.lower()):
+            raise ValueError(f"{origin!r} is not an origin; fix: list each portal as https://HOST[:PORT] "
+                             "(https://*.example.gov for its subdomains), without path")
+    return tuple(value)
+
+
 def _profile(raw: Any, default: Any) -> str:
     from counterflow.security.passwords import PROFILES
 
@@ -303,7 +344,8 @@ def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
 
 READERS: dict[str, Callable[[Any, Any], Any]] = {
     "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
-    "PUBLIC_BASE_URL": _base_url, "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys,
+    "PUBLIC_BASE_URL": _base_url, "TRUSTED_HOSTS": _hosts, "FRAME_ANCESTORS": _origins,
+    "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys,
     "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }

@@ -8,6 +8,7 @@ from counterflow.core.roles import RECORD_WIDE_ROLES, STAFF
 
 # the fields that make an object someone's: its department, who created it, who it is assigned to
 RECORD_FIELDS = {"department": "department", "creator": "created_by", "assignee": "assignee"}
+# an upload no record holds yet: its uploader's department and the uploader
 ATTACHMENT_FIELDS = {"department": "department", "creator": "uploaded_by"}
 
 
@@ -35,3 +36,16 @@ def can_see(actor: Actor, obj: Mapping[str, Any], fields: Mapping[str, str] = RE
     if sees_everything(actor):
         return True
     return any(all(obj.get(k) == v for k, v in clause.items()) for clause in clauses(actor, fields))
+
+
+def can_read_attachment(actor: Actor, meta: Mapping[str, Any], holders: list[Mapping[str, Any]]) -> bool:
+    """An attachment follows the records that hold it (`holders`, the records named in its metadata that
+    exist): whoever may see one of them may read it, and so may its uploader. One that no record holds yet
+    is read under the records' rule applied to the upload (its uploader and the uploader's department)."""
+    if not actor.roles & STAFF:
+        return False
+    if sees_everything(actor) or meta.get("uploaded_by") == actor.id:
+        return True
+    if holders:
+        return any(can_see(actor, record) for record in holders)
+    return can_see(actor, meta, ATTACHMENT_FIELDS)

@@ -17,6 +17,8 @@ from counterflow.forms.render import EXTRA_KEY, choices, encode_value, input_nam
 from counterflow.forms.walker import properties, resolve, schema_type
 
 DATA_URL_LIMIT = 2 * 1024 * 1024
+MAX_DEPTH = 100                 # MongoDB refuses documents nested deeper than 100 (the REST API's limit too)
+INT64 = 2 ** 63                 # nor does it hold an integer beyond 64 bits
 TRUE_WORDS = ("on", "true", "1", "yes")
 FALSE_WORDS = ("off", "false", "0", "no")
 
@@ -26,11 +28,14 @@ MESSAGES = {
     "json": {"zh-CN": "不是有效的 JSON：{error}", "en": "Not valid JSON: {error}"},
     "json_object": {"zh-CN": "须为 JSON 对象", "en": "Must be a JSON object"},
     "upload_unavailable": {"zh-CN": "此处不能上传文件", "en": "Files cannot be uploaded here"},
+    "too_large_number": {"zh-CN": "数值超出可保存的范围", "en": "The number is too large to store"},
+    "too_deep": {"zh-CN": f"嵌套超过 {MAX_DEPTH} 层，无法保存", "en": f"Nested deeper than {MAX_DEPTH} levels; "
+                 "it cannot be stored"},
 }
 
 _MISSING = object()
 _INTEGER = re.compile(r"^[+-]?\d+$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")   # one way to match: linear time
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
@@ -193,7 +198,11 @@ def _scalar(schema: dict, values: list[str], pointer: str, post: _Post) -> Any:
         word = raw.strip().lower()
         return True if word in TRUE_WORDS else False if word in FALSE_WORDS else raw
     if typ in ("integer", "number"):
-        return _number(raw)
+        number = _number(raw)
+        if number is _TOO_LARGE or _unstorable(number, 0):
+            post.problem(pointer, "too_large_number")
+            return raw
+        return number
     if schema.get("format") == "date-time" and _LOCAL_DATETIME.match(raw):
         return _with_offset(raw, post.tz)
     if pairs and not isinstance(pairs[0][0], str):
@@ -216,7 +225,10 @@ def _number(raw: str) -> Any:
     """A number from what was typed (full-width digits too); the text itself when it is none."""
     text = unicodedata.normalize("NFKC", raw).strip()
     if _INTEGER.match(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:          # more digits than Python converts (4300): far beyond what is stored
+            return _TOO_LARGE
     if _NUMBER.match(text):
         number = float(text)
         if math.isfinite(number):
@@ -227,9 +239,10 @@ def _number(raw: str) -> Any:
 
 def _maybe_json(raw: str) -> Any:
     try:
-        return json.loads(raw)
-    except ValueError:
+        value = _loads(raw)
+    except (ValueError, RecursionError):
         return raw
+    return raw if _unstorable(value, 0) else value
 
 
 def _json(name: str, pointer: str, post: _Post) -> Any:
@@ -237,10 +250,48 @@ def _json(name: str, pointer: str, post: _Post) -> Any:
     if raw is None:
         return _MISSING
     try:
-        return json.loads(raw)
+        value = _loads(raw)
+    except RecursionError:          # nested deeper than the decoder goes
+        post.problem(pointer, "too_deep")
+        return raw.replace("\r\n", "\n")
     except ValueError as error:
         post.problem(pointer, "json", error=str(error))
         return raw.replace("\r\n", "\n")
+    # at the depth the REST API counts it (its body holds `data`, which holds the fields)
+    problem = _unstorable(value, (len(jp.split(pointer)) if pointer else 0) + 1)
+    if problem:
+        post.problem(pointer, problem)
+        return raw.replace("\r\n", "\n")
+    return value
+
+
+class _TooLarge:
+    """An integer with more digits than any stored one (kept as a mark, never converted)."""
+
+
+_TOO_LARGE = _TooLarge()
+
+
+def _loads(raw: str) -> Any:
+    return json.loads(raw, parse_int=lambda digits: int(digits) if len(digits) <= 20 else _TOO_LARGE)
+
+
+def _unstorable(value: Any, depth: int) -> str | None:
+    """Why the store cannot hold a value found at `depth` in the data (too deep, an integer past 64 bits),
+    or None. The same limits as the REST API's, walked without recursion."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_DEPTH:
+            return "too_deep"
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+        elif item is _TOO_LARGE or (isinstance(item, int) and not isinstance(item, bool)
+                                    and not -INT64 <= item < INT64):
+            return "too_large_number"
+    return None
 
 
 def _single_file(schema: dict, name: str, pointer: str, post: _Post) -> Any:

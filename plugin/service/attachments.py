@@ -37,21 +37,49 @@ class AttachmentActions(ServiceBase):
                 else None)
         if meta is None:
             raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
-        if not access.can_see(actor, meta, access.ATTACHMENT_FIELDS):     # the records' rule, on the uploader
+        if attachment_id not in self._readable(actor, [meta]):      # the rule of the records that hold it
             raise Forbidden(msg("record_access", lang), code="record_access")
         return meta, files.content(attachment_id)
 
-    def unknown_attachments(self, data: Any, lang: str, known: Any = None) -> list[dict[str, str]]:
-        """Attachment ids in the data that name no uploaded file: refused when the data is saved.
+    def _readable(self, actor: Actor, metas: list[Doc]) -> set[str]:
+        """The ids of those attachments the actor may read: all their holding records in one `_id` query."""
+        held = sorted({r for m in metas for r in (m.get("records") or {})})
+        records = {r["_id"]: r for r in self.store.list_records({"_id": {"$in": held}}, len(held), None)} \
+            if held else {}
+        return {m["_id"] for m in metas
+                if access.can_read_attachment(actor, m, [records[r] for r in (m.get("records") or {})
+                                                         if r in records])}
+
+    def attachment_problems(self, actor: Actor, data: Any, lang: str,
+                            known: Any = None) -> list[dict[str, str]]:
+        """Attachment ids in the data that name no uploaded file, or a file the actor may not read: a record
+        holds only what its author may read. Refused (naming the field) when the data is saved.
 
         Ids the record already held (`known`) were checked when they were saved."""
         already = {v for _, v in attachment_ids(known)} if known else set()
         found = [(p, v) for p, v in attachment_ids(data) if v not in already]
-        existing = AttachmentStore(self.store).existing([v for _, v in found]) if found else set()
-        return [{"path": p, "code": "attachment_missing",
-                 "message": {"zh-CN": "附件未找到，请重新上传",
-                             "en": "The attachment was not found; upload it again"}[lang]}
-                for p, v in found if v not in existing]
+        metas = AttachmentStore(self.store).metas(sorted({v for _, v in found})) if found else []
+        existing = {m["_id"] for m in metas}
+        readable = self._readable(actor, metas) if metas else set()
+        problems = []
+        for path, value in found:
+            if value not in existing:
+                problems.append({"path": path, "code": "attachment_missing",
+                                 "message": {"zh-CN": "附件未找到，请重新上传",
+                                             "en": "The attachment was not found; upload it again"}[lang]})
+            elif value not in readable:
+                problems.append({"path": path, "code": "attachment_forbidden", "message": {
+                    "zh-CN": "无权使用此附件，请上传您自己的文件",
+                    "en": "You may not use this attachment; upload your own file"}[lang]})
+        return problems
+
+    def hold_attachments(self, record_id: str, data: Any, known: Any = None) -> None:
+        """Note on each attachment newly in the data that this record holds it (checked by
+        `attachment_problems` first); its readers then follow the record. Done before the record is written:
+        a record that was never written holds nothing."""
+        already = {v for _, v in attachment_ids(known)} if known else set()
+        new = sorted({v for _, v in attachment_ids(data)} - already)
+        AttachmentStore(self.store).hold(new, record_id, stamp())
 
 
 def _safe_filename(name: str) -> str:

@@ -70,7 +70,7 @@ class RecordActions(Transitions, AttachmentActions):
         validator = self.validator(form["key"], form["version"])
         data, masked = keep_masked({}, payload.get("data") or {}, validator.sensitive, lang)  # nothing stored
         problems, warnings = validator.check_draft(data, lang)
-        refused = [p.to_dict() for p in problems] + masked + self.unknown_attachments(data, lang)
+        refused = [p.to_dict() for p in problems] + masked + self.attachment_problems(actor, data, lang)
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
@@ -83,6 +83,7 @@ class RecordActions(Transitions, AttachmentActions):
                "department": actor.department, "assignee": None, "state_since": stamp(now),
                "created_at": stamp(now), "updated_at": stamp(now)}
         event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
+        self.hold_attachments(doc["_id"], data)
         doc = self.store.insert_record(dict(doc, data=self._sealed(doc, data)), event)
         return dict(doc, data=data), [w.to_dict() for w in warnings]
 
@@ -124,7 +125,7 @@ class RecordActions(Transitions, AttachmentActions):
         data = self.sealer.unmarked(kept, validator.sensitive)
         problems, warnings = validator.check_draft(data, lang)
         refused = ([p.to_dict() for p in problems] + masked +
-                   self.unknown_attachments(data, lang, known=record.get("data")))
+                   self.attachment_problems(actor, data, lang, known=record.get("data")))
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
@@ -143,6 +144,7 @@ class RecordActions(Transitions, AttachmentActions):
             return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason, changes=changes)
+        self.hold_attachments(record["_id"], data, known=record.get("data"))
         updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, kept)}, event)
         return dict(updated, data=data), [w.to_dict() for w in warnings]
 

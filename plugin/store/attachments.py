@@ -30,5 +30,14 @@ class AttachmentStore:
             return set()
         return {d["_id"] for d in self._store.attachments.find({"_id": {"$in": ids}}, {"_id": 1})}
 
+    def metas(self, ids: list[str]) -> list[Doc]:
+        return list(self._store.attachments.find({"_id": {"$in": ids}})) if ids else []
+
+    def hold(self, ids: list[str], record_id: str, at: str) -> None:
+        """Note that a record holds these attachments: one key per record under `records` (a `$set` of a
+        dotted path; never `$push`, never an indexed array, see the store landmines)."""
+        if ids:
+            self._store.attachments.update_many({"_id": {"$in": ids}}, {"$set": {f"records.{record_id}": at}})
+
     def content(self, attachment_id: str) -> bytes:
         return self._fs.get(attachment_id).read()

@@ -1,6 +1,7 @@
 """REST API v1: parse, call the service, render JSON. Nothing else lives here."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import quote
 from typing import Any
@@ -123,12 +124,36 @@ def record_view(doc: dict[str, Any], warnings: list[dict[str, Any]] | None = Non
     return view
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::[0-9]{1,5})?")
+UNTRUSTED_HOST = {
+    "zh-CN": "此访问地址不在受信任的主机名单中，无法生成查询地址；请管理员设置 COUNTERFLOW_PUBLIC_BASE_URL "
+             "或 COUNTERFLOW_TRUSTED_HOSTS",
+    "en": "This address is not a trusted host name, so no status address can be made from it; an "
+          "administrator sets COUNTERFLOW_PUBLIC_BASE_URL or COUNTERFLOW_TRUSTED_HOSTS"}
+
+
+def host_trusted(host: str, trusted: tuple[str, ...]) -> bool:
+    """The Host header names one of `trusted` (any port); `.example.gov` also stands for its subdomains."""
+    found = _HOST.fullmatch(host.lower())
+    if not found:
+        return False
+    name = found.group(1)
+    return any(name == ref or (ref.startswith(".") and (name == ref[1:] or name.endswith(ref)))
+               for ref in trusted)
+
+
 def status_url(record: dict[str, Any]) -> str:
-    base = ext().settings.public_base_url
-    path = url_for("counterflow_pages.status", number=record["acceptance_number"], code=record["query_code"])
-    return (base.rstrip("/") + path) if base else url_for("counterflow_pages.status", _external=True,
-                                                          number=record["acceptance_number"],
-                                                          code=record["query_code"])
+    """The applicant's status address: on COUNTERFLOW_PUBLIC_BASE_URL, else on the request's host, which must
+    be a trusted one (COUNTERFLOW_TRUSTED_HOSTS, by default the local names): a forged Host never reaches a
+    receipt."""
+    settings = ext().settings
+    params = {"number": record["acceptance_number"], "code": record["query_code"]}
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + url_for("counterflow_pages.status", **params)
+    if not host_trusted(request.host, settings.trusted_hosts or LOCAL_HOSTS):
+        raise BadRequest(UNTRUSTED_HOST[lang()], code="untrusted_host")
+    return url_for("counterflow_pages.status", _external=True, **params)
 
 
 def receipt_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +344,7 @@ def download_attachment(attachment_id: str) -> Response:
     response = Response(content, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(meta["name"])
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"     # never run as a page
     return response
 
 
