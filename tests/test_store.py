@@ -20,6 +20,7 @@ from counterflow.core.errors import Conflict
 from counterflow.store.models import Record
 from counterflow.core.clock import stamp, utcnow
 from counterflow.store.client import Store
+from counterflow.store.copier import EventCopier
 
 PLUGIN = Path(__file__).resolve().parents[1] / "plugin"
 
@@ -71,7 +72,8 @@ def _event(trigger: str, at: str | None = None) -> dict[str, Any]:
 
 def test_insert_record_copies_its_creation_event(store: Store) -> None:
     doc = _record(store)
-    assert store.record(doc["_id"])["outbox"]["_id"] == f"{doc['_id']}:0"
+    outbox = store.record(doc["_id"])["outbox"]
+    assert list(outbox) == ["r0"] and outbox["r0"]["_id"] == f"{doc['_id']}:0"
     assert [e["_id"] for e in store.history(doc["_id"])] == [f"{doc['_id']}:0"]
 
 
@@ -93,12 +95,15 @@ def test_copy_events_still_raises_other_write_errors(store: Store) -> None:
 
 def test_commit_sets_changes_revision_and_outbox_and_copies_the_event(store: Store) -> None:
     doc = _record(store)
+    store.copier.flush()                              # the creation event is in `events`: its slot goes
     updated = store.commit(store.records, doc, {"state": "accepted", "acceptance_number": "ACC-1"},
                            _event("accept"))
     stored = store.record(doc["_id"])
     assert stored["revision"] == updated["revision"] == 1
     assert stored["state"] == "accepted" and stored["acceptance_number"] == "ACC-1"
-    assert stored["outbox"]["_id"] == f"{doc['_id']}:1" and stored["outbox"]["trigger"] == "accept"
+    assert list(stored["outbox"]) == ["r1"] and stored["outbox"] == updated["outbox"]
+    assert stored["outbox"]["r1"]["_id"] == f"{doc['_id']}:1"
+    assert stored["outbox"]["r1"]["trigger"] == "accept"
     assert stored["updated_at"] == updated["updated_at"]
     history = store.history(doc["_id"])
     assert [e["_id"] for e in history] == [f"{doc['_id']}:0", f"{doc['_id']}:1"]
@@ -142,6 +147,71 @@ def test_commit_only_one_of_two_racing_writers_wins(store: Store) -> None:
         t.join()
     assert sorted(outcomes) == ["stale", "stale", "stale", "won"]
     assert store.record(doc["_id"])["revision"] == 1
+
+
+class _Killed(EventCopier):
+    """A copier whose host is killed before it copies anything: what it was given is gone with the process."""
+
+    def put(self, events: list[dict[str, Any]]) -> None:
+        pass
+
+
+def test_events_the_copier_never_copied_all_stay_in_the_outbox_until_swept(store: Store) -> None:
+    """Issue 6 item 2: the outbox held one event, and the next commit overwrote it while the copier had the
+    earlier one only in memory; a killed host lost it for good."""
+    store.copier = _Killed(store.events)
+    doc = _record(store)
+    for trigger in ("submit", "accept", "assign"):
+        doc = store.commit(store.records, doc, {"state": trigger}, _event(trigger))
+    stored = store.record(doc["_id"])
+    assert sorted(stored["outbox"]) == ["r0", "r1", "r2", "r3"] and stored["outbox"] == doc["outbox"]
+    assert [stored["outbox"][f"r{n}"]["revision"] for n in range(4)] == [0, 1, 2, 3]
+    assert store.events.count_documents({"object_id": doc["_id"]}) == 0
+    assert [e["trigger"] for e in store.history(doc["_id"], stored["outbox"])] == [
+        "create", "submit", "accept", "assign"]
+    assert store.copy_outboxes(store.records, since=None) == 4            # start-up or `tick`
+    assert sorted(e["revision"] for e in store.events.find({"object_id": doc["_id"]})) == [0, 1, 2, 3]
+
+
+def test_a_commit_unsets_only_the_slots_the_copier_has_copied(store: Store) -> None:
+    doc = _record(store)
+    store.copier.flush()
+    # another host's commit, whose copier this one does not know: r1 is in the outbox, not in `events`
+    other = {**_event("submit"), "_id": f"{doc['_id']}:1", "object_id": doc["_id"], "revision": 1}
+    store.records.update_one({"_id": doc["_id"]},
+                             {"$set": {"state": "submitted", "revision": 1, "outbox.r1": other}})
+    current = store.record(doc["_id"])
+    assert sorted(current["outbox"]) == ["r0", "r1"]
+    updated = store.commit(store.records, current, {"state": "accepted"}, _event("accept"))
+    stored = store.record(doc["_id"])
+    assert sorted(stored["outbox"]) == ["r1", "r2"] and stored["outbox"] == updated["outbox"]  # r0 was copied
+    store.copier.flush()                                                  # r1 was queued again, and r2
+    assert sorted(e["revision"] for e in store.events.find({"object_id": doc["_id"]})) == [0, 1, 2]
+    store.commit(store.records, stored, {"state": "assigned"}, _event("assign"))
+    assert sorted(store.record(doc["_id"])["outbox"]) == ["r3"]
+
+
+def test_the_first_commit_of_an_object_without_an_outbox_creates_it(store: Store) -> None:
+    store.forms.insert_one({"_id": "f@1", "key": "f", "version": 1, "state": "draft", "revision": 0})
+    updated = store.commit(store.forms, found(store.forms.find_one({"_id": "f@1"})), {"state": "review"},
+                           _event("submit"))
+    stored = found(store.forms.find_one({"_id": "f@1"}))
+    assert list(stored["outbox"]) == ["r1"] and stored["outbox"]["r1"]["_id"] == "f@1:1"
+    assert stored["outbox"] == updated["outbox"] and stored["state"] == "review"
+
+
+def test_a_one_slot_outbox_of_an_older_version_is_kept_and_turned_into_slots(store: Store) -> None:
+    doc = _record(store)
+    store.copier.flush()
+    old = {**_event("submit"), "_id": f"{doc['_id']}:1", "object_id": doc["_id"], "revision": 1}
+    store.records.update_one({"_id": doc["_id"]},
+                             {"$set": {"state": "submitted", "revision": 1, "outbox": old}})
+    store.copier = _Killed(store.events)
+    store.commit(store.records, store.record(doc["_id"]), {"state": "accepted"}, _event("accept"))
+    stored = store.record(doc["_id"])
+    assert sorted(stored["outbox"]) == ["r1", "r2"] and stored["outbox"]["r1"] == old
+    assert store.copy_outboxes(store.records, since=None) == 2
+    assert sorted(e["revision"] for e in store.events.find({"object_id": doc["_id"]})) == [0, 1, 2]
 
 
 def test_an_event_left_in_the_outbox_is_copied_by_the_next_commit(store: Store) -> None:
@@ -228,7 +298,7 @@ def test_commit_stores_timestamps_as_text_never_as_mangled_datetimes(store: Stor
     for name in ("created_at", "updated_at", "accepted_at", "state_since"):
         assert stored[name] == updated[name]
         assert isinstance(stored[name], str) and not mangled.match(stored[name]), (name, stored[name])
-    assert stored["outbox"]["at"] == updated["outbox"]["at"]
+    assert stored["outbox"]["r1"]["at"] == updated["outbox"]["r1"]["at"]
 
 
 def test_string_ids_find_by_equality_in_and_range(store: Store) -> None:

@@ -3,11 +3,14 @@
 Writes use only: insert_one/insert_many, update_one/find_one_and_update with `$set` of
 whole fields or dotted object paths, `$inc`, `$setOnInsert` + upsert, and delete_many.
 A transition is one compare-and-set `update_one` on (id, state, revision) that also sets
-the event into the object's one-slot `outbox`: from that moment the history entry is
-durable. The event is then copied into `events` under the id `<object>:<revision>` by a
-background copier in batches (so a repeated copy is harmless); the next transition
-re-queues the event it is about to overwrite, and `copy_outboxes` (start-up, `tick`)
-sweeps whatever a crash left in outboxes.
+the event into the object's `outbox`, an object keyed by revision (`$set` of
+`outbox.r<revision>`): from that moment the history entry is durable. The event is then
+copied into `events` under the id `<object>:<revision>` by a background copier in batches
+(so a repeated copy is harmless). An event leaves the outbox only once it is known to be in
+`events`: the next transition's compare-and-set `$unset`s the slots the copier has
+confirmed and keeps (and re-queues) every other one, so a crash at any moment leaves each
+acknowledged event in `events` or in its outbox, where `copy_outboxes` (start-up, `tick`)
+finds it.
 """
 from __future__ import annotations
 
@@ -83,21 +86,39 @@ class Store:
 
     def commit(self, collection: pymongo.collection.Collection, current: Doc, changes: Doc,
                event: Doc | None) -> Doc:
-        """Compare-and-set on (id, state, revision); the event rides in the outbox. Stale -> Conflict."""
+        """Compare-and-set on (id, state, revision); the event rides in the outbox. Stale -> Conflict.
+
+        The same update drops the outbox slots whose events the copier has put into `events`
+        and keeps the others: an event leaves its outbox only once it is in the history.
+        """
         revision = int(current.get("revision", 0)) + 1
         changes = dict(changes, revision=revision, updated_at=changes.get("updated_at") or stamp())
+        update: Doc = {"$set": changes}
+        held = outbox_slots(current.get("outbox"))
+        copied = self.copier.copied(e.get("_id") for e in held.values())
+        keep = {slot: e for slot, e in held.items() if e.get("_id") not in copied}
+        outbox = dict(keep)
         if event is not None:
             event = dict(event, _id=f"{current['_id']}:{revision}", object_id=current["_id"],
                          revision=revision)
-            changes["outbox"] = event
+            outbox[slot_name(revision)] = event
+            if is_one_slot(current.get("outbox")):           # written before outboxes were keyed
+                changes["outbox"] = outbox
+            else:
+                changes[f"outbox.{slot_name(revision)}"] = event
+                gone = sorted(set(held) - set(keep))
+                if gone:
+                    update["$unset"] = {f"outbox.{slot}": "" for slot in gone}
         filter_ = {"_id": current["_id"], "revision": current.get("revision", 0),
                    "state": current.get("state")}
-        result = collection.update_one(filter_, {"$set": changes})
+        result = collection.update_one(filter_, update)
         if result.matched_count != 1:
             raise Conflict("this record was changed by someone else; reload it and try again",
                            code="stale")
-        updated = dict(current, **changes)
-        self.copier.put([e for e in (current.get("outbox"), event) if e])
+        updated = dict(current, **{k: v for k, v in changes.items() if not k.startswith("outbox.")})
+        if event is not None:
+            updated["outbox"] = outbox
+        self.copier.put([*keep.values(), *([event] if event else [])])
         return updated
 
     def copy_events(self, events: Iterable[Doc]) -> None:
@@ -116,10 +137,13 @@ class Store:
         self.events.insert_one(event)
 
     def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
+        """The object's events; those still in its `outbox` (not copied yet) are included."""
         self.copier.flush()
         events = list(self.events.find({"object_id": object_id}).sort([("at", 1), ("_id", 1)]))
-        if outbox and outbox.get("_id") not in {e["_id"] for e in events}:
-            events.append(outbox)
+        known = {e["_id"] for e in events}
+        waiting = [e for e in outbox_slots(outbox).values() if e.get("_id") not in known]
+        if waiting:
+            events.extend(waiting)
             events.sort(key=lambda e: e["at"])
         return events
 
@@ -129,10 +153,9 @@ class Store:
         query: Doc = {"outbox": {"$exists": True}}
         if since:
             query["updated_at"] = {"$gte": since}
-        copied, pending = 0, []
+        copied, pending = 0, list[Doc]()
         for doc in collection.find(query, {"outbox": 1}).sort([("updated_at", 1)]):
-            if doc.get("outbox"):
-                pending.append(doc["outbox"])
+            pending.extend(outbox_slots(doc.get("outbox")).values())
             if len(pending) >= batch:
                 self.copy_events(pending)
                 copied, pending = copied + len(pending), []
@@ -204,7 +227,7 @@ class Store:
 
     def insert_record(self, doc: Doc, event: Doc) -> Doc:
         event = dict(event, _id=f"{doc['_id']}:0", object_id=doc["_id"], revision=0)
-        doc = dict(doc, outbox=event)
+        doc = dict(doc, outbox={slot_name(0): event})
         self._insert(self.records, doc, "record exists")
         self.copier.put([event])
         return doc
@@ -297,6 +320,25 @@ class Store:
     def meta_value(self, key: str) -> Doc | None:
         doc = self.meta.find_one({"_id": key})
         return doc["value"] if doc else None
+
+
+def slot_name(revision: int) -> str:
+    """The outbox key of a revision's event: `r<revision>` (a digit-only key would read as an array index)."""
+    return f"r{revision}"
+
+
+def is_one_slot(outbox: Any) -> bool:
+    """An outbox written before outboxes were keyed by revision: the event itself."""
+    return isinstance(outbox, Mapping) and "_id" in outbox
+
+
+def outbox_slots(outbox: Any) -> dict[str, Doc]:
+    """The events an outbox holds, by slot name, whichever shape it was written in."""
+    if not isinstance(outbox, Mapping) or not outbox:
+        return {}
+    if is_one_slot(outbox):
+        return {slot_name(int(outbox.get("revision") or 0)): dict(outbox)}
+    return {slot: dict(e) for slot, e in outbox.items() if isinstance(e, Mapping) and e.get("_id")}
 
 
 def guard_store_errors(exc: Exception) -> StoreUnavailable:

@@ -5,7 +5,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import pymongo
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 class EventCopier:
     """Copies committed events into `events` off the request path, in batches, never dropping one.
 
-    The event is already durable in the object's outbox when it is queued here; a failed
-    copy is retried, and events a crash left behind are swept by `Store.copy_outboxes`.
+    The event is already durable in the object's outbox when it is queued here, and stays
+    there until the object's next commit sees, through `copied()`, that it is in `events`;
+    a failed copy is retried, and events a crash left behind are swept by `Store.copy_outboxes`.
     """
 
     LINGER_SECONDS = 0.05      # gather a batch for this long; flush() cuts it short
@@ -41,6 +42,10 @@ class EventCopier:
                                                 daemon=True)
                 self._thread.start()
         self._queue.put(events)
+
+    def copied(self, ids: Iterable[str | None]) -> set[str]:
+        """Which of these event ids this copier has seen acknowledged in `events` (lately)."""
+        return {i for i in ids if i is not None and i in self._copied}
 
     def flush(self) -> None:
         """Wait until every queued event is in `events` (history reads call this)."""
