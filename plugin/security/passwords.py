@@ -14,7 +14,9 @@ PROFILES = {"rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": prof
 MIN_LENGTH = 10
 MIN_SCORE = 3                   # zxcvbn: 3 is "safely unguessable: moderate protection from offline attacks"
 ESTIMATE_CHARS = 72             # zxcvbn refuses longer input; the first 72 characters decide
-SLOT_WAIT_SECONDS = 0.5         # how long a sign-in waits for a free hashing slot before a 429
+# how long a sign-in waits for a free hashing slot before a 429: briefly, since a waiting sign-in holds
+# one of the server's request threads
+SLOT_WAIT_SECONDS = 0.2
 
 
 class PasswordsBusy(Exception):
@@ -26,9 +28,9 @@ class Passwords:
 
     At most `concurrency` hashes run at once (each costs tens of MiB and a core); a caller that
     finds every slot taken for SLOT_WAIT_SECONDS gets PasswordsBusy. `equalise()` stands in for a
-    verify when there is no account: it waits as long as a verify takes (a running average of
-    real ones) and decides busy-or-not the same way, so neither time nor a 429 says whether a
-    user name exists, and an unknown name costs no hash at all.
+    verify when there is no account: it takes a slot and waits as long as a verify takes (a
+    running average of real ones), so neither time nor a 429 says whether a user name exists,
+    and an unknown name costs no hash at all.
     """
 
     def __init__(self, profile: str = "rfc9106_low_memory", concurrency: int = 2) -> None:
@@ -70,10 +72,17 @@ class Passwords:
                 self.cost = 0.8 * self.cost + 0.2 * took
 
     def equalise(self) -> None:
-        """What a verify costs in time and in 429s, without a hash: for a user name with no account."""
+        """What a verify costs in time, in slots and in 429s, without a hash: for a name with no account.
+
+        The slot is held while waiting (the wait takes no core): unknown names then queue and overflow
+        exactly as known ones do, and a flood of them gets 429s at once instead of holding every
+        request thread of the server in a sleep.
+        """
         self._slot()
-        self.slots.release()                       # free at once: sleeping takes no core
-        time.sleep(self.cost)
+        try:
+            time.sleep(self.cost)
+        finally:
+            self.slots.release()
 
     def _count(self) -> None:
         with self._lock:
