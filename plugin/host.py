@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -12,6 +14,9 @@ from flask.sessions import SecureCookieSessionInterface
 
 from counterflow.extension import Counterflow
 from counterflow.settings import environment
+from counterflow.store.supervisor import private_folder
+
+log = logging.getLogger(__name__)
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -24,10 +29,10 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def _secret_key(data_dir: Path, configured: str | None) -> str:
-    """COUNTERFLOW_SECRET_KEY, else a random key kept (mode 0600) in the data folder."""
+    """COUNTERFLOW_SECRET_KEY, else a random key kept (mode 0600) in the data folder (mode 0700)."""
     if configured:
         return configured
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     path = data_dir / "secret_key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -36,17 +41,36 @@ def _secret_key(data_dir: Path, configured: str | None) -> str:
     return path.read_text().strip()
 
 
-def _encryption_key(data_dir: Path) -> str:
-    """A Fernet key kept (mode 0600) in the data folder, made on first start. Back it up with the data."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "encryption_key"
+def _encryption_key(data_dir: Path, key_file: str | None = None) -> str:
+    """The Fernet key in COUNTERFLOW_ENCRYPTION_KEY_FILE, else in `<data dir>/encryption_key`; made (mode
+    0600) on first start. Kept outside the data folder, a copy of that folder does not open protected fields.
+    """
+    in_folder = data_dir / "encryption_key"
+    if key_file:
+        path = Path(key_file).expanduser()
+        if not path.exists() and in_folder.exists():
+            raise RuntimeError(f"COUNTERFLOW_ENCRYPTION_KEY_FILE names {path}, which does not exist, while "
+                               f"the data folder holds {in_folder}, the key the stored data was sealed with; "
+                               f"fix: move that file to {path} (mode 0600), or unset the setting")
+        if not path.parent.exists():
+            private_folder(path.parent)
+    else:
+        path = private_folder(data_dir) / "encryption_key"
     if not path.exists():
         from cryptography.fernet import Fernet
 
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("the encryption key %s can be read by other users (mode %03o); fix: chmod 600 %s",
+                    path, mode, path)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"the encryption key file {path} is empty; fix: put the Fernet key there, or "
+                           "remove the file on a store that holds no protected data yet")
+    return key
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, bootstrap: bool = True) -> Flask:
@@ -64,7 +88,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, bootstrap: bool = Tru
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data_dir, env.get("SECRET_KEY"))
     if not (app.config.get("COUNTERFLOW_ENCRYPTION_KEY") or env.get("ENCRYPTION_KEY")):
-        app.config["COUNTERFLOW_ENCRYPTION_KEY"] = _encryption_key(data_dir)
+        key_file = app.config.get("COUNTERFLOW_ENCRYPTION_KEY_FILE") or env.get("ENCRYPTION_KEY_FILE")
+        app.config["COUNTERFLOW_ENCRYPTION_KEY"] = _encryption_key(data_dir, key_file and str(key_file))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="counterflow_session")
     app.session_interface = SessionInterface()

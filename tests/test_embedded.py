@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pymongo
 import pymongo.errors
@@ -181,11 +181,36 @@ class _Patient(EmbeddedServer):
     RETRY_FIRST = RETRY_CAP = 2.0          # time for another process to take the folder between two attempts
 
 
+class _Unlocked(EmbeddedServer):
+    """A process that does not take the folder's lock (an older counterflow; a system without file locks)."""
+
+    def __init__(self, data_dir: Path, **kw: Any) -> None:
+        super().__init__(data_dir, **kw)
+        self._lock_file.acquire = lambda: None  # type: ignore[method-assign]
+
+
+def test_a_second_user_waits_for_the_owners_restart_instead_of_starting_its_own(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
+    first = _Patient(tmp_path / "data")
+    second = EmbeddedServer(tmp_path / "data")
+    try:
+        uri = first.start()
+        os.kill(first.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        assert _wait(lambda: "died" in _messages(caplog), within=2)
+        assert second.start() == uri and not second.owned       # joined the owner's server once it was back
+        assert first.restarts == 1
+        assert "the folder is held by another process" in _messages(caplog)
+    finally:
+        second.stop()
+        first.stop()
+
+
 def test_a_restart_refuses_while_another_process_serves_the_folder(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="counterflow.store.embedded")
     first = _Patient(tmp_path / "data")
-    second = EmbeddedServer(tmp_path / "data", supervise=False)
+    second = _Unlocked(tmp_path / "data", supervise=False)
     try:
         uri = first.start()
         os.kill(first.process.pid, signal.SIGKILL)  # type: ignore[union-attr]

@@ -7,6 +7,14 @@ no acknowledged write: the operating system holds the committed pages, and the n
 replays the WAL. (Only a power cut can lose the last commits, because `synchronous=NORMAL`
 defers fsync to checkpoints; a real MongoDB replica set is the answer to that.)
 
+Ownership: the host that starts the server holds an exclusive lock on `nx-27017.lock` in the
+data folder for as long as it supervises it; the kernel drops the lock when that host ends,
+even by SIGKILL. A later host that gets the lock while a server still answers on the folder
+has found an orphan (its owner was killed): it stops it (SIGTERM; the WAL keeps every
+acknowledged write) and starts its own on the same port, which it then supervises and stops
+on exit. A host that cannot get the lock joins the owner's server (waiting while the owner
+brings it back). The folder and the server's files are private to the user (0700 / 0600).
+
 Supervision: a server we started is watched by a daemon thread. When the process dies, the
 thread logs why (exit code or signal), restarts it on the same folder and the same port
 (so every pymongo client's URI stays valid and reconnects by itself) with capped
@@ -29,13 +37,15 @@ from pathlib import Path
 import pymongo
 from pymongo.errors import PyMongoError
 
-from counterflow.store.supervisor import Backoff, exit_reason, last_line, port_free
+from counterflow.store.supervisor import (Backoff, FolderLock, command_line, exit_reason, last_line,
+                                          port_free, private_folder, running)
 
 log = logging.getLogger(__name__)
 
 PORT_FILE = "nx-27017.port"
 PID_FILE = "nx-27017.pid"
 LOG_FILE = "nx-27017.log"
+LOCK_FILE = "nx-27017.lock"
 
 
 def _free_port() -> int:
@@ -67,8 +77,9 @@ def _pid_alive(pid: int) -> bool:
 class EmbeddedServer:
     """One nx-27017 process per data folder; a second user of the folder joins the first.
 
-    The owner (the process that started the server) also supervises it: see the module
-    docstring. A joiner neither supervises nor stops the owner's server.
+    The owner (the holder of the folder's lock, which started the server) also supervises it:
+    see the module docstring. A joiner neither supervises nor stops the owner's server; an
+    orphan (a server whose owner is gone) is replaced by the next host that starts.
     """
 
     START_TIMEOUT = 30.0       # seconds a start (or one restart attempt) may take before it counts as failed
@@ -90,6 +101,7 @@ class EmbeddedServer:
         self._backoff = Backoff(self.RETRY_FIRST, self.RETRY_CAP)
         self._attempt = 0
         self._up_since = 0.0
+        self._lock_file = FolderLock(self.data_dir / LOCK_FILE)
 
     @property
     def owned(self) -> bool:
@@ -112,36 +124,83 @@ class EmbeddedServer:
     # -- start and stop ------------------------------------------------------------------------
 
     def start(self, timeout: float | None = None) -> str:
-        """Join the folder's running server or start one; return its URI once it answers.
+        """Join the folder's running server, or take the folder and start one; its URI once it answers.
 
+        A host that takes the folder's lock while a server answers there replaces that orphan.
         A start that fails (the process exits, e.g. because another server on the folder is
-        still coming up) is retried with back-off and logged, until `timeout` seconds.
+        still coming up) is retried with back-off and logged, until `timeout` seconds; so is
+        a join while the owner's server does not answer yet.
         """
         timeout = self.START_TIMEOUT if timeout is None else timeout
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "db").mkdir(exist_ok=True)
+        private_folder(self.data_dir)
+        private_folder(self.data_dir / "db")
         self._stopping.clear()
         deadline = time.monotonic() + timeout
         backoff = Backoff(self.RETRY_FIRST, self.RETRY_CAP)
-        attempt = 0
+        attempt, port = 0, None
         while True:
+            owner = self._lock_file.acquire()
             existing = self.running_uri()
-            if existing:
+            if existing and owner is not True:             # the owner's server, or no locks on this system
                 self.uri = existing
                 return existing
             attempt += 1
-            port = _free_port()
-            proc = self._spawn(port)
-            why = self._await(proc, port, deadline, attempt)
-            if why is None:
-                return self._started(proc, port)
+            if owner is False:
+                why = f"the folder is held by another process (pid {self._lock_file.holder()}) whose store " \
+                      "does not answer yet"
+            else:
+                if existing:
+                    port = self._retire_orphan(existing)
+                if port is None or not port_free(port):
+                    port = _free_port()
+                proc = self._spawn(port)
+                failed = self._await(proc, port, deadline, attempt)
+                if failed is None:
+                    return self._started(proc, port)
+                why = failed
             delay = backoff.next()
             if time.monotonic() + delay >= deadline:
+                self._lock_file.release()
                 raise RuntimeError(f"the embedded store did not start within {timeout:.0f}s "
                                    f"({attempt} attempt(s), last: {why}); see {self.log_path}")
             log.warning("the embedded store did not start (attempt %d: %s); retrying in %.1fs; see %s",
                         attempt, why, delay, self.log_path)
             time.sleep(delay)
+
+    def _retire_orphan(self, uri: str) -> int | None:
+        """Stop a server left on the folder by a host that is gone; the port it used, to start on again."""
+        port = int(uri.rsplit(":", 1)[1].strip("/"))
+        try:
+            pid = int((self.data_dir / PID_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        args = command_line(pid)
+        ours = args is not None and any("nx_27017" in a for a in args) and str(self.data_dir / "db") in args
+        if args is not None and not ours:
+            log.error("the folder's pid file names pid %d, which is not its store (%s); starting a new one",
+                      pid, " ".join(args)[:200])
+            return None
+        log.warning("the embedded store on %s (pid %d) was left running by a host that is gone; stopping it "
+                    "so that this host (pid %d) runs and supervises the folder's store",
+                    uri, pid, os.getpid())
+        try:
+            os.kill(pid, signal.SIGTERM)
+            gone = time.monotonic() + 10
+            while running(pid) and time.monotonic() < gone:
+                time.sleep(0.05)
+            if running(pid):
+                log.warning("the orphaned store (pid %d) did not stop within 10s; killing it", pid)
+                os.kill(pid, signal.SIGKILL)
+                while running(pid):
+                    time.sleep(0.05)
+        except ProcessLookupError:
+            pass
+        for name in (PORT_FILE, PID_FILE):
+            try:
+                (self.data_dir / name).unlink()
+            except OSError:
+                pass
+        return port
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server if we started it (the watchdog first); the WAL keeps every acknowledged write."""
@@ -150,6 +209,7 @@ class EmbeddedServer:
             proc, self.process = self.process, None
         watchdog, self._watchdog = self._watchdog, None
         if proc is None:
+            self._lock_file.release()
             return
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -166,6 +226,7 @@ class EmbeddedServer:
                     (self.data_dir / name).unlink()
                 except OSError:
                     pass
+        self._lock_file.release()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -173,9 +234,11 @@ class EmbeddedServer:
         cmd = [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()",
                "--data-dir", str(self.data_dir / "db"), "--host", "127.0.0.1", "--port", str(port),
                "--log-file", str(self.log_path), "--pid-file", str(self.data_dir / PID_FILE)]
-        with open(self.log_path, "ab") as out:
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(log_fd, "ab") as out:
+            # umask 077: the server's database, WAL and pid files are the user's alone (0600)
             return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, umask=0o077)
 
     def _await(self, proc: subprocess.Popen[bytes], port: int, deadline: float, attempt: int) -> str | None:
         """None once the server answers; else why not (it exited, it was stopped, or the deadline passed)."""
@@ -219,8 +282,11 @@ class EmbeddedServer:
         return uri
 
     def _record(self, proc: subprocess.Popen[bytes], port: int) -> None:
-        (self.data_dir / PORT_FILE).write_text(str(port))
-        (self.data_dir / PID_FILE).write_text(str(proc.pid))
+        for name, value in ((PORT_FILE, port), (PID_FILE, proc.pid)):
+            fd = os.open(self.data_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)                       # also when an older version left it 0644
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(value))
 
     def _pid_file_names(self, pid: int) -> bool:
         """Whether the pid file is ours (or gone): only then may stop() remove the folder's files."""
