@@ -173,10 +173,15 @@ def _staff(host: Serve) -> dict[str, str]:
 
 class Load:
     """THREADS clients, each creating a record, accepting it and assigning it, again and again, until the host
-    stops answering, CHAINS records or LOAD_SECONDS; every acknowledged transition is counted."""
+    stops answering, CHAINS records or LOAD_SECONDS; every acknowledged transition is counted.
 
-    def __init__(self, host: Serve, people: dict[str, str], attachment: str) -> None:
+    The host is SIGKILLed the moment an accept or an assign is acknowledged once `kill_after` transitions
+    were: the record's previous event is then most likely still on its way to `events`."""
+
+    def __init__(self, host: Serve, people: dict[str, str], attachment: str, kill_after: int) -> None:
         self.host, self.people, self.attachment = host, people, attachment
+        self.kill_after = kill_after
+        self.killed = threading.Event()
         self.acknowledged = 0
         self.problems: list[str] = []
         self.stop = threading.Event()
@@ -194,6 +199,9 @@ class Load:
             raise requests.RequestException("unexpected answer")
         with self._lock:
             self.acknowledged += 1
+            if "/transitions/" in path and self.acknowledged >= self.kill_after and not self.killed.is_set():
+                self.host.process.send_signal(signal.SIGKILL)
+                self.killed.set()
         return r.json()
 
     def _run(self) -> None:
@@ -217,12 +225,11 @@ class Load:
         for t in self.threads:
             t.start()
 
-    def wait_for(self, count: int, within: float) -> None:
+    def wait_killed(self, within: float) -> None:
         deadline = time.monotonic() + within
-        while self.acknowledged < count:
+        while not self.killed.wait(0.01):
             assert not self.problems, self.problems
             assert time.monotonic() < deadline, f"only {self.acknowledged} transitions in {within:.0f}s"
-            time.sleep(0.01)
 
     def finish(self) -> None:
         self.stop.set()
@@ -257,11 +264,11 @@ def test_a_host_killed_under_load_loses_no_history_event(hosts: Any) -> None:
                       files={"file": ("id.pdf", b"%PDF-1.4 crash", "application/pdf")})
     assert r.status_code == 201, r.text
     for kill in range(3):                              # three kills: three chances to catch a copy mid-way
-        load = Load(host, people, r.json()["id"])
+        load = Load(host, people, r.json()["id"], kill_after=40 + 7 * kill)
         load.start()
         try:
-            load.wait_for(40 + 7 * kill, within=25)
-            host.kill()
+            load.wait_killed(within=25)
+            host.process.wait(10)
         finally:
             load.finish()
         assert not load.problems, load.problems
