@@ -328,8 +328,8 @@ def test_the_data_folder_the_store_and_its_files_are_the_users_alone(tmp_path: P
     from counterflow.store.embedded import EmbeddedServer
 
     old = os.umask(0o022)                                   # the usual umask, whatever the runner's
+    server = EmbeddedServer(tmp_path / "data")
     try:
-        server = EmbeddedServer(tmp_path / "data")
         uri = server.start()
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
         client["counterflow"]["records"].insert_one({"_id": "r1", "data": {"id_number": "cf1:sealed"}})
@@ -339,8 +339,8 @@ def test_the_data_folder_the_store_and_its_files_are_the_users_alone(tmp_path: P
         files = [p for p in folder.rglob("*") if p.is_file()]
         assert any(p.suffix in (".db", ".sqlite", ".sqlite3") or p.parent.name == "db" for p in files), files
         assert {p.name: oct(_mode(p)) for p in files if _mode(p) & 0o077} == {}
-        server.stop()
     finally:
+        server.stop()
         os.umask(old)
 
 
