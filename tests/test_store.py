@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from counterflow.core.errors import Conflict
-from counterflow.store.models import Record
+from counterflow.store.models import ALL, Record
 from counterflow.core.clock import stamp, utcnow
 from counterflow.store.client import Store
 from counterflow.store.copier import EventCopier
@@ -403,8 +403,13 @@ def test_ttl_index_is_created(store: Store) -> None:
 
 
 def test_every_model_index_is_created(store: Store) -> None:
+    for model in ALL:
+        created = {tuple(k for k, _ in spec["key"])
+                   for spec in store.db[model._get_collection_name()].index_information().values()}
+        declared = {tuple(k for k, _ in spec["fields"]) for spec in model._meta["index_specs"]}
+        assert declared <= created, (model.__name__, declared - created)
     keys = [tuple(k for k, _ in spec["key"]) for spec in store.records.index_information().values()]
-    assert ("acceptance_number",) in keys and ("form", "process", "state") in keys
+    assert ("acceptance_number",) in keys and ("process",) in keys and ("department", "listed") in keys
     unique = [spec for spec in store.users.index_information().values() if spec.get("unique")]
     assert [tuple(k for k, _ in spec["key"]) for spec in unique] == [("username",)]
 
@@ -556,3 +561,31 @@ def test_copy_outboxes_sweeps_what_a_crash_left_behind(store: Store) -> None:
     assert store.copy_outboxes(store.records, since=None) >= 1
     assert store.events.count_documents({"_id": lost["_id"]}) == 1
     assert store.copy_outboxes(store.records, since="9999-01-01T00:00:00.000Z") == 0   # nothing changed since
+
+
+def test_an_index_on_an_array_field_is_a_wrong_answer_so_none_is_declared(store: Store) -> None:
+    """Equality on one element of an array field finds the document, until the field has an index: then the
+    embedded store matches the whole array against the value and silently returns nothing. So no index the
+    models declare may include a list field (a future one fails here, naming it)."""
+    import os
+
+    from mongoengine import ListField
+
+    probe = store.db["array_index_probe"]
+    probe.insert_one({"_id": "r1", "processes": ["intake", "review"]})
+    assert [d["_id"] for d in probe.find({"processes": "review"})] == ["r1"]
+    probe.create_index("processes")
+    indexed = [d["_id"] for d in probe.find({"processes": "review"})]
+    if not os.environ.get("COUNTERFLOW_TEST_MONGODB_URI"):
+        assert indexed == [], "the embedded store now answers element equality on an indexed array"
+    else:
+        assert indexed == ["r1"]
+    arrays = []
+    for model in ALL:
+        for spec in model._meta["index_specs"]:
+            for name, _ in spec["fields"]:
+                field = model._fields.get(model._reverse_db_field_map.get(name.split(".")[0], name))
+                assert field is not None, f"{model.__name__} indexes '{name}', which it does not declare"
+                if isinstance(field, ListField):
+                    arrays.append(f"{model.__name__}.{name}")
+    assert arrays == [], f"an index on an array field returns nothing on the embedded store: {arrays}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pymongo
 from pymongo import ReturnDocument
@@ -29,6 +29,9 @@ from counterflow.store.models import ALL
 
 Doc = dict[str, Any]
 log = logging.getLogger(__name__)
+# records are listed newest first by this field, the record's id again: a range on `_id` is a full scan on
+# the embedded store, a range on a field with an index of its own is not (models.py, the Record indexes)
+LIST_KEY = "listed"
 
 
 class Store:
@@ -62,6 +65,17 @@ class Store:
             collection = self.db[model._get_collection_name()]
             for spec in model._meta["index_specs"]:
                 collection.create_index(spec["fields"], **{k: v for k, v in spec.items() if k != "fields"})
+        self._backfill_list_key()
+
+    def _backfill_list_key(self) -> None:
+        """Records written before they had a list key get one (an indexed look-up when none is missing)."""
+        while True:
+            absent = self.records.find({LIST_KEY: {"$exists": False}}, {"_id": 1}).limit(500)
+            missing = [d["_id"] for d in absent]
+            if not missing:
+                return
+            for record_id in missing:
+                self.records.update_one({"_id": record_id}, {"$set": {LIST_KEY: record_id}})
 
     def close(self) -> None:
         self.copier.close()
@@ -139,6 +153,7 @@ class Store:
     def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
         """The object's events; those still in its `outbox` (not copied yet) are included."""
         self.copier.flush()
+        # one equality on a single-field index: every revision's event and every refused attempt
         events = list(self.events.find({"object_id": object_id}).sort([("at", 1), ("_id", 1)]))
         known = {e["_id"] for e in events}
         waiting = [e for e in outbox_slots(outbox).values() if e.get("_id") not in known]
@@ -150,9 +165,8 @@ class Store:
     def copy_outboxes(self, collection: pymongo.collection.Collection, since: str | None,
                       batch: int = 500) -> int:
         """Copy the outbox events of objects changed since `since` (a stamp); idempotent. Returns how many."""
-        query: Doc = {"outbox": {"$exists": True}}
-        if since:
-            query["updated_at"] = {"$gte": since}
+        # a range on the indexed `updated_at` even on the first sweep: `$exists` alone is a full scan
+        query: Doc = {"updated_at": {"$gte": since or ""}, "outbox": {"$exists": True}}
         copied, pending = 0, list[Doc]()
         for doc in collection.find(query, {"outbox": 1}).sort([("updated_at", 1)]):
             pending.extend(outbox_slots(doc.get("outbox")).values())
@@ -214,7 +228,9 @@ class Store:
         return found[0] if found else None
 
     def form_versions_in(self, states: list[str]) -> list[Doc]:
-        return list(self.forms.find({"state": {"$in": states}}).sort([("key", 1), ("version", 1)]))
+        """One indexed equality per state (`$in` on a field other than `_id` is a full scan), merged."""
+        found = [doc for state in dict.fromkeys(states) for doc in self.forms.find({"state": state})]
+        return sorted(found, key=lambda d: (d["key"], d["version"]))
 
     def insert_workflow_version(self, doc: Doc) -> Doc:
         return self._insert(self.workflows, doc,
@@ -227,7 +243,7 @@ class Store:
 
     def insert_record(self, doc: Doc, event: Doc) -> Doc:
         event = dict(event, _id=f"{doc['_id']}:0", object_id=doc["_id"], revision=0)
-        doc = dict(doc, outbox={slot_name(0): event})
+        doc = dict(doc, outbox={slot_name(0): event}, **{LIST_KEY: doc["_id"]})
         self._insert(self.records, doc, "record exists")
         self.copier.put([event])
         return doc
@@ -241,11 +257,22 @@ class Store:
     def record_by_number(self, number: str) -> Doc | None:
         return self.records.find_one({"acceptance_number": number})
 
-    def list_records(self, query: Mapping[str, Any], limit: int, after: str | None) -> list[Doc]:
-        query = dict(query)
-        if after:
-            query["_id"] = {"$lt": after}
-        return list(self.records.find(query, {"outbox": 0}).sort([("_id", -1)]).limit(limit))
+    def list_records(self, queries: Mapping[str, Any] | Sequence[Mapping[str, Any]], limit: int,
+                     after: str | None) -> list[Doc]:
+        """Records matching any of `queries` (each a conjunction of equalities and ranges on indexed
+        fields), newest first, after the record `after`, at most `limit`.
+
+        Each query runs on its own, limited, as a range on the list key (an indexed keyset, never `$or`
+        nor an `_id` range); the pages are merged by list key without duplicates.
+        """
+        alternatives = [queries] if isinstance(queries, Mapping) else list(queries)
+        page = {LIST_KEY: {"$lt": after}} if after else {LIST_KEY: {"$gt": ""}}
+        found: dict[str, Doc] = {}
+        for query in alternatives:
+            cursor = self.records.find(dict(query, **page), {"outbox": 0}).sort([(LIST_KEY, -1)]).limit(limit)
+            for doc in cursor:
+                found.setdefault(doc["_id"], doc)
+        return sorted(found.values(), key=lambda d: d[LIST_KEY], reverse=True)[:limit]
 
     # -- acceptance numbers ------------------------------------------------------------------
 

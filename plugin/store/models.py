@@ -1,4 +1,13 @@
-"""Collections, fields and indexes (mongoengine). Every id is a string; see DESIGN.md, the store."""
+"""Collections, fields and indexes (mongoengine). Every id is a string; see DESIGN.md, the store.
+
+Every index is declared here, once. The embedded store serves a query from an index only for equality or
+a range on a field with a single-field index of its own (or a compound index led by such a field), and
+`_id` equality or `$in`; `$or`, ranges on `_id`, `$in` on other fields and equality on a field that only
+leads a compound index are full scans. So: a single-field index on every field queried by equality,
+compound indexes only as (single-indexed field, `listed`) for the pages of a list, and never an index on
+an array field (equality on one element of an indexed array returns nothing on the embedded store).
+tests/test_store_explain.py proves every query the store sends is served by an index.
+"""
 from __future__ import annotations
 
 from mongoengine import (BooleanField, DictField, Document, IntField, ListField,
@@ -47,7 +56,7 @@ class FormVersion(_Base):
     published_at = StringField()
     outbox = DictField()
     meta = {"collection": "form_versions",
-            "indexes": [{"fields": ["key", "version"], "unique": True}, ["key", "state"], ["state"]]}
+            "indexes": [{"fields": ["key", "version"], "unique": True}, ["key"], ["state"]]}
 
 
 class WorkflowVersion(_Base):
@@ -81,10 +90,13 @@ class Record(_Base):
     state_since = StringField()
     created_at = StringField()
     updated_at = StringField()
+    listed = StringField()                      # the list order key: the id again (an `_id` range full-scans)
     outbox = DictField()
     meta = {"collection": "records",
-            "indexes": [["form", "process", "state"], ["process", "state"], ["assignee"], ["department"],
-                        ["created_by"], ["updated_at"], ["due_date"],
+            "indexes": [["form"], ["process"], ["state"], ["assignee"], ["department"], ["created_by"],
+                        ["updated_at"], ["due_date"], ["listed"],
+                        # the pages of each visibility clause, newest first
+                        ["department", "listed"], ["created_by", "listed"], ["assignee", "listed"],
                         {"fields": ["acceptance_number"], "unique": True, "sparse": True}]}
 
 
@@ -106,7 +118,7 @@ class Event(_Base):
     outcome = StringField()                     # done | refused
     changes = ListField(DictField())
     details = DictField()
-    meta = {"collection": "events", "indexes": [["object_id", "at"], ["kind", "at"]]}
+    meta = {"collection": "events", "indexes": [["object_id"], ["kind", "at"]]}
 
 
 class Counter(_Base):
@@ -122,7 +134,7 @@ class ReturnedNumber(_Base):
     id = StringField(primary_key=True)          # "<form>:<period>:<seq:012d>"
     counter = StringField(required=True)
     seq = IntField(required=True)
-    meta = {"collection": "returned_numbers", "indexes": [["counter", "seq"]]}
+    meta = {"collection": "returned_numbers", "indexes": [["counter"]]}
 
 
 class RateBucket(_Base):
