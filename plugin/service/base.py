@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -24,9 +25,15 @@ from counterflow.store import Store
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
+# how long a host trusts its copy of "the latest published version of form X": a version published on
+# another host is used by this one at most this many seconds later (one published here: at once)
+PUBLISHED_TTL_SECONDS = 2.0
+
 
 class ServiceBase:
     """What every action shares: the store, settings, keys, caches of machines, forms and validators."""
+
+    published_ttl: float = PUBLISHED_TTL_SECONDS
 
     def __init__(self, store: Store, settings: Settings, secret: str) -> None:
         self.store = store
@@ -41,6 +48,8 @@ class ServiceBase:
         self._workflows: dict[tuple[str, int], Workflow] = {}
         self._latest_workflow: dict[str, int] = {}
         self._forms: dict[str, Doc] = {}
+        self._published: dict[str, tuple[float, Doc]] = {}      # form key -> (when read, latest published)
+        self._form_workflow: Workflow | None = None
         self._validators: dict[str, FormValidator] = {}
         self._lock = threading.Lock()
 
@@ -58,6 +67,7 @@ class ServiceBase:
                     raise definitions.DefinitionError(problems)
                 self._workflows[key] = Workflow(doc["definition"], int(doc["version"]))
                 self._latest_workflow[doc["key"]] = max(self._latest_workflow.get(doc["key"], 0), key[1])
+                self._form_workflow = None
             return self._workflows[key]
 
     def workflow(self, key: str, version: int | None = None) -> Workflow:
@@ -71,10 +81,15 @@ class ServiceBase:
         return found
 
     def form_workflow(self) -> Workflow:
-        """The process that form definition versions go through (the workflow whose subject they are)."""
+        """The process that form definition versions go through (the workflow whose subject they are);
+        looked up once, again only after a new workflow version is loaded."""
+        found = self._form_workflow
+        if found is not None:
+            return found
         for key in sorted(self._latest_workflow):
             found = self.workflow(key)
             if found.subject == "form_version":
+                self._form_workflow = found
                 return found
         raise NotFound("no workflow for form versions", code="unknown_process")
 
@@ -93,6 +108,25 @@ class ServiceBase:
                 self._forms[form_id] = doc
         return doc
 
+    def published_version(self, key: str) -> Doc | None:
+        """The latest published (in use) version of form `key`, or None. Versions never change once
+        published, but a newer one may be published on another host: the answer is trusted for
+        `published_ttl` seconds, then read again (one indexed query); `forget_published` drops it at once."""
+        now = time.monotonic()
+        hit = self._published.get(key)
+        if hit is not None and now - hit[0] < self.published_ttl:
+            return hit[1]
+        found = self.store.latest_form_version(key, self.form_workflow().states_where("in_use")[0])
+        if found is None:                # unknown keys are not remembered: anyone may send any key
+            self._published.pop(key, None)
+            return None
+        doc = self._forms.setdefault(found["_id"], found)       # published: immutable, kept for good
+        self._published[key] = (now, doc)
+        return doc
+
+    def forget_published(self, key: str) -> None:
+        self._published.pop(key, None)
+
     def validator(self, key: str, version: int) -> FormValidator:
         form_id = f"{key}@{version}"
         found = self._validators.get(form_id)
@@ -109,8 +143,10 @@ class ServiceBase:
             raise Forbidden(msg("role", lang, roles=", ".join(sorted(roles))), code="role")
 
     def _event(self, kind: str, actor: Actor, trigger: str, process: str, source: str, dest: str,
-               opinion: Any = None, *, now: dt.datetime | None = None, **extra: Any) -> Doc:
-        return {"kind": kind, "at": stamp(now), "actor": actor.public(), "trigger": trigger,
+               opinion: Any = None, *, now: dt.datetime | None = None, at: str | None = None,
+               **extra: Any) -> Doc:
+        """A history event; `at` is the stamp when the caller has formatted it already (else `now`'s)."""
+        return {"kind": kind, "at": at or stamp(now), "actor": actor.public(), "trigger": trigger,
                 "process": process, "source": source, "dest": dest,
                 "opinion": str(opinion)[:2000] if opinion else None,
                 "outcome": "done", **extra}

@@ -22,8 +22,9 @@ class Env:
 
     def __init__(self, service: "ServiceBase", now: dt.datetime) -> None:
         self.service, self.now = service, now
-        self.stamp = stamp(now)
-        self.today = now.astimezone(service.tz).date().isoformat()    # the counter's calendar day
+        self.stamp = stamp(now)                     # formatted once for the whole transition
+        self.local = now.astimezone(service.tz)
+        self.today = self.local.date().isoformat()    # the counter's calendar day
 
     def completeness(self, obj: Mapping[str, Any], lang: str) -> list[dict[str, str]]:
         validator = self.service.validator(obj["form"], obj["form_version"])
@@ -35,12 +36,12 @@ class Env:
     def acceptance(self, ctx: Context) -> dict[str, Any]:
         settings = self.form_settings(ctx.obj)
         pattern = NumberPattern.parse(settings["numbering"])
-        local = self.now.astimezone(self.service.tz)
+        local = self.local
         counter_id = f"{settings['numbering']}|{pattern.period(local)}"
         seq = self.service.store.next_number(counter_id)
         ctx.notes["number"] = (counter_id, seq)
         days = int(settings.get("time_limit", {}).get("working_days", 5))
-        return {"acceptance_number": pattern.format(local, seq), "accepted_at": stamp(self.now),
+        return {"acceptance_number": pattern.format(local, seq), "accepted_at": self.stamp,
                 "due_date": self.service.calendar.add_working_days(local.date(), days).isoformat(),
                 "query_code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))}
 
@@ -54,7 +55,7 @@ class Env:
                           details=[{"path": "/items", "code": "required",
                                     "message": msg("nothing_to_return", ctx.lang)}])
         return {"items": items, "opinion": str(ctx.payload.get("opinion") or "")[:2000],
-                "at": stamp(self.now), "by": ctx.actor.public()}
+                "at": self.stamp, "by": ctx.actor.public()}
 
     def assignee(self, ctx: Context) -> str:
         user_id = ctx.payload.get("assignee")
@@ -66,7 +67,7 @@ class Env:
 
     def retention_until(self, obj: Mapping[str, Any]) -> str:
         years = int((self.form_settings(obj).get("retention") or {}).get("years", 5))
-        today = self.now.astimezone(self.service.tz).date()
+        today = self.local.date()
         try:
             return today.replace(year=today.year + years).isoformat()
         except ValueError:                       # 29 February

@@ -116,6 +116,7 @@ class FormActions(Transitions):
         updated = self.fire("form_version", self.store.forms, self.form_workflow(), current, actor, trigger,
                             payload, lang)
         self._forms.pop(current["_id"], None)
+        self.forget_published(key)          # a version published (or retired) here is seen here at once
         return updated
 
     def form_history(self, actor: Actor, key: str, version: int, lang: str) -> list[Doc]:

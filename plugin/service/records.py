@@ -62,11 +62,12 @@ class RecordActions(Transitions, AttachmentActions):
         return self.sealer.seal_input(data, self.validator(record["form"], record["form_version"]).sensitive)
 
     def create_record(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> tuple[Doc, list[Doc]]:
+        """A draft: one store round trip (the insert) when the data names no attachment; the published
+        version and its validator come from the process's caches (`published_version`)."""
         self.require(actor, {"clerk"}, lang)
-        form = self.store.latest_form_version(payload["form"], self.form_workflow().states_where("in_use")[0])
+        form = self.published_version(payload["form"])
         if form is None:
             raise NotFound(msg("no_form", lang, key=payload["form"]), code="form_not_found")
-        form = self.form_doc(form["key"], form["version"])
         validator = self.validator(form["key"], form["version"])
         data, masked = keep_masked({}, payload.get("data") or {}, validator.sensitive, lang)  # nothing stored
         problems, warnings = validator.check_draft(data, lang)
@@ -75,17 +76,19 @@ class RecordActions(Transitions, AttachmentActions):
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
         processes = list(form["settings"]["processes"])
-        now = utcnow()
+        flows = {p: self.workflow(p) for p in processes}
+        at = stamp(utcnow())
         doc = {"_id": new_id(), "form": form["key"], "form_version": form["version"],
-               "workflows": {p: self.workflow(p).version for p in processes}, "processes": processes,
-               "process": processes[0], "state": self.workflow(processes[0]).initial, "revision": 0,
-               "data": data, "created_by": actor.id, "first_responder": actor.id,
-               "department": actor.department, "assignee": None, "state_since": stamp(now),
-               "created_at": stamp(now), "updated_at": stamp(now)}
-        event = self._event("record", actor, "create", processes[0], "", doc["state"], now=now)
+               "workflows": {p: w.version for p, w in flows.items()}, "processes": processes,
+               "process": processes[0], "state": flows[processes[0]].initial, "revision": 0,
+               "data": self.sealer.seal_input(data, validator.sensitive), "created_by": actor.id,
+               "first_responder": actor.id, "department": actor.department, "assignee": None,
+               "state_since": at, "created_at": at, "updated_at": at}
+        event = self._event("record", actor, "create", processes[0], "", doc["state"], at=at)
         self.hold_attachments(doc["_id"], data)
-        doc = self.store.insert_record(dict(doc, data=self._sealed(doc, data)), event)
-        return dict(doc, data=data), [w.to_dict() for w in warnings]
+        doc = self.store.insert_record(doc, event)
+        doc["data"] = data
+        return doc, [w.to_dict() for w in warnings]
 
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
         return self._visible_record(actor, record_id, lang)

@@ -1,10 +1,9 @@
 """Fire a trigger on any workflow object (a record, a form version): plan, actions, one compare-and-set."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Mapping
 
-from counterflow.core.clock import stamp, utcnow
+from counterflow.core.clock import utcnow
 from counterflow.core.engine import Actor, Context, Workflow
 from counterflow.core.errors import CounterflowError, Invalid
 from counterflow.core.registry import ACTIONS
@@ -29,14 +28,15 @@ class Transitions(ServiceBase):
         """
         check_revision(obj, payload, lang)
         now = utcnow()
-        ctx = Context(obj, actor, payload, lang, Env(self, now))
+        env = Env(self, now)                  # formats `now` once: every stamp below is env.stamp
+        ctx = Context(obj, actor, payload, lang, env)
         try:
             plan = workflow.plan(obj["state"], trigger, ctx)
-            changes: Doc = {"state": plan.dest, "state_since": stamp(now)}
+            changes: Doc = {"state": plan.dest, "state_since": env.stamp, "updated_at": env.stamp}
             for name in plan.actions:
                 changes.update(ACTIONS[name](ctx))
         except Invalid as exc:
-            self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, now)
+            self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, env.stamp)
             raise
         to_process = None
         if plan.final and not plan.ends_record and obj.get("processes"):
@@ -48,7 +48,7 @@ class Transitions(ServiceBase):
         details = {k: changes[k] for k in KEPT_IN_HISTORY if k in changes}
         extra: Doc = {"to_process": to_process, "details": details} if kind == "record" else {}
         event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest,
-                            payload.get("opinion"), now=now, **extra)
+                            payload.get("opinion"), at=env.stamp, **extra)
         try:
             return self.store.commit(collection, obj, changes, event)
         except CounterflowError:
@@ -61,9 +61,9 @@ class Transitions(ServiceBase):
         return workflow.options(obj["state"], Context(obj, actor, {}, lang, Env(self, utcnow())))
 
     def _keep_refusal(self, kind: str, obj: Doc, actor: Actor, trigger: str, process: str, exc: Invalid,
-                      now: dt.datetime) -> None:
+                      at: str) -> None:
         """A failed check stays in the history: who tried what, and every reason it was refused."""
-        event = self._event(kind, actor, trigger, process, obj["state"], obj["state"], now=now,
+        event = self._event(kind, actor, trigger, process, obj["state"], obj["state"], at=at,
                             outcome="refused", details={"problems": exc.details})
         event.update(_id=f"{obj['_id']}:{obj.get('revision', 0)}:refused:{new_id()}", object_id=obj["_id"],
                      revision=obj.get("revision", 0))
