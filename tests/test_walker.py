@@ -231,3 +231,151 @@ def test_check_draft_walks_the_data_once(monkeypatch: pytest.MonkeyPatch,
     refused, warnings = validator.check_draft({**COMPLETE, "bogus": 1, "reason": ""}, "en")
     assert [p.path for p in refused] == ["/bogus"] and [p.path for p in warnings] == ["/reason"]
     assert len(calls) == 1
+
+
+# -- the summary: data it passes is never walked, and the answers stay the walk's ---------------------
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "rjsf"
+TRICKY: list[dict[str, Any]] = [
+    TREE, REF, ALL_OF, IF_THEN, NESTED, DEPENDENT,
+    {"type": "object", "anyOf": [{"properties": {"a": {"type": "string"}}},
+                                 {"properties": {"b": {"type": "integer"}}}]},
+    {"type": "object", "properties": {"a": {"type": "string"}},
+     "patternProperties": {"^x_": {"type": "integer"}, "^x_y": {"type": "object"}}},
+    {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "number"}},
+    {"type": "object", "properties": {"t": {"type": "array", "prefixItems": [{"type": "string"}],
+                                            "items": {"type": "integer"}},
+                                      "free": {"type": "array"}, "any": {}, "no": False,
+                                      "n": {"type": ["number", "null"]}, "i": {"type": "integer"},
+                                      "e": {"enum": [1, "a", None]}}},
+    {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+     "properties": {"t": {"type": "array", "items": [{"type": "string"}],
+                          "additionalItems": {"type": "null"}},
+                    "o": {"type": "object"}}},
+]
+ODD_VALUES: list[Any] = [None, True, 0, 1, 2.5, 3.0, -1, "x", "", [], {}, [1, "a"], {"a": 1}, {"name": "n"},
+                         [{"name": "n", "x": 1}], "y" * 10_001, list(range(1_001)), {"$bad": 1}, {"a.b": 1},
+                         {"": 1}, float("nan"), float("inf"), (1, 2), "att_01J9Z3K4M5N6P7Q8R9S0T1V2W3"]
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"name": value}
+    return value
+
+
+def _variants(schema: dict[str, Any], data: Any) -> list[Any]:
+    """The data, and copies with each declared or present field (and one level below) made odd."""
+    base = data if isinstance(data, dict) else {}
+    names = list(dict.fromkeys([*base, *walker.declared_names(walker.expand(schema, schema)), "zz_unknown"]))
+    found: list[Any] = [data, {}, [], _deep(70), {**base, "$x": 1, "a.b": 2}]
+    for name in names:
+        for value in ODD_VALUES:
+            found.append({**base, name: value})
+        inner = base.get(name)
+        if isinstance(inner, dict):
+            for key in [*inner, "zz_unknown"]:
+                for value in ODD_VALUES:
+                    found.append({**base, name: {**inner, key: value}})
+        if isinstance(inner, list) and inner:
+            for value in ODD_VALUES:
+                found.append({**base, name: [value, *inner[1:]]})
+    return found
+
+
+def _forms() -> list[tuple[str, dict[str, Any], Any, Any]]:
+    """(name, schema, ui_schema, sample data) for every form the differential test tries."""
+    forms: list[tuple[str, dict[str, Any], Any, Any]] = []
+    for path in sorted(SHIPPED.glob("*.json")):
+        definition = json.loads(path.read_text("utf-8"))
+        forms.append((path.stem, definition["schema"], definition.get("ui_schema"), COMPLETE))
+    for path in sorted(CORPUS.glob("*.json")):
+        sample = json.loads(path.read_text("utf-8"))
+        if isinstance(sample["schema"], dict) and sample["schema"].get("type") == "object":
+            schema = {"$schema": "http://json-schema.org/draft-07/schema#", **sample["schema"]}  # RJSF's
+            forms.append((path.stem, schema, None, sample.get("formData")))
+    forms += [(f"tricky{i}", schema, None, {}) for i, schema in enumerate(TRICKY)]
+    return forms
+
+
+def test_the_summary_answers_as_the_walk_does_on_every_form_and_odd_data() -> None:
+    """Behaviour does not change: with the compiled summary (skipping the walk where it passes) and
+    without it (always walking), check_complete and check_draft give the same problems."""
+    used = 0
+    for name, schema, ui, data in _forms():
+        fast = FormValidator(schema, ui)
+        slow = FormValidator(schema, ui)
+        slow._clean = None
+        used += fast._clean is not None
+        for i, variant in enumerate(_variants(schema, data)):
+            for lang in ("zh-CN", "en")[i % 2:][:1]:
+                try:
+                    expected: Any = (slow.check_complete(variant, lang), slow.check_draft(variant, lang))
+                except ValueError as error:   # what jsonschema-rs cannot read, before and after
+                    expected = repr(error)
+                try:
+                    got: Any = (fast.check_complete(variant, lang), fast.check_draft(variant, lang))
+                except ValueError as error:
+                    got = repr(error)
+                assert got == expected, (name, variant)
+    assert used >= 30   # the summary is compiled for nearly every form (not for recursive ones)
+
+
+def test_a_recursive_form_has_no_summary_and_is_always_walked() -> None:
+    assert FormValidator(TREE)._clean is None
+    assert Structure(TREE).summary("^.*$", 10, 10, 64) is None
+    assert FormValidator(REF)._clean is not None
+
+
+def test_valid_data_is_not_walked_when_the_summary_passes(monkeypatch: pytest.MonkeyPatch,
+                                                          account_change: dict[str, Any]) -> None:
+    validator = FormValidator(account_change["schema"], account_change["ui_schema"])
+    walked: list[Any] = []
+    real = validator._structure
+
+    def counted(*args: Any) -> None:
+        walked.append(args)
+        real(*args)
+
+    monkeypatch.setattr(validator, "_structure", counted)
+    assert validator.check_complete(COMPLETE, "en") == []
+    assert validator.check_draft(COMPLETE, "en") == ([], [])
+    assert validator.check_complete({**COMPLETE, "reason": ""}, "en")[0].path == "/reason"
+    assert walked == []
+    refused, _ = validator.check_draft({**COMPLETE, "phone": 138}, "en")   # a wrong type: walked
+    assert [p.path for p in refused] == ["/phone"] and walked
+    walked.clear()
+    validator.check_complete({**COMPLETE, "amount": float("nan")}, "en")   # not plain JSON: walked
+    assert walked
+
+
+def test_material_conditions_are_evaluated_only_for_missing_materials(
+        monkeypatch: pytest.MonkeyPatch, account_change: dict[str, Any]) -> None:
+    validator = FormValidator(account_change["schema"], account_change["ui_schema"])
+    evaluated: list[Any] = []
+    real = validate._holds
+
+    def counted(rule: Any, data: Any) -> bool:
+        evaluated.append(rule)
+        return real(rule, data)
+
+    monkeypatch.setattr(validate, "_holds", counted)
+    supplied = {**COMPLETE, "changed_items": ["name"], "new_details": {"new_name": "王晓明"},
+                "name_change_proof": "att_01J9Z3K4M5N6P7Q8R9S0T1V2W4"}
+    assert validator.check_complete(supplied, "en") == []
+    assert evaluated == []
+    missing = {k: v for k, v in supplied.items() if k != "name_change_proof"}
+    assert [(p.path, p.code) for p in validator.check_complete(missing, "en")] == \
+        [("/name_change_proof", "material_missing")]
+    assert len(evaluated) == 1
+    assert validator.check_complete(COMPLETE, "en") == []   # not needed: no name change
+
+
+def test_the_problem_cache_is_bounded(account_change: dict[str, Any]) -> None:
+    validator = FormValidator(account_change["schema"])
+    for i in range(validate.CACHE_SIZE + 10):
+        problems = validator.check_complete({**COMPLETE, f"extra{i}": 1}, "en")
+        assert ("/" + f"extra{i}", "unknown_field") in [(p.path, p.code) for p in problems]
+    assert len(validator._problems) <= validate.CACHE_SIZE
+    assert len(validator._sort_keys) <= validate.CACHE_SIZE

@@ -23,6 +23,7 @@ DRAFT202012_URIS = ("https://json-schema.org/draft/2020-12/schema",
 # A field name as MongoDB can store it and other tools write it: 1 to 64 characters, no leading `$`,
 # no `.` and no control character (C0, DEL, C1). schemas/meta/form.schema.json says the same.
 FIELD_NAME = re.compile(r"^[^$.\x00-\x1f\x7f-\x9f][^.\x00-\x1f\x7f-\x9f]{0,63}\Z")
+FIELD_NAME_RS = r"^[^$.\x00-\x1f\x7f-\x9f][^.\x00-\x1f\x7f-\x9f]{0,63}$"   # the same for jsonschema-rs
 ATTACHMENT_ID = re.compile(r"^att_[0-9A-HJKMNP-TV-Z]{26}$")
 DATA_URL = re.compile(r"^data:[^,]*,", re.DOTALL)
 SENSITIVE_KINDS = ("id_number", "bank_card", "phone", "name", "address")
@@ -33,6 +34,7 @@ MAX_STRING = 10_000
 MAX_ITEMS = 1_000
 MAX_DATA_BYTES = 512 * 1024
 MAX_DATA_DEPTH = 64
+CACHE_SIZE = 4096    # problems (and their sort keys) a validator keeps ready, per form version
 
 TYPE_NAMES = {
     "string": {"zh-CN": "文本", "en": "text"}, "integer": {"zh-CN": "整数", "en": "a whole number"},
@@ -154,17 +156,27 @@ class FormValidator:
             raise DefinitionError([f"schema: the schema does not compile: {first}; "
                                    "fix: run check_form_definition and correct what it reports"]) from error
         self.structure = Structure(schema)   # built once per form version, reused by every check
+        # data this passes has no structure problem, so the walk is skipped (None: always walk)
+        summary = self.structure.summary(FIELD_NAME_RS, MAX_STRING, MAX_ITEMS, MAX_DATA_DEPTH)
+        self._clean = None if summary is None else jsonschema_rs.Draft202012Validator(
+            summary, pattern_options=PATTERN_OPTIONS)
         self._titles: dict[str, dict[str, str]] = {}
         self.sensitive: dict[str, str] = {}
         self.materials: list[tuple[str, dict[str, str]]] = []
         self._order: dict[str, int] = {}
         self._material_conditions: dict[str, dict[str, Any]] = {}
+        # per place and language, filled as data meets them and bounded: problems and their order
+        self._problems: dict[tuple[Any, ...], Problem] = {}
+        self._sort_keys: dict[str, tuple[int, ...]] = {}
         for found in fields(schema):
             self._take(found)
         for ptr, _ in self.materials:           # the layout's show_if hides a material just as x-show-if does
             rule = _ui_show_if(ui_schema or {}, split_pointer(ptr))
             if rule is not None:
                 self._material_conditions.setdefault(ptr, rule)
+        # (pointer's parts, title, condition or None) per material, in declaration order
+        self._material_checks = [(split_pointer(ptr), title, self._material_conditions.get(ptr))
+                                 for ptr, title in self.materials]
 
     def _take(self, found: Field) -> None:
         """What one declared field tells the validator: its title, order, sensitive kind, material."""
@@ -200,19 +212,33 @@ class FormValidator:
         return " › ".join(labels)
 
     def _sort_key(self, problem: Problem) -> tuple[int, ...]:
+        found = self._sort_keys.get(problem.path)
+        if found is not None:
+            return found
         key: list[int] = []
         generic: list[str] = []
         for part in split_pointer(problem.path):
             generic.append("*" if part.isdigit() else part)
             key.append(int(part) if part.isdigit() else self._order.get(pointer(generic), 1 << 30))
-        return tuple(key)
+        if len(self._sort_keys) >= CACHE_SIZE:
+            self._sort_keys.clear()
+        found = self._sort_keys[problem.path] = tuple(key)
+        return found
 
     # -- problems --
 
     def _problem(self, path: str, code: str, lang: str, **params: Any) -> Problem:
-        field = params.pop("field", None) or self.field_title(path, lang)
-        template = code if code in MESSAGES else "unknown"
-        return Problem(path, code, message(MESSAGES, template, lang, field=field, **params))
+        """The localised problem; the same one is reused while it stays in the (bounded) cache."""
+        key = (path, code, lang, *params.items())
+        found = self._problems.get(key)
+        if found is None:
+            field = params.pop("field", None) or self.field_title(path, lang)
+            template = code if code in MESSAGES else "unknown"
+            found = Problem(path, code, message(MESSAGES, template, lang, field=field, **params))
+            if len(self._problems) >= CACHE_SIZE:
+                self._problems.clear()
+            self._problems[key] = found
+        return found
 
     def _from_error(self, error: Any, lang: str) -> Iterator[Problem]:
         kind = error.kind.name
@@ -280,22 +306,31 @@ class FormValidator:
                 elif not (shallow and _plain(item, child_shape)):
                     self._structure(item, child_shape, [*parts, name], lang, out)
 
-    def _oversize(self, data: Any, lang: str) -> list[Problem]:
-        size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
-        if size > MAX_DATA_BYTES:
-            return [self._problem("", "too_large", lang, limit=f"{MAX_DATA_BYTES // 1024} KiB")]
-        return []
+    def _oversize(self, data: Any, lang: str) -> tuple[list[Problem], bool]:
+        """(the too-large problem or [], whether the data is plain JSON: no NaN, Infinity or other
+        value JSON cannot hold, which the summary check would read differently from the walk)."""
+        plain = True
+        try:
+            text = _PLAIN_JSON.encode(data)
+        except (ValueError, _NotJSON):   # NaN, Infinity or a value JSON has no type for
+            text, plain = json.dumps(data, ensure_ascii=False, default=str), False
+        if len(text.encode()) > MAX_DATA_BYTES:
+            return [self._problem("", "too_large", lang, limit=f"{MAX_DATA_BYTES // 1024} KiB")], False
+        return [], plain
 
     def _missing_materials(self, data: Any, lang: str) -> list[Problem]:
         problems = []
-        for ptr, title in self.materials:
-            condition = self._material_conditions.get(ptr)
-            if condition is not None and not _holds(condition, data):
-                continue  # a conditional material (x-show-if) that this application does not need
-            for concrete, value in _lookup(data, split_pointer(ptr), []):
-                if value in (None, "", [], {}):
-                    field = message({"t": title}, "t", lang) if title else None
-                    problems.append(self._problem(concrete, "material_missing", lang, field=field))
+        for parts, title, condition in self._material_checks:
+            if "*" not in parts:   # one place: read it, and name it only when it is empty
+                value = _value_at(data, parts)
+                empty = [] if value is _NOWHERE or value not in (None, "", [], {}) else [pointer(parts)]
+            else:
+                empty = [concrete for concrete, value in _lookup(data, parts, [])
+                         if value in (None, "", [], {})]
+            if not empty or (condition is not None and not _holds(condition, data)):
+                continue  # supplied, or a conditional material (x-show-if) this application does not need
+            field = message({"t": title}, "t", lang) if title else None
+            problems += [self._problem(concrete, "material_missing", lang, field=field) for concrete in empty]
         return problems
 
     def _finish(self, problems: Iterable[Problem]) -> list[Problem]:
@@ -304,8 +339,15 @@ class FormValidator:
             unique.setdefault((p.path, p.code), p)
         return sorted(unique.values(), key=self._sort_key)
 
-    def _draft_problems(self, data: Any, lang: str) -> list[Problem]:
-        """What a draft may never hold (unknown fields, wrong JSON types, oversize values), unsorted."""
+    def _draft_problems(self, data: Any, lang: str, plain: bool) -> list[Problem]:
+        """What a draft may never hold (unknown fields, wrong JSON types, oversize values), unsorted.
+        Plain JSON data that the compiled summary passes has none: the Python walk is skipped."""
+        if plain and self._clean is not None:
+            try:
+                if self._clean.is_valid(data):
+                    return []
+            except (ValueError, TypeError, OverflowError):  # a key or value jsonschema-rs cannot read
+                pass
         found: list[Problem] = []
         self._structure(data, self.structure.top, [], lang, found)
         return found
@@ -313,15 +355,21 @@ class FormValidator:
     def check_complete(self, data: Any, lang: str) -> list[Problem]:
         """Every problem at once: schema rules, structure and missing materials."""
         lang = normalize(lang)
-        return self._oversize(data, lang) or self._complete(data, lang, self._draft_problems(data, lang))
+        oversize, plain = self._oversize(data, lang)
+        return oversize or self._complete(data, lang, self._draft_problems(data, lang, plain))
 
     def _complete(self, data: Any, lang: str, structure: list[Problem]) -> list[Problem]:
-        found = [p for e in self._validator.iter_errors(data) for p in self._from_error(e, lang)]
+        if not structure and self._validator.is_valid(data):
+            found: list[Problem] = []
+        else:
+            found = [p for e in self._validator.iter_errors(data) for p in self._from_error(e, lang)]
         # JSON Schema decides what is unknown here; the stricter draft rule is check_draft's
         seen = {p.path for p in found}
         found += [p for p in structure if p.code in ("too_large", "field_name")
                   or (p.code == "type" and p.path not in seen)]
         materials = self._missing_materials(data, lang)
+        if not found and not materials:
+            return []
         missing = {p.path for p in materials}
         found = [p for p in found if p.path not in missing] + materials  # one item per thing to supply
         return self._finish(found)
@@ -329,10 +377,10 @@ class FormValidator:
     def check_draft(self, data: Any, lang: str) -> tuple[list[Problem], list[Problem]]:
         """(refused, warnings): a draft keeps what was typed unless it cannot be stored."""
         lang = normalize(lang)
-        oversize = self._oversize(data, lang)
+        oversize, plain = self._oversize(data, lang)
         if oversize:
             return oversize, []
-        structure = self._draft_problems(data, lang)
+        structure = self._draft_problems(data, lang, plain)
         refused = self._finish(structure)
         complete = self._complete(data, lang, structure)
         if refused:
@@ -344,10 +392,37 @@ class FormValidator:
         return [], complete
 
 
+class _NotJSON(Exception):
+    """A value JSON has no type for (the size check then writes it as text)."""
+
+
+def _not_json(value: Any) -> Any:
+    raise _NotJSON
+
+
+_PLAIN_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_not_json)
+
+
 def _plain(value: Any, shape: Shape) -> bool:
     """A scalar of a type the place accepts and of a storable length: nothing to check below it."""
     return not isinstance(value, (dict, list)) and shape.accepts(value) \
         and not (isinstance(value, str) and len(value) > MAX_STRING)
+
+
+_NOWHERE: Any = object()
+
+
+def _value_at(data: Any, parts: list[str]) -> Any:
+    """What `_lookup` finds at a pointer without `*`: the value (None where an object on the way is
+    missing or null), or _NOWHERE where the way meets another kind of value."""
+    for part in parts:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif data is None:
+            return None
+        else:
+            return _NOWHERE
+    return data
 
 
 def _lookup(data: Any, parts: list[str], done: list[str | int]) -> Iterator[tuple[str, Any]]:

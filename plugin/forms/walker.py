@@ -36,6 +36,8 @@ PATTERN_OPTIONS = jsonschema_rs.RegexOptions()
 _SAME_INSTANCE_LISTS = ("allOf", "anyOf", "oneOf")
 _SAME_INSTANCE_ONE = ("if", "then", "else")
 _SAME_INSTANCE_MAPS = ("dependencies", "dependentSchemas")
+# A key no form declares, to ask which candidates an undeclared key has (its text does not matter).
+_UNDECLARED = "\x00undeclared"
 # One representative value per JSON type: whether a value's type fits a schema depends on its type only.
 _SAMPLES: dict[str, Any] = {"null": None, "boolean": True, "integer": 1, "number": 0.5, "string": "",
                             "array": [], "object": {}}
@@ -323,8 +325,9 @@ class Shape:
                               else n.get("type", []) if isinstance(n.get("type"), list) else [])]
         self.expected = tuple(dict.fromkeys(declared))  # the types named, for the message
         self._keys: dict[str, tuple[Shape, bool]] = {}
-        self._declared = set(declared_names(self.nodes))
-        self._width = _tuple_width(self.nodes)
+        self.declared = declared_names(self.nodes)
+        self._declared = set(self.declared)
+        self.width = _tuple_width(self.nodes)
         self._items: dict[int, Shape] = {}
 
     def accepts(self, value: Any) -> bool:
@@ -346,11 +349,15 @@ class Shape:
 
     def item(self, index: int) -> Shape:
         """The shape of element `index` of an array."""
-        index = min(index, self._width)
+        index = min(index, self.width)
         found = self._items.get(index)
         if found is None:
             found = self._items[index] = self._structure.shape(item_schemas(self.nodes, index))
         return found
+
+
+class _NoSummary(Exception):
+    """The shapes recur (a recursive `$ref`) or nest too deep to be written as one finite schema."""
 
 
 class Structure:
@@ -361,6 +368,55 @@ class Structure:
         self.root = root
         self._shapes: dict[tuple[int, ...], Shape] = {}
         self.top = self.shape([root])
+
+    def summary(self, name_pattern: str, max_string: int, max_items: int, max_depth: int) -> Schema:
+        """A JSON Schema (draft 2020-12) that only data free of structure problems passes: every
+        value of a JSON type its place accepts, every key a valid name (`name_pattern`) that its object
+        may hold, no text longer than `max_string`, no list longer than `max_items`. It may refuse more
+        than the walk does (a place with `patternProperties`, a container where no schema applies):
+        such data is then walked. None when the shapes recur or nest `max_depth` // 2 deep or more,
+        where no finite schema bounds the depth."""
+        limits = (name_pattern, max_string, max_items, max_depth // 2)
+        try:
+            return self._summary(self.top, limits, 0, set())
+        except _NoSummary:
+            return None
+
+    def _summary(self, shape: Shape, limits: tuple[str, int, int, int], depth: int,
+                 open_: set[int]) -> Schema:
+        name_pattern, max_string, max_items, max_depth = limits
+        if id(shape) in open_ or depth >= max_depth:
+            raise _NoSummary
+        scalars = [t for t in ("null", "boolean", "integer", "number", "string") if t in shape.types]
+        if not shape.nodes:   # any value; containers are left to the walk
+            return {"type": scalars, "maxLength": max_string}
+        if not shape.types:
+            return False
+        out: dict[str, Any] = {"type": sorted(shape.types), "maxLength": max_string}
+        open_.add(id(shape))
+        if "array" in shape.types:
+            width = shape.width
+            out["maxItems"] = max_items
+            if width:
+                out["prefixItems"] = [self._summary(shape.item(i), limits, depth + 1, open_)
+                                      for i in range(width)]
+            out["items"] = self._summary(shape.item(width), limits, depth + 1, open_)
+        if "object" in shape.types:
+            if any(isinstance(n.get("patternProperties"), dict) and n["patternProperties"]
+                   for n in shape.nodes):
+                out["type"] = [t for t in out["type"] if t != "object"]   # objects here: walked
+            else:
+                out["propertyNames"] = {"pattern": name_pattern}
+                out["properties"] = {name: self._summary(shape.key(name)[0], limits, depth + 1, open_)
+                                     for name in shape.declared}
+                # without patternProperties every undeclared name has the same candidates
+                if _UNDECLARED in shape._declared:
+                    raise _NoSummary
+                other, allowed = shape.key(_UNDECLARED)
+                out["additionalProperties"] = \
+                    self._summary(other, limits, depth + 1, open_) if allowed else False
+        open_.discard(id(shape))
+        return out if out["type"] else False
 
     def shape(self, schemas: list[Schema]) -> Shape:
         """The shape of the places where exactly `schemas` apply (all parts of `root`)."""
