@@ -50,14 +50,15 @@ class AttachmentActions(ServiceBase):
                 if access.can_read_attachment(actor, m, [records[r] for r in (m.get("records") or {})
                                                          if r in records])}
 
-    def attachment_problems(self, actor: Actor, data: Any, lang: str,
-                            known: Any = None) -> list[dict[str, str]]:
+    def attachment_problems(self, actor: Actor, data: Any, lang: str, known: Any = None,
+                            ids: list[tuple[str, str]] | None = None) -> list[dict[str, str]]:
         """Attachment ids in the data that name no uploaded file, or a file the actor may not read: a record
         holds only what its author may read. Refused (naming the field) when the data is saved.
 
-        Ids the record already held (`known`) were checked when they were saved."""
+        Ids the record already held (`known`) were checked when they were saved. `ids`: the data's
+        `attachment_ids` when the caller has them already. No attachment, no query; else one `$in`."""
         already = {v for _, v in attachment_ids(known)} if known else set()
-        found = [(p, v) for p, v in attachment_ids(data) if v not in already]
+        found = [(p, v) for p, v in (attachment_ids(data) if ids is None else ids) if v not in already]
         metas = AttachmentStore(self.store).metas(sorted({v for _, v in found})) if found else []
         existing = {m["_id"] for m in metas}
         readable = self._readable(actor, metas) if metas else set()
@@ -73,13 +74,15 @@ class AttachmentActions(ServiceBase):
                     "en": "You may not use this attachment; upload your own file"}[lang]})
         return problems
 
-    def hold_attachments(self, record_id: str, data: Any, known: Any = None) -> None:
+    def hold_attachments(self, record_id: str, data: Any, known: Any = None,
+                         ids: list[tuple[str, str]] | None = None) -> None:
         """Note on each attachment newly in the data that this record holds it (checked by
         `attachment_problems` first); its readers then follow the record. Done before the record is written:
         a record that was never written holds nothing."""
         already = {v for _, v in attachment_ids(known)} if known else set()
-        new = sorted({v for _, v in attachment_ids(data)} - already)
-        AttachmentStore(self.store).hold(new, record_id, stamp())
+        new = sorted({v for _, v in (attachment_ids(data) if ids is None else ids)} - already)
+        if new:
+            AttachmentStore(self.store).hold(new, record_id, stamp())
 
 
 def _safe_filename(name: str) -> str:

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Mapping
 
 from counterflow.core import access
-from counterflow.core.changes import diff, keep_masked
+from counterflow.core.changes import attachment_ids, diff, keep_masked
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -71,7 +71,9 @@ class RecordActions(Transitions, AttachmentActions):
         validator = self.validator(form["key"], form["version"])
         data, masked = keep_masked({}, payload.get("data") or {}, validator.sensitive, lang)  # nothing stored
         problems, warnings = validator.check_draft(data, lang)
-        refused = [p.to_dict() for p in problems] + masked + self.attachment_problems(actor, data, lang)
+        files = attachment_ids(data)
+        refused = [p.to_dict() for p in problems] + masked + self.attachment_problems(actor, data, lang,
+                                                                                      ids=files)
         if refused:
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
@@ -85,7 +87,7 @@ class RecordActions(Transitions, AttachmentActions):
                "first_responder": actor.id, "department": actor.department, "assignee": None,
                "state_since": at, "created_at": at, "updated_at": at}
         event = self._event("record", actor, "create", processes[0], "", doc["state"], at=at)
-        self.hold_attachments(doc["_id"], data)
+        self.hold_attachments(doc["_id"], data, ids=files)
         doc = self.store.insert_record(doc, event)
         doc["data"] = data
         return doc, [w.to_dict() for w in warnings]

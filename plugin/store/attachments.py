@@ -15,7 +15,14 @@ class AttachmentStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._fs = gridfs.GridFS(store.db, collection="attachment_files")
+        self._gridfs: gridfs.GridFS | None = None
+
+    @property
+    def _fs(self) -> gridfs.GridFS:
+        """GridFS, built only for the contents: metadata checks (a draft's `$in`) never pay for it."""
+        if self._gridfs is None:
+            self._gridfs = gridfs.GridFS(self._store.db, collection="attachment_files")
+        return self._gridfs
 
     def put(self, meta: Doc, content: bytes) -> Doc:
         self._fs.put(content, _id=meta["_id"], filename=meta.get("name", ""))
