@@ -248,6 +248,17 @@ class Store:
         self.copier.put([event])
         return doc
 
+    def insert_records(self, docs: Sequence[Doc], events: Sequence[Doc], batch: int = 1000) -> None:
+        """The bulk path (loads, migrations, benchmarks): records as `insert_record` stores them (with their
+        list key; their history in `events`, not in an outbox), in batches; an existing id is a Conflict."""
+        try:
+            for start in range(0, len(docs), batch):
+                self.records.insert_many([dict(d, **{LIST_KEY: d["_id"]}) for d in docs[start:start + batch]])
+        except BulkWriteError as exc:
+            raise Conflict("record exists") from exc
+        for start in range(0, len(events), batch):
+            self.copy_events(events[start:start + batch])
+
     def record(self, record_id: str) -> Doc:
         doc = self.records.find_one({"_id": record_id})
         if doc is None:
