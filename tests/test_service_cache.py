@@ -157,3 +157,26 @@ def test_the_published_version_is_cached_and_read_again_after_the_ttl(
     # an unknown key is asked for every time, never remembered
     assert service.published_version("no-such-form") is None
     assert "no-such-form" not in service._published
+
+
+def test_opened_data_is_remembered_only_while_its_ciphertext_is_the_same(
+        app: Any, config: dict[str, Any], staff: Api) -> None:
+    publish(staff)
+    service = app.extensions["counterflow"].service
+    created = draft(staff, COMPLETE).get_json()
+    stored = app.extensions["counterflow"].store.record(created["id"])
+    assert stored["data"]["phone"] != COMPLETE["phone"]                     # sealed at rest
+    assert service._opened[created["id"]][1]["phone"] == COMPLETE["phone"]   # known from the create
+    assert service.opened(stored)["data"]["phone"] == COMPLETE["phone"]
+
+    with running_app(dict(config)) as other_app:          # another host changes the data
+        other = Api(other_app.test_client())
+        other.tokens = staff.tokens
+        r = other.patch(f"/api/v1/records/{created['id']}", "clerk",
+                        json={"revision": 0, "data": dict(COMPLETE, phone="13900001111")})
+        assert r.status_code == 200, r.get_json()
+        # this host sees a new ciphertext, so it opens it again: never the remembered text
+        again = service.opened(app.extensions["counterflow"].store.record(created["id"]))
+        assert again["data"]["phone"] == "13900001111" and again["revision"] == 1
+        shown = staff.get(f"/api/v1/records/{created['id']}", "clerk").get_json()
+        assert shown["revision"] == 1 and shown["data"]["phone"].endswith("1111"), shown["data"]

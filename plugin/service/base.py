@@ -50,6 +50,9 @@ class ServiceBase:
         self._forms: dict[str, Doc] = {}
         self._published: dict[str, tuple[float, Doc]] = {}      # form key -> (when read, latest published)
         self._form_workflow: Workflow | None = None
+        # record id -> (its data as stored, the same opened): decrypting is most of a transition's own work,
+        # and the same ciphertext always opens to the same text (see RecordActions.opened)
+        self._opened: dict[str, tuple[Any, Any]] = {}
         self._validators: dict[str, FormValidator] = {}
         self._lock = threading.Lock()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -35,7 +36,7 @@ class Env:
 
     def acceptance(self, ctx: Context) -> dict[str, Any]:
         settings = self.form_settings(ctx.obj)
-        pattern = NumberPattern.parse(settings["numbering"])
+        pattern = _pattern(settings["numbering"])
         local = self.local
         counter_id = f"{settings['numbering']}|{pattern.period(local)}"
         seq = self.service.store.next_number(counter_id)
@@ -72,3 +73,9 @@ class Env:
             return today.replace(year=today.year + years).isoformat()
         except ValueError:                       # 29 February
             return today.replace(year=today.year + years, day=28).isoformat()
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(text: str) -> NumberPattern:
+    """A numbering rule parsed once (forms are few, their rules never change once published)."""
+    return NumberPattern.parse(text)

@@ -20,6 +20,10 @@ from counterflow.service.transitions import Transitions
 
 log = logging.getLogger(__name__)
 
+# how many records' opened data a process keeps (read-only: the data of a record `opened` returns is shared
+# with the cache and never changed in place; every change makes new data, so a new ciphertext)
+OPENED_KEPT = 512
+
 
 class RecordActions(Transitions, AttachmentActions):
     """Business records and their data."""
@@ -44,18 +48,31 @@ class RecordActions(Transitions, AttachmentActions):
         return record
 
     def opened(self, record: Doc) -> Doc:
-        """The record as read from the store, its protected fields decrypted. A value no configured key
+        """The record as read from the store, its protected fields decrypted (remembered for the last
+        OPENED_KEPT records, while their stored ciphertexts stay the same). A value no configured key
         opens reads as a placeholder and is logged (where, never what): one damaged value must not make
         the record, or every list that holds it, unreadable."""
         sensitive = self.validator(record["form"], record["form_version"]).sensitive
         if not sensitive:
             return record
-        data, unreadable = self.sealer.open_stored(record.get("data") or {}, sensitive)
-        if unreadable:
+        stored = record.get("data") or {}
+        hit = self._opened.get(record["_id"])
+        if hit is not None and hit[0] == stored:        # the very same ciphertexts: their texts are known
+            return dict(record, data=hit[1])
+        data, unreadable = self.sealer.open_stored(stored, sensitive)
+        if not unreadable:
+            self._remember_opened(record["_id"], stored, data)
+        else:
             log.error("record %s: %d protected value(s) cannot be decrypted and are shown as a placeholder "
                       "(%s): the key that sealed them is not configured (COUNTERFLOW_ENCRYPTION_KEY) or the "
                       "stored value is damaged", record.get("_id"), len(unreadable), ", ".join(unreadable))
         return dict(record, data=data)
+
+    def _remember_opened(self, record_id: str, stored: Any, data: Any) -> None:
+        with self._lock:
+            if len(self._opened) >= OPENED_KEPT and record_id not in self._opened:
+                self._opened.pop(next(iter(self._opened)))
+            self._opened[record_id] = (stored, data)
 
     def _sealed(self, record: Mapping[str, Any], data: Any) -> Any:
         """Data from a request as it is stored: every protected value sealed, whatever it looks like."""
@@ -89,6 +106,7 @@ class RecordActions(Transitions, AttachmentActions):
         event = self._event("record", actor, "create", processes[0], "", doc["state"], at=at)
         self.hold_attachments(doc["_id"], data, ids=files)
         doc = self.store.insert_record(doc, event)
+        self._remember_opened(doc["_id"], doc["data"], data)
         doc["data"] = data
         return doc, [w.to_dict() for w in warnings]
 
@@ -157,7 +175,10 @@ class RecordActions(Transitions, AttachmentActions):
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason, changes=changes)
         self.hold_attachments(record["_id"], data, known=record.get("data"))
-        updated = self.store.commit(self.store.records, record, {"data": self._sealed(record, kept)}, event)
+        sealed = self._sealed(record, kept)
+        updated = self.store.commit(self.store.records, record, {"data": sealed}, event)
+        if data == kept:                              # no unreadable value kept as stored
+            self._remember_opened(record["_id"], sealed, data)
         return dict(updated, data=data), [w.to_dict() for w in warnings]
 
     def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
