@@ -132,8 +132,9 @@ def service_world() -> tuple[Service, MemoryStore, Doc]:
     store = MemoryStore()
     for key, definition in definitions.shipped_workflows(None).items():
         store.workflows[f"{key}@1"] = {"_id": f"{key}@1", "key": key, "version": 1, "definition": definition}
-    settings = Settings.from_mapping({"SECRET_KEY": "bench-secret-" + "x" * 32, "COUNTERFLOW_DB_NAME": "bench"})
-    service = Service(store, settings, "bench-secret-" + "x" * 32)      # type: ignore[arg-type]
+    secret = "bench-secret-" + "x" * 32
+    settings = Settings.from_mapping({"SECRET_KEY": secret, "COUNTERFLOW_DB_NAME": "bench"})
+    service = Service(store, settings, secret)      # type: ignore[arg-type]  # the double, not a Store
     service.load_workflows()
     now = stamp()
     published = service.form_workflow().states_where("in_use")[0]
