@@ -119,7 +119,8 @@ class MemoryStore:
         updated = dict(stored, **changes, revision=revision)
         updated["updated_at"] = changes.get("updated_at") or stamp()
         if event is not None:
-            event = dict(event, _id=f"{current['_id']}:{revision}", object_id=current["_id"], revision=revision)
+            event = dict(event, _id=f"{current['_id']}:{revision}", object_id=current["_id"],
+                         revision=revision)
             updated["outbox"] = {slot_name(revision): event}
             self.events[event["_id"]] = event
         self.records[current["_id"]] = updated
