@@ -384,3 +384,20 @@ def test_one_answer_to_what_json_type_a_value_has(value: Any, expected: str) -> 
     assert jsonschema_rs.is_valid({"type": expected}, value)
     assert schema_type({"const": value}) == expected
     assert type_ok(value, {"type": expected}, {})
+
+
+def test_a_compiled_condition_answers_as_holds_on_every_case() -> None:
+    """Conditions are compiled once per form version; on every case the browser test uses (every
+    operator, edge values) and on rules nesting the lazy operators, the answer stays `holds`'s."""
+    from test_jsonlogic_browser import CASES, DATA
+
+    from counterflow.forms.conditions import compile_condition, holds
+    nested = [{"in": ["x", {"if": [{"var": "a"}, ["x"], []]}]}, {"!": {"or": [{"var": "a"}, {"var": "b"}]}},
+              {"==": [{"some": [{"var": "a"}, {"==": [{"var": ""}, "x"]}]}, True]}, [{"var": "a"}],
+              {"log": "x"}, {"unknown": [1]}, {"var": "a", "other": 1}, "text", 0, None,
+              {"==": [{"var": "a"}, {"missing": ["a"]}]}, {"in": [{"var": "a"}]}, {"<": []}]
+    cases = [case for listed in CASES.values() for case in listed]
+    cases += [(rule, data) for rule in nested for data in [*DATA, None, [1], "a"]]
+    assert len(cases) > 5000
+    for rule, data in cases:
+        assert compile_condition(rule)(data) is holds(rule, data), (rule, data)

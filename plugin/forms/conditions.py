@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from json_logic import jsonLogic
 from json_logic.builtins import BUILTINS
@@ -124,6 +124,59 @@ def holds(rule: Any, data: Any) -> bool:
         return truthy(evaluate(rule, data if isinstance(data, dict) else {}))
     except Exception:  # noqa: BLE001 - admin-supplied rule on clerk-supplied data: never a 500
         return False
+
+
+# operators json_logic's apply evaluates itself (lazily, or over items): a compiled rule leaves them to it
+_APPLIED = frozenset({"if", "?:", "and", "or", "filter", "reduce", "map", "all", "some", "none"})
+
+
+def compile_condition(rule: Any) -> Callable[[Any], bool]:
+    """`holds` for one rule, its operators looked up once (per form version) instead of per data:
+    `compile_condition(rule)(data) == holds(rule, data)` for every rule and data."""
+    evaluate_ = _compiled(rule)
+
+    def compiled(data: Any) -> bool:
+        try:
+            return truthy(evaluate_(data if isinstance(data, dict) else {}))
+        except Exception:  # noqa: BLE001 - admin-supplied rule on clerk-supplied data: never a 500
+            return False
+    return compiled
+
+
+def _compiled(logic: Any) -> Callable[[Any], Any]:
+    """What json_logic's apply(logic, data, OPERATIONS) computes, as a function of the data."""
+    if isinstance(logic, list):
+        items = [_compiled(item) for item in logic]
+        return lambda data: [item(data) for item in items]
+    if not isinstance(logic, dict) or len(logic) != 1:
+        return lambda data: logic
+    op, args = next(iter(logic.items()))
+    if op in _APPLIED or op not in OPERATIONS:
+        return lambda data: jsonLogic(logic, data, OPERATIONS)
+    values = args if isinstance(args, list) else [args]
+    if op == "var" and 1 <= len(values) <= 2 and not any(isinstance(v, (dict, list)) for v in values):
+        return _compiled_var(*values)
+    operation = OPERATIONS[op]
+    arguments = [_compiled(arg) for arg in values]
+    return lambda data: operation(data, *[argument(data) for argument in arguments])
+
+
+def _compiled_var(path: Any, default: Any = UNDEFINED) -> Callable[[Any], Any]:
+    """`_var(data, path, default)` for a path and default written in the rule: split once."""
+    not_found = None if default is UNDEFINED else default
+    if path is None or (isinstance(path, str) and path == ""):
+        return lambda data: data
+    parts = _string(path).split(".")
+
+    def var(data: Any) -> Any:
+        for part in parts:
+            if data is None or data is UNDEFINED:
+                return not_found
+            data = data.get(part, UNDEFINED) if isinstance(data, dict) else _own(data, part)
+            if data is UNDEFINED:
+                return not_found
+        return data
+    return var
 
 
 def truthy(value: Any) -> bool:

@@ -10,8 +10,8 @@ import jsonschema_rs
 
 from counterflow.core import pointer as jp
 from counterflow.core.errors import DefinitionError
-from counterflow.core.i18n import message, normalize, text
-from counterflow.forms.conditions import holds
+from counterflow.core.i18n import LANGS, message, normalize, text
+from counterflow.forms.conditions import compile_condition, holds
 # the walk's names, kept importable from here for the definition checks and older callers
 from counterflow.forms.walker import (MAX_SCHEMA_DEPTH, PATTERN_OPTIONS, Field, Schema, Shape,  # noqa: F401
                                       Structure, child_schemas, declared_names, expand, fields,
@@ -90,6 +90,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "too_large": {"zh-CN": "「{field}」内容过多（上限 {limit}）", "en": "\"{field}\" is too large (limit {limit})"},
     "unknown": {"zh-CN": "「{field}」填写有误", "en": "\"{field}\" is not valid"},
 }
+# error kinds whose details (limit, types, options, format...) are the schema's: the same place in the
+# schema and in the data always gives the same problems
+_SCHEMA_KINDS = frozenset({
+    "type", "enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems",
+    "minProperties", "maxProperties", "contains", "not", "anyOf", "oneOfNotValid", "oneOfMultipleValid",
+    "falseSchema"})
 _CODES = {"additionalProperties": "unknown_field", "unevaluatedProperties": "unknown_field",
           "additionalItems": "maxItems", "unevaluatedItems": "maxItems"}
 FORM_LABEL = {"zh-CN": "表单", "en": "the form"}
@@ -133,7 +140,8 @@ FORMATS: dict[str, Callable[[str], bool]] = {"attachment": _is_attachment, "data
 
 
 def _clip(value: Any, limit: int = 40) -> str:
-    out = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    out = value if isinstance(value, str) else str(value) if type(value) is int \
+        else json.dumps(value, ensure_ascii=False, default=str)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
@@ -157,7 +165,8 @@ class FormValidator:
                                    "fix: run check_form_definition and correct what it reports"]) from error
         self.structure = Structure(schema)   # built once per form version, reused by every check
         # data this passes has no structure problem, so the walk is skipped (None: always walk)
-        summary = self.structure.summary(FIELD_NAME_RS, MAX_STRING, MAX_ITEMS, MAX_DATA_DEPTH)
+        summary = self.structure.summary(FIELD_NAME_RS, MAX_STRING, MAX_ITEMS, MAX_DATA_DEPTH,
+                                         valid_field_name)
         self._clean = None if summary is None else jsonschema_rs.Draft202012Validator(
             summary, pattern_options=PATTERN_OPTIONS)
         self._titles: dict[str, dict[str, str]] = {}
@@ -167,6 +176,7 @@ class FormValidator:
         self._material_conditions: dict[str, dict[str, Any]] = {}
         # per place and language, filled as data meets them and bounded: problems and their order
         self._problems: dict[tuple[Any, ...], Problem] = {}
+        self._by_error: dict[tuple[Any, ...], list[Problem]] = {}
         self._sort_keys: dict[str, tuple[int, ...]] = {}
         for found in fields(schema):
             self._take(found)
@@ -174,9 +184,13 @@ class FormValidator:
             rule = _ui_show_if(ui_schema or {}, split_pointer(ptr))
             if rule is not None:
                 self._material_conditions.setdefault(ptr, rule)
-        # (pointer's parts, title, condition or None) per material, in declaration order
-        self._material_checks = [(split_pointer(ptr), title, self._material_conditions.get(ptr))
-                                 for ptr, title in self.materials]
+        # (pointer's parts, the pointer when it names one place, title per language, compiled condition
+        # or None) per material, in declaration order
+        self._material_checks = [
+            (parts, None if "*" in parts else pointer(parts),
+             {lang: message({"t": title}, "t", lang) if title else None for lang in LANGS},
+             _compile(self._material_conditions.get(ptr)))
+            for ptr, title in self.materials for parts in [split_pointer(ptr)]]
 
     def _take(self, found: Field) -> None:
         """What one declared field tells the validator: its title, order, sensitive kind, material."""
@@ -240,8 +254,22 @@ class FormValidator:
             self._problems[key] = found
         return found
 
-    def _from_error(self, error: Any, lang: str) -> Iterator[Problem]:
+    def _from_error(self, error: Any, lang: str) -> list[Problem]:
+        """The problems of one jsonschema-rs error; for a kind whose details all come from the schema,
+        remembered by where it was found in the schema and in the data (bounded)."""
         kind = error.kind.name
+        if kind not in _SCHEMA_KINDS:
+            return list(self._problems_of(error, kind, lang))
+        key = (kind, lang, *error.schema_path, None, *error.instance_path)
+        found = self._by_error.get(key)
+        if found is None:
+            found = list(self._problems_of(error, kind, lang))
+            if len(self._by_error) >= CACHE_SIZE:
+                self._by_error.clear()
+            self._by_error[key] = found
+        return found
+
+    def _problems_of(self, error: Any, kind: str, lang: str) -> Iterator[Problem]:
         detail = error.kind.as_dict()
         path = pointer(error.instance_path)
         if kind == "required":
@@ -320,17 +348,17 @@ class FormValidator:
 
     def _missing_materials(self, data: Any, lang: str) -> list[Problem]:
         problems = []
-        for parts, title, condition in self._material_checks:
-            if "*" not in parts:   # one place: read it, and name it only when it is empty
+        for parts, place, titles, condition in self._material_checks:
+            if place is not None:   # one place: read it
                 value = _value_at(data, parts)
-                empty = [] if value is _NOWHERE or value not in (None, "", [], {}) else [pointer(parts)]
+                empty = [] if value is _NOWHERE or value not in (None, "", [], {}) else [place]
             else:
                 empty = [concrete for concrete, value in _lookup(data, parts, [])
                          if value in (None, "", [], {})]
-            if not empty or (condition is not None and not _holds(condition, data)):
+            if not empty or (condition is not None and not condition(data)):
                 continue  # supplied, or a conditional material (x-show-if) this application does not need
-            field = message({"t": title}, "t", lang) if title else None
-            problems += [self._problem(concrete, "material_missing", lang, field=field) for concrete in empty]
+            problems += [self._problem(concrete, "material_missing", lang, field=titles[lang])
+                         for concrete in empty]
         return problems
 
     def _finish(self, problems: Iterable[Problem]) -> list[Problem]:
@@ -455,6 +483,11 @@ def _ui_show_if(ui: Any, parts: list[str]) -> dict[str, Any] | None:
 def _holds(rule: dict[str, Any], data: Any) -> bool:
     """Whether a condition holds on the form's data, as the page decides it (forms.conditions)."""
     return holds(rule, data)
+
+
+def _compile(rule: dict[str, Any] | None) -> Callable[[Any], bool] | None:
+    """The condition compiled once per form version (forms.conditions), None for none."""
+    return None if rule is None else compile_condition(rule)
 
 
 def compile_schema(schema: dict[str, Any]) -> FormValidator:
