@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 import jsonschema_rs
@@ -369,22 +369,24 @@ class Structure:
         self._shapes: dict[tuple[int, ...], Shape] = {}
         self.top = self.shape([root])
 
-    def summary(self, name_pattern: str, max_string: int, max_items: int, max_depth: int) -> Schema:
+    def summary(self, name_pattern: str, max_string: int, max_items: int, max_depth: int,
+                name_ok: Callable[[str], bool] = lambda name: False) -> Schema:
         """A JSON Schema (draft 2020-12) that only data free of structure problems passes: every
         value of a JSON type its place accepts, every key a valid name (`name_pattern`) that its object
         may hold, no text longer than `max_string`, no list longer than `max_items`. It may refuse more
         than the walk does (a place with `patternProperties`, a container where no schema applies):
         such data is then walked. None when the shapes recur or nest `max_depth` // 2 deep or more,
-        where no finite schema bounds the depth."""
-        limits = (name_pattern, max_string, max_items, max_depth // 2)
+        where no finite schema bounds the depth. `name_ok` says which declared names pass
+        `name_pattern`: an object that may hold only those needs no pattern check of its keys."""
+        limits = (name_pattern, max_string, max_items, max_depth // 2, name_ok)
         try:
             return self._summary(self.top, limits, 0, set())
         except _NoSummary:
             return None
 
-    def _summary(self, shape: Shape, limits: tuple[str, int, int, int], depth: int,
+    def _summary(self, shape: Shape, limits: tuple[str, int, int, int, Callable[[str], bool]], depth: int,
                  open_: set[int]) -> Schema:
-        name_pattern, max_string, max_items, max_depth = limits
+        name_pattern, max_string, max_items, max_depth, name_ok = limits
         if id(shape) in open_ or depth >= max_depth:
             raise _NoSummary
         scalars = [t for t in ("null", "boolean", "integer", "number", "string") if t in shape.types]
@@ -406,7 +408,6 @@ class Structure:
                    for n in shape.nodes):
                 out["type"] = [t for t in out["type"] if t != "object"]   # objects here: walked
             else:
-                out["propertyNames"] = {"pattern": name_pattern}
                 out["properties"] = {name: self._summary(shape.key(name)[0], limits, depth + 1, open_)
                                      for name in shape.declared}
                 # without patternProperties every undeclared name has the same candidates
@@ -415,6 +416,8 @@ class Structure:
                 other, allowed = shape.key(_UNDECLARED)
                 out["additionalProperties"] = \
                     self._summary(other, limits, depth + 1, open_) if allowed else False
+                if allowed or not all(name_ok(name) for name in shape.declared):
+                    out["propertyNames"] = {"pattern": name_pattern}
         open_.discard(id(shape))
         return out if out["type"] else False
 
