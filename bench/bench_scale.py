@@ -68,8 +68,13 @@ class Client:
         self.headers = headers
 
     def get(self, path: str) -> bytes:
-        self.conn.request("GET", path, headers=self.headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):    # idle past the server's timeout
+            self.conn.close()
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
         body = response.read()
         if response.status != 200:
             raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
