@@ -13,12 +13,11 @@ from urllib.parse import quote
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize
+from counterflow.core.limits import INT64, MAX_DEPTH, unstorable
 from counterflow.forms.render import EXTRA_KEY, choices, encode_value, input_name, is_file, to_pointer
 from counterflow.forms.walker import properties, resolve, schema_type
 
 DATA_URL_LIMIT = 2 * 1024 * 1024
-MAX_DEPTH = 100                 # MongoDB refuses documents nested deeper than 100 (the REST API's limit too)
-INT64 = 2 ** 63                 # nor does it hold an integer beyond 64 bits
 TRUE_WORDS = ("on", "true", "1", "yes")
 FALSE_WORDS = ("off", "false", "0", "no")
 
@@ -265,11 +264,11 @@ def _json(name: str, pointer: str, post: _Post) -> Any:
     return value
 
 
-class _TooLarge:
-    """An integer with more digits than any stored one (kept as a mark, never converted)."""
+class _TooLarge(int):
+    """An integer with more digits than any stored one: a mark past the 64-bit range, never converted."""
 
 
-_TOO_LARGE = _TooLarge()
+_TOO_LARGE = _TooLarge(INT64)
 
 
 def _loads(raw: str) -> Any:
@@ -277,21 +276,9 @@ def _loads(raw: str) -> Any:
 
 
 def _unstorable(value: Any, depth: int) -> str | None:
-    """Why the store cannot hold a value found at `depth` in the data (too deep, an integer past 64 bits),
-    or None. The same limits as the REST API's, walked without recursion."""
-    stack = [(value, depth)]
-    while stack:
-        item, level = stack.pop()
-        if level > MAX_DEPTH:
-            return "too_deep"
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
-        elif item is _TOO_LARGE or (isinstance(item, int) and not isinstance(item, bool)
-                                    and not -INT64 <= item < INT64):
-            return "too_large_number"
-    return None
+    """Why the store cannot hold a value found at `depth` in the data, or None (the REST API's limits)."""
+    problems = unstorable(value, depth)
+    return problems[0][1] if problems else None
 
 
 def _single_file(schema: dict, name: str, pointer: str, post: _Post) -> Any:

@@ -14,9 +14,9 @@ from wtforms.validators import ValidationError
 from counterflow.web.api import schemas as s
 
 from counterflow.web import errors as handlers
-from counterflow.core import pointer
 from counterflow.core.errors import BadRequest, CounterflowError, Forbidden, Invalid, Unauthorized
 from counterflow.core.clock import stamp
+from counterflow.core.limits import MAX_DEPTH, unstorable
 
 bp = Blueprint("counterflow_api", __name__)
 handlers.install(bp)
@@ -79,30 +79,17 @@ def body(schema: s.Schema) -> dict[str, Any]:
     return s.load(schema, data, lang())
 
 
-MAX_DEPTH = 100                                    # MongoDB refuses documents nested deeper than 100
-INT64 = 2 ** 63
-
-
 def _storable(data: Any) -> None:
     """Refuse what the store cannot hold before anything looks at it: deep nesting, integers past 64 bits."""
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
-    too_big: list[str] = []
-    while stack:
-        value, path, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层",
-                              "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
-                             code="too_deep")
-        if isinstance(value, dict):
-            stack.extend((v, pointer.append(path, k), depth + 1) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, pointer.append(path, i), depth + 1) for i, v in enumerate(value))
-        elif isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
-            too_big.append(path or "/")
-    if too_big:
+    problems = unstorable(data)
+    if problems and problems[0][1] == "too_deep":
+        raise BadRequest({"zh-CN": f"请求体嵌套超过 {MAX_DEPTH} 层",
+                          "en": f"The body nests deeper than {MAX_DEPTH} levels"}[lang()],
+                         code="too_deep")
+    if problems:
         text_ = {"zh-CN": "数值超出可保存的范围", "en": "The number is too large to store"}[lang()]
         raise Invalid(text_, code="too_large_number",
-                      details=[{"path": p, "code": "too_large", "message": text_} for p in sorted(too_big)])
+                      details=[{"path": p, "code": "too_large", "message": text_} for p, _ in problems])
 
 
 def args(schema: s.Schema) -> dict[str, Any]:
