@@ -4,11 +4,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -18,6 +15,7 @@ import pytest
 import requests
 
 from counterflow.store.embedded import PID_FILE, PORT_FILE
+from processes import command as _command, free_port as _free_port, alive as _alive
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
@@ -25,32 +23,10 @@ INITIAL_PASSWORD = "Initial-Pass-2026"     # an admin's password for a new user,
 GENERATED = re.compile(r"created user 'admin' with password (\S+)")
 
 
-def _command() -> str:
-    beside = Path(sys.executable).parent / "counterflow"
-    found = str(beside) if beside.exists() else shutil.which("counterflow")
-    if not found:
-        pytest.skip("the counterflow console script is not installed (pip install -e .)")
-    return found
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNTERFLOW_")}
     env.update(extra)
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -16,14 +16,7 @@ import pymongo.errors
 import pytest
 
 from counterflow.store.embedded import LOG_FILE, PID_FILE, PORT_FILE, EmbeddedServer
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from processes import alive as _alive
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:

@@ -6,7 +6,6 @@ threads over loopback; the store process is SIGKILLed twice while the load runs.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 import requests
 
 from counterflow.store.embedded import PID_FILE, PORT_FILE
+from processes import command as _command, free_port as _free_port, alive as _alive
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
@@ -29,28 +29,6 @@ SLOWEST = 6.0                       # no request may take longer than this, outa
 THREADS = 3
 PER_THREAD = 80                     # the load is bounded in count...
 LOAD_SECONDS = 25.0                 # ...and in time
-
-
-def _command() -> str:
-    beside = Path(sys.executable).parent / "counterflow"
-    found = str(beside) if beside.exists() else shutil.which("counterflow")
-    if not found:
-        pytest.skip("the counterflow console script is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _pid(folder: Path) -> int:

@@ -6,12 +6,9 @@ Real host processes on a real embedded store, a bounded load over loopback (issu
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ import pytest
 import requests
 
 from counterflow.store.embedded import PID_FILE, PORT_FILE
+from processes import command as _command, free_port as _free_port, alive as _alive
 
 ADMIN_PASSWORD = "Adm1n-Secret-Pass"
 PASSWORD = "Counter-Pass-2026"
@@ -32,28 +30,6 @@ LOAD_SECONDS = 12.0                 # ...and the load lasts at most this long
 DATA = {"applicant_name": "王小明", "id_type": "resident_id", "id_number": "11010519491231002X",
         "bank_card": "6222020200112233445", "phone": "13800138000", "changed_items": ["phone"],
         "new_details": {"new_phone": "13912345678"}, "reason": "更换手机号", "application_date": "2026-11-20"}
-
-
-def _command() -> str:
-    beside = Path(sys.executable).parent / "counterflow"
-    found = str(beside) if beside.exists() else shutil.which("counterflow")
-    if not found:
-        pytest.skip("the counterflow console script is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def store_processes(data_dir: Path) -> list[int]:

@@ -12,19 +12,9 @@ import pytest
 
 from conftest import INITIAL_PASSWORD, PASSWORD, Api, make_config, new_db_name, running_app
 from counterflow.security.passwords import Passwords
+from test_pages import csrf, sign_in
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def csrf(page: Any) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert found, "every form carries a CSRF token"
-    return found.group(1)
-
-
-def sign_in(client: Any, username: str, password: str = PASSWORD) -> Any:
-    token = csrf(client.get("/login"))
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 
 
 def newbie(api: Api, name: str = "newbie") -> None:
