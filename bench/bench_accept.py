@@ -158,16 +158,17 @@ def api_round(api: Any, ids: list[str], events: Any) -> float:
     return len(ids) / (time.perf_counter() - start)
 
 
-def serve_process(uri: str, folder: Path, secret: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """`counterflow serve` in its own process, on the same store, database and keys."""
+def serve_process(uri: str, folder: Path, secret: str, *, wait_seconds: float = 30,
+                  **settings: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """`counterflow serve` in its own process, on the same store, database and keys (plus `settings`)."""
     port = free_port()
     env = dict(os.environ, COUNTERFLOW_MONGODB_URI=uri, COUNTERFLOW_DB_NAME=DB_NAME,
-               COUNTERFLOW_SECRET_KEY=secret, COUNTERFLOW_LOGIN_RATE_LIMIT="1000")
+               COUNTERFLOW_SECRET_KEY=secret, COUNTERFLOW_LOGIN_RATE_LIMIT="1000", **settings)
     cli = Path(sys.executable).parent / "counterflow"
     proc = subprocess.Popen([str(cli), "serve", "--port", str(port), "--data-dir", str(folder / "data")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(int(wait_seconds * 10)):
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 return base, proc
@@ -184,6 +185,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def add_staff(api: Api, username: str, roles: list[str], department: str = "counter-1") -> dict[str, Any]:
+    """A user made by the admin, initial password changed before any work; the admin stays signed in."""
+    api.login("admin", ADMIN_PASSWORD)
+    user: dict[str, Any] = api.post("/api/v1/users", 201, json={
+        "username": username, "password": "Initial-Pass-2026", "name": username.title(), "roles": roles,
+        "department": department})
+    api.login(username, "Initial-Pass-2026")
+    api.post("/api/v1/me/password", 200,
+             json={"current_password": "Initial-Pass-2026", "new_password": PASSWORD})
+    api.login("admin", ADMIN_PASSWORD)
+    return user
 
 
 def raw_accept(db: Any, record_id: str, actor: dict[str, Any], pending: list[dict[str, Any]]) -> None:
@@ -260,12 +274,7 @@ def main() -> None:
                           "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, "COUNTERFLOW_LOGIN_RATE_LIMIT": 1000})
         base, server = serve(app)
         api = Api(base)
-        api.login("admin", ADMIN_PASSWORD)
-        api.post("/api/v1/users", 201, json={"username": "clerk", "password": "Initial-Pass-2026",
-                                             "name": "Clerk", "roles": ["clerk"], "department": "counter-1"})
-        api.login("clerk", "Initial-Pass-2026")           # an initial password: changed before any work
-        api.post("/api/v1/me/password", 200, json={"current_password": "Initial-Pass-2026",
-                                                   "new_password": PASSWORD})
+        add_staff(api, "clerk", ["clerk"])
         api.login("clerk", PASSWORD)
         raw_client: MongoClient[Any] = MongoClient(uri, tz_aware=True)
         db = raw_client[DB_NAME]

@@ -30,7 +30,7 @@ from typing import Any
 
 from pymongo import MongoClient, monitoring
 
-from bench_accept import (ADMIN_PASSWORD, DATA, DB_NAME, PASSWORD, Api, Commands, Terminal, serve,
+from bench_accept import (ADMIN_PASSWORD, DATA, DB_NAME, PASSWORD, Api, Commands, Terminal, add_staff, serve,
                           serve_process)
 from counterflow.host import create_app
 from counterflow.store.client import LIST_KEY
@@ -112,12 +112,7 @@ def main() -> None:
                           "COUNTERFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, "COUNTERFLOW_LOGIN_RATE_LIMIT": 1000})
         base, server = serve(app)
         api = Api(base)
-        api.login("admin", ADMIN_PASSWORD)
-        api.post("/api/v1/users", 201, json={"username": "clerk", "password": "Initial-Pass-2026",
-                                             "name": "Clerk", "roles": ["clerk"], "department": "counter-1"})
-        api.login("clerk", "Initial-Pass-2026")
-        api.post("/api/v1/me/password", 200, json={"current_password": "Initial-Pass-2026",
-                                                   "new_password": PASSWORD})
+        add_staff(api, "clerk", ["clerk"])
         api.login("clerk", PASSWORD)
         raw_client: MongoClient[Any] = MongoClient(uri, tz_aware=True)
         db = raw_client[DB_NAME]
