@@ -41,9 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
     "WORKFLOWS_DIR": None,          # a folder of an admin's own workflow .yaml files,
                                     # loaded with the shipped ones
+    "SIGNING_KEY": None,            # Ed25519 key (base64 of a 32-byte seed, or PEM) for audit checkpoints
+                                    # and certificates; None: derived from the app secret
 }
 TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
-        "PASSWORD_PROFILE", "ENCRYPTION_KEY", "WORKFLOWS_DIR"}
+        "PASSWORD_PROFILE", "ENCRYPTION_KEY", "WORKFLOWS_DIR", "SIGNING_KEY"}
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -81,6 +83,7 @@ class Settings:
     encryption_key: str | None = field(default=None, repr=False)
     store_timeout_ms: int = 5000
     workflows_dir: Path | None = None
+    signing_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_app(cls, app: Any) -> "Settings":
@@ -283,6 +286,15 @@ def _keys(raw: Any, default: Any) -> str | None:
     return value
 
 
+def _signing_key(raw: Any, default: Any) -> str | None:
+    from counterflow.security.signing import load_private_key
+
+    value = _text(raw, default)
+    if value is not None:
+        load_private_key(value)                    # raises ValueError naming the fix
+    return value
+
+
 CALENDAR_FIX = ('fix: give JSON such as {"2027": {"days_off": ["2027-10-07"], "workdays": ["2027-09-26"]}}, '
                 "with ISO dates inside their year")
 
@@ -345,7 +357,7 @@ def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
 READERS: dict[str, Callable[[Any, Any], Any]] = {
     "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
     "PUBLIC_BASE_URL": _base_url, "TRUSTED_HOSTS": _hosts, "FRAME_ANCESTORS": _origins,
-    "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys,
+    "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys, "SIGNING_KEY": _signing_key,
     "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }
