@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from flask import Flask, has_request_context
 
-from counterflow.core import definitions
+from counterflow.core import clock, definitions
 from counterflow.core.engine import Actor
 from counterflow.core.errors import StoreUnavailable
 from counterflow.forms.check import shipped_forms
@@ -146,6 +146,9 @@ class Counterflow:
             log.warning("COUNTERFLOW_ENCRYPTION_KEY is not set: protected fields are sealed with a key "
                         "derived from SECRET_KEY, so changing SECRET_KEY would make them unreadable; "
                         "set a key of its own")
+        if clock.set_offset(settings.clock_offset):       # process-wide; an app without one resets it
+            log.warning("COUNTERFLOW_CLOCK_OFFSET=%s: the clock reads %s, not the host's time; for test "
+                        "and training installations only", settings.clock_offset, clock.utcnow().isoformat())
         app.extensions["counterflow"] = State(settings, app.config["SECRET_KEY"],
                                               identity_loader or self.identity_loader, workflows, forms)
         self._register(app, settings)

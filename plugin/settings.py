@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "ENCRYPTION_KEY": None,         # Fernet key(s) for x-sensitive fields, comma-separated, newest first
     "WORKFLOWS_DIR": None,          # a folder of an admin's own workflow .yaml files,
                                     # loaded with the shipped ones
+    "CLOCK_OFFSET": None,           # test and training only: shift the clock, such as +6y or -3d
+    "ALLOW_CLOCK_OFFSET": False,    # ... and CLOCK_OFFSET is refused unless this is set too
     "SIGNING_KEY": None,            # Ed25519 key (base64 of a 32-byte seed, or PEM) for audit checkpoints
                                     # and certificates; None: derived from the app secret
 }
@@ -83,6 +85,8 @@ class Settings:
     encryption_key: str | None = field(default=None, repr=False)
     store_timeout_ms: int = 5000
     workflows_dir: Path | None = None
+    clock_offset: str | None = None
+    allow_clock_offset: bool = False
     signing_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -109,6 +113,10 @@ class Settings:
                 values[f.name] = READERS.get(name, _reader_for(DEFAULTS[name]))(raw, DEFAULTS[name])
             except ValueError as exc:
                 problems.append(f"{key}: {exc}")
+        if values.get("clock_offset") and not values.get("allow_clock_offset"):
+            problems.append(f"{PREFIX}_CLOCK_OFFSET: shifts the clock ({values['clock_offset']}), which "
+                            "only a test or training installation may do; fix: unset it, or set "
+                            f"{PREFIX}_ALLOW_CLOCK_OFFSET=1 on such an installation")
         if problems:
             raise SettingsError(problems)
         return cls(**values)
@@ -346,6 +354,13 @@ def _calendar(raw: Any, default: Any) -> Mapping[int, Mapping[str, tuple[str, ..
     return MappingProxyType(out)
 
 
+def _clock_offset(raw: Any, default: Any) -> str | None:
+    from counterflow.core.clock import parse_offset
+
+    value = _text(raw, default)
+    return parse_offset(value).text or None if value else None
+
+
 def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
     if isinstance(default, bool):
         return _flag
@@ -358,6 +373,6 @@ READERS: dict[str, Callable[[Any, Any], Any]] = {
     "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
     "PUBLIC_BASE_URL": _base_url, "TRUSTED_HOSTS": _hosts, "FRAME_ANCESTORS": _origins,
     "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys, "SIGNING_KEY": _signing_key,
-    "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder,
+    "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder, "CLOCK_OFFSET": _clock_offset,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }

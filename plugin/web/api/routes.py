@@ -418,3 +418,5 @@ CROSS_SITE = {
              "或在 X-CSRF-Token 请求头中附上有效的 CSRF 令牌（上传文件时必须如此）",
     "en": "Refused as a possible cross-site request: send the body as Content-Type: application/json, "
           "or put a valid CSRF token in the X-CSRF-Token header (the way for file uploads)"}
+
+from counterflow.web.api import reading  # noqa: E402,F401  (approved reading: its routes join bp)

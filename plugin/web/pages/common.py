@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from pymongo.errors import PyMongoError
 from wtforms.validators import ValidationError
 
+from counterflow.core import clock
 from counterflow.core.errors import BadRequest, CounterflowError, Unauthorized
 from counterflow.core.i18n import LANGS, text
 from counterflow.web import errors as handlers
@@ -100,7 +101,7 @@ def _globals() -> dict[str, Any]:
     return {"cf_csrf": generate_csrf, "cf_t": t, "cf_time": local_time, "cf_lang": lang,
             "cf_text": lambda v: text(v, lang()),
             "cf_actor": _shown_actor, "cf_portal": lambda: bool(ext().identity_loader),
-            "cf_lang_url": _lang_url}
+            "cf_lang_url": _lang_url, "cf_clock_offset": lambda: clock.offset().text}
 
 
 def local_time(value: str | None, seconds: bool = False) -> str:
