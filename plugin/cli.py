@@ -241,9 +241,12 @@ def tick(data_dir: str | None) -> None:
     state = app.extensions["counterflow"]
     try:
         copied = state.service.sweep_outboxes()
+        notices = state.service.pump_notifications()
     finally:
         state.close()
     click.echo(f"copied {copied} outbox event(s) into the history")
+    click.echo("notifications: {derived} new, {sent} sent, {retry} to retry later, {failed} given up"
+               .format(**notices))
 
 
 @group.group(help="Move form definitions in and out of a store as JSON files.")

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_CLOCK_OFFSET": False,    # ... and CLOCK_OFFSET is refused unless this is set too
     "SIGNING_KEY": None,            # Ed25519 key (base64 of a 32-byte seed, or PEM) for audit checkpoints
                                     # and certificates; None: derived from the app secret
+    "NOTIFY": {},                   # notification channels and retries (see _notify); {}: the inbox only
 }
 TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
         "PASSWORD_PROFILE", "ENCRYPTION_KEY", "WORKFLOWS_DIR", "SIGNING_KEY"}
@@ -88,6 +89,7 @@ class Settings:
     clock_offset: str | None = None
     allow_clock_offset: bool = False
     signing_key: str | None = field(default=None, repr=False)
+    notify: Mapping[str, Any] = field(default_factory=dict, repr=False)      # holds the SMTP password
 
     @classmethod
     def from_app(cls, app: Any) -> "Settings":
@@ -361,6 +363,43 @@ def _clock_offset(raw: Any, default: Any) -> str | None:
     return parse_offset(value).text or None if value else None
 
 
+NOTIFY_KEYS = {"smtp_host": str, "smtp_port": int, "smtp_from": str, "smtp_tls": str, "smtp_user": str,
+               "smtp_password": str, "smtp_timeout": int, "webhook_url": str, "webhook_secret": str,
+               "webhook_timeout": int, "max_attempts": int, "backoff_seconds": int,
+               "backoff_max_seconds": int, "lease_seconds": int, "interval_seconds": int,
+               "due_soon_days": int}
+
+
+def _notify(raw: Any, default: Any) -> Mapping[str, Any]:
+    """{"smtp_host", "smtp_port", "smtp_from", "smtp_tls": none|starttls|ssl, "smtp_user", "smtp_password",
+    "webhook_url", "webhook_secret", "max_attempts", "backoff_seconds", "backoff_max_seconds",
+    "lease_seconds", "interval_seconds", "due_soon_days"}; every problem names the key (never a value: it
+    may be a secret)."""
+    if raw is None or raw == "":
+        return MappingProxyType(dict(default))
+    if not isinstance(raw, Mapping):
+        raise ValueError("must be an object; fix: give JSON such as {\"smtp_host\": \"mail.example.gov\"}")
+    problems = []
+    for key, value in raw.items():
+        kind = NOTIFY_KEYS.get(key)
+        if kind is None:
+            problems.append(f"unknown key {str(key)[:40]!r} (use {', '.join(NOTIFY_KEYS)})")
+        elif kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problems.append(f"{key} must be a whole number, 0 or more")
+        elif kind is str and not isinstance(value, str):
+            problems.append(f"{key} must be text")
+    if raw.get("smtp_tls", "none") not in ("none", "starttls", "ssl"):
+        problems.append("smtp_tls must be none, starttls or ssl")
+    url = raw.get("webhook_url")
+    if isinstance(url, str) and not url.startswith(("http://", "https://")):
+        problems.append("webhook_url must be an http:// or https:// address")
+    if isinstance(url, str) and not raw.get("webhook_secret"):
+        problems.append("webhook_url needs a webhook_secret to sign with")
+    if problems:
+        raise ValueError("; ".join(problems) + "; fix: correct these keys")
+    return MappingProxyType(dict(raw))
+
+
 def _reader_for(default: Any) -> Callable[[Any, Any], Any]:
     if isinstance(default, bool):
         return _flag
@@ -373,6 +412,7 @@ READERS: dict[str, Callable[[Any, Any], Any]] = {
     "MONGODB_URI": _uri, "DB_NAME": _db_name, "DATA_DIR": _data_dir, "URL_PREFIX": _prefix, "TIMEZONE": _zone,
     "PUBLIC_BASE_URL": _base_url, "TRUSTED_HOSTS": _hosts, "FRAME_ANCESTORS": _origins,
     "PASSWORD_PROFILE": _profile, "ENCRYPTION_KEY": _keys, "SIGNING_KEY": _signing_key,
+    "NOTIFY": _notify,
     "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder, "CLOCK_OFFSET": _clock_offset,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }

@@ -7,10 +7,11 @@ from counterflow.service.identity import IdentityActions
 from counterflow.service.records import RecordActions
 from counterflow.service.status import StatusActions
 from counterflow.service.users import UserActions
+from counterflow.service.worklists import WorklistActions
 
 
-class Service(BootstrapActions, IdentityActions, UserActions, FormActions, RecordActions, AttachmentActions,
-              StatusActions, ServiceBase):
+class Service(WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, RecordActions,
+              AttachmentActions, StatusActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 
 

@@ -47,6 +47,9 @@ class Transitions(ServiceBase):
                                state=self.workflow(to_process, obj["workflows"].get(to_process)).initial)
         details = {k: changes[k] for k in KEPT_IN_HISTORY if k in changes}
         extra: Doc = {"to_process": to_process, "details": details} if kind == "record" else {}
+        # the transition's `notifies` flag (service/notify.py, which builds on this module: imported here)
+        from counterflow.service.notify import notify_fields
+        extra.update(notify_fields(workflow, plan, obj, changes, actor))
         event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest,
                             payload.get("opinion"), at=env.stamp, **extra)
         try:

@@ -118,7 +118,7 @@ class Event(_Base):
     outcome = StringField()                     # done | refused
     changes = ListField(DictField())
     details = DictField()
-    meta = {"collection": "events", "indexes": [["object_id"], ["kind", "at"]]}
+    meta = {"collection": "events", "indexes": [["object_id"], ["kind", "at"], ["at"]]}
 
 
 class Counter(_Base):
@@ -163,5 +163,55 @@ class Meta(_Base):
     meta = {"collection": "meta"}
 
 
+class Notification(_Base):
+    """One message to one recipient through one channel (store/notify.py): pending while it has `next_at`."""
+
+    id = StringField(primary_key=True)          # "<event id>|<recipient>|<channel>"
+    event_id = StringField(required=True)
+    record_id = StringField()
+    kind = StringField()                        # accepted | returned | declined | decided | urged | ...
+    channel = StringField()                     # inbox | mail | webhook
+    recipient = StringField()                   # a user id, "applicant" or "*" (the webhook)
+    address = StringField()
+    state = StringField()                       # pending | sent | failed
+    attempts = IntField(default=0)
+    next_at = StringField()                     # when it may be tried next; unset once sent or given up
+    claim = StringField()
+    content = DictField()
+    created_at = StringField()
+    sent_at = StringField()
+    last_error = StringField()
+    meta = {"collection": "notifications", "indexes": [["next_at"], ["event_id"]]}
+
+
+class InboxEntry(_Base):
+    """What the in-app channel delivered to one user; `box` (user|kind) serves the worklists."""
+
+    id = StringField(primary_key=True)          # the notification's id
+    user = StringField(required=True)
+    box = StringField()                         # "<user>|<kind>"
+    unread = StringField()                      # the user's id while unread
+    kind = StringField()
+    record_id = StringField()
+    at = StringField()
+    listed = StringField()                      # "<at>|<id>": newest first
+    content = DictField()
+    read_at = StringField()
+    meta = {"collection": "inbox",
+            "indexes": [["user"], ["box"], ["unread"], ["listed"], ["user", "listed"], ["box", "listed"],
+                        ["unread", "listed"]]}
+
+
+class Rating(_Base):
+    """The applicant's satisfaction with one record: once (`_id` = the record's id)."""
+
+    id = StringField(primary_key=True)
+    form = StringField()
+    score = IntField()
+    comment = StringField()
+    at = StringField()
+    meta = {"collection": "ratings"}
+
+
 ALL = (User, FormVersion, WorkflowVersion, Record, Event, Counter, ReturnedNumber, RateBucket,
-       Attachment, Meta)
+       Attachment, Meta, Notification, InboxEntry, Rating)

@@ -78,7 +78,8 @@ def spec(prefix: str = "") -> dict[str, Any]:
         }}
         params = [{"in": "path", "name": name, "required": True,
                    "schema": {"type": "integer" if name == "version" else "string"}}
-                  for name in ("key", "version", "id", "trigger") if "{" + name + "}" in path]
+                  for name in ("key", "version", "id", "trigger", "name", "entry_id")
+                  if "{" + name + "}" in path]
         if query:
             params.append({"in": "query", "schema": query})
         if params:

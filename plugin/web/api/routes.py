@@ -420,3 +420,4 @@ CROSS_SITE = {
           "or put a valid CSRF token in the X-CSRF-Token header (the way for file uploads)"}
 
 from counterflow.web.api import reading  # noqa: E402,F401  (approved reading: its routes join bp)
+from counterflow.web.api import notify  # noqa: E402,F401  (inbox, worklists, rating: their routes join bp)

@@ -237,6 +237,9 @@ class Status(Schema):
     state_title = fields.String()
     finished = fields.Boolean()
     steps = fields.List(fields.Nested(StatusStep))
+    result = fields.Dict(allow_none=True, metadata={"description": "what the applicant was last told: kind, "
+                                                                   "title, failed, reason, next"})
+    rating = fields.Dict(allow_none=True)
 
 
 class ErrorBody(Schema):

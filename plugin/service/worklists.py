@@ -1,0 +1,75 @@
+"""Worklists: each a set of queries served by single-field indexes, merged newest first, paged by keyset.
+
+Record worklists run one query per (process, state) they cover (never `$in` or `$or` on the growing
+`records`, see `Store.list_records`); the lists of things told to a user (copied to me, urged, delegated
+by me) read the user's inbox entries of that kind (`box` = `<user>|<kind>`), so they do not depend on
+fields other features may keep in the record.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from counterflow.core import access
+from counterflow.core.engine import Actor
+from counterflow.core.errors import NotFound
+from counterflow.core.i18n import message
+from counterflow.core.roles import STAFF
+from counterflow.service.base import Doc
+from counterflow.service.notify import NotifyActions, entry_view
+
+RECORD_LISTS = ("mine", "department", "due_soon", "overdue", "acknowledge")
+BOX_LISTS = {"copied": "copied", "urged": "urged", "delegated": "delegated_by"}
+WORKLISTS = (*RECORD_LISTS, *BOX_LISTS)
+DUE_SOON_DAYS = 2
+
+MESSAGES = {
+    "unknown_worklist": {"zh-CN": "没有工作清单「{name}」，可用：{names}",
+                         "en": "There is no worklist '{name}'; use one of: {names}"},
+}
+
+
+class WorklistActions(NotifyActions):
+    """GET /api/v1/worklists/{name}: what a person has to do, each list served by an index."""
+
+    def worklist(self, actor: Actor, name: str, limit: int, after: str | None,
+                 lang: str) -> tuple[str, list[Doc]]:
+        """("records", records) or ("entries", inbox entries), newest first, after the key `after`."""
+        self.require(actor, STAFF, lang)
+        if name in BOX_LISTS:
+            entries = self.notify_store.inbox_page("box", f"{actor.id}|{BOX_LISTS[name]}", limit, after)
+            return "entries", [entry_view(e, lang) for e in entries]
+        if name not in RECORD_LISTS:
+            raise NotFound(message(MESSAGES, "unknown_worklist", lang, name=str(name)[:64],
+                                   names=", ".join(WORKLISTS)), code="unknown_worklist")
+        queries = self.worklist_queries(actor, name)
+        if not queries:
+            return "records", []
+        return "records", [self.opened(r) for r in self.store.list_records(queries, limit, after)]
+
+    def worklist_queries(self, actor: Actor, name: str) -> list[Doc]:
+        """The indexed queries whose union is the worklist `name` for `actor`."""
+        flows = self.record_workflows()
+        open_states = [(w.key, s) for w in flows for s in w.states if not w.is_final(s)]
+        if name == "mine":
+            return [{"assignee": actor.id, "process": p, "state": s} for p, s in open_states]
+        if name == "department":
+            if not actor.department:
+                return []
+            return [{"department": actor.department, "process": p, "state": s} for p, s in open_states]
+        if name == "acknowledge":
+            waiting = sorted({(w.key, s) for w in flows for t in w.definition.get("transitions", ())
+                              if t.get("acknowledges")
+                              for s in (t["source"] if isinstance(t["source"], list) else [t["source"]])})
+            return [{"assignee": actor.id, "process": p, "state": s} for p, s in waiting]
+        today = dt.datetime.now(self.tz).date()
+        timed = sorted({(w.key, s) for w in flows for s in w.states if w.clock_runs(s)})
+        if name == "overdue":
+            due: Any = {"$lt": today.isoformat()}
+        else:
+            days = int((getattr(self.settings, "notify", None) or {}).get("due_soon_days") or DUE_SOON_DAYS)
+            due = {"$gte": today.isoformat(), "$lte": self.calendar.add_working_days(today, days).isoformat()}
+        queries = [{"due_date": due, "process": p, "state": s} for p, s in timed]
+        if access.sees_everything(actor):
+            return queries
+        return [dict(q, **clause) for q in queries for clause in access.clauses(actor)]
