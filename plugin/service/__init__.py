@@ -1,5 +1,6 @@
 """One function per user action, split by concept; views and the CLI only translate to and from these."""
 from counterflow.service.attachments import AttachmentActions
+from counterflow.service.audit import AuditActions
 from counterflow.service.base import ServiceBase
 from counterflow.service.bootstrap import BootstrapActions
 from counterflow.service.forms import FormActions
@@ -11,7 +12,7 @@ from counterflow.service.worklists import WorklistActions
 
 
 class Service(WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, RecordActions,
-              AttachmentActions, StatusActions, ServiceBase):
+              AttachmentActions, StatusActions, AuditActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 
 

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from counterflow.core import definitions
+from counterflow.core.audit import audit_fields
 from counterflow.core.calendar import WorkCalendar, YearOverride
 from counterflow.core.clock import stamp
 from counterflow.core.engine import Actor, Workflow
@@ -16,6 +17,7 @@ from counterflow.core.errors import Forbidden, NotFound
 from counterflow.forms.validate import FormValidator
 from counterflow.security.passwords import Passwords
 from counterflow.security.sealing import Sealer, derive_key
+from counterflow.security.signing import Signer
 from counterflow.security.tokens import Tokens
 from counterflow.service.identity_cache import UserCache
 from counterflow.service.messages import msg
@@ -43,6 +45,8 @@ class ServiceBase:
         self.passwords = Passwords(settings.password_profile, settings.password_hash_concurrency)
         keys: list[str | bytes] = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
         self.sealer = Sealer(keys or [derive_key(secret)])
+        self.signer = Signer.from_settings(settings.signing_key, secret)
+        store.audit_log.signer = self.signer
         self.users = UserCache(store.user, settings.user_cache_seconds)
         self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))
         self._workflows: dict[tuple[str, int], Workflow] = {}
@@ -139,6 +143,16 @@ class ServiceBase:
             with self._lock:
                 self._validators.setdefault(form_id, found)
         return found
+
+    def audit(self, action: str, actor: Actor | None, *, object_id: str | None = None,
+              on_behalf_of: str | None = None, source: str | None = None, dest: str | None = None,
+              reason: str | None = None, grant: str | None = None, request_id: str | None = None,
+              details: Mapping[str, Any] | None = None) -> None:
+        """Append a direct entry to the audit log (an action that is no history event: a sign-in, a read,
+        a reveal, a grant). `details` keeps names and pointers only, never values (core/audit.py)."""
+        self.store.audit_log.append(audit_fields(
+            action, actor, object_id=object_id, on_behalf_of=on_behalf_of, source=source, dest=dest,
+            reason=reason, grant=grant, request_id=request_id, details=details))
 
     @staticmethod
     def require(actor: Actor, roles: frozenset[str] | set[str], lang: str) -> None:

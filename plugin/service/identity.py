@@ -70,11 +70,13 @@ class IdentityActions(ServiceBase):
                 self.passwords.equalise()
                 ok = False
         if not ok or not user or not user.get("active", True):
+            self.audit("login_failed", None, source=address, details={"username": bucket[:64]})
             self.store.hit(address_bucket, 60)
             if self.store.hit(f"login-failed:{bucket}", 60) > self.settings.login_rate_limit:
                 raise RateLimited(msg("login_locked", lang))
             raise Unauthorized(msg("login_failed", lang), code="login_failed")
         token, expires = self.tokens.issue(user)
+        self.audit("login", actor_from_user(user), source=address)
         return token, expires, user
 
     def actor_for_token(self, token: str, lang: str) -> Actor:

@@ -55,6 +55,7 @@ class UserActions(ServiceBase):
             self.store.insert_user(doc)        # the unique index on the stored (normal) name settles races
         except Conflict:
             raise Conflict(message(TEXT, "taken", lang, name=username), code="duplicate") from None
+        self.audit("user.create", actor, object_id=doc["_id"], details={"roles": doc["roles"]})
         return public_user(doc)
 
     def _refuse_look_alike(self, username: str, lang: str) -> None:

@@ -24,6 +24,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from counterflow.core.errors import Conflict, NotFound, StoreUnavailable
 from counterflow.core.clock import stamp, utcnow  # noqa: F401  (re-exported)
+from counterflow.store.audit import AuditLog
 from counterflow.store.copier import EventCopier
 from counterflow.store.models import ALL
 
@@ -57,7 +58,8 @@ class Store:
         self.buckets = self.db["rate_buckets"]
         self.attachments = self.db["attachments"]
         self.meta = self.db["meta"]
-        self.copier = EventCopier(self.events)
+        self.audit_log = AuditLog(self.db)
+        self.copier = EventCopier(self.events, self.audit_log)
 
     def ensure_indexes(self) -> None:
         """The indexes the models declare, created on this store's database."""
@@ -140,15 +142,19 @@ class Store:
         docs = [dict(e) for e in events if e and e.get("_id")]
         if not docs:
             return
+        self.audit_log.receive(docs)         # into the audit inbox first: no history without its entry
         try:
             self.events.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
                 raise
+        self.audit_log.feed_events(docs)
 
     def add_event(self, event: Doc) -> None:
-        """An event that changes no state (a refused check, a read): its own insert."""
+        """An event that changes no state (a refused check, a read): its own insert (and audit entry)."""
+        self.audit_log.receive([event])
         self.events.insert_one(event)
+        self.audit_log.feed_events([event])
 
     def history(self, object_id: str, outbox: Doc | None = None) -> list[Doc]:
         """The object's events; those still in its `outbox` (not copied yet) are included."""

@@ -25,8 +25,9 @@ class EventCopier:
     LINGER_SECONDS = 0.05      # gather a batch for this long; flush() cuts it short
     REMEMBER = 10_000          # ids copied lately: re-queued outbox events are skipped, not re-sent
 
-    def __init__(self, events: pymongo.collection.Collection) -> None:
+    def __init__(self, events: pymongo.collection.Collection, audit: Any = None) -> None:
         self._events = events
+        self._audit = audit             # store/audit.AuditLog: each event enters its inbox before `events`
         self._queue: queue.Queue[list[Doc] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -91,12 +92,16 @@ class EventCopier:
             return
         for attempt in range(6):
             try:
+                if self._audit is not None:
+                    self._audit.receive(docs)
                 self._events.insert_many(docs, ordered=False)
                 self._remember(docs)
+                self._feed(docs)
                 return
             except BulkWriteError as exc:
                 if all(err.get("code") == 11000 for err in exc.details.get("writeErrors", [])):
                     self._remember(docs)
+                    self._feed(docs)
                     return
                 log.warning("copying %d events failed (%s); retrying", len(docs),
                             exc.details.get("writeErrors", [{}])[0].get("code"))
@@ -105,6 +110,16 @@ class EventCopier:
             time.sleep(min(2 ** attempt * 0.1, 3))
         log.error("gave up copying %d events for now; they stay in their outboxes until the next sweep",
                   len(docs))
+
+    def _feed(self, docs: list[Doc]) -> None:
+        """The audit entries of events now in `events`; what fails here stays in the inbox for `tick`."""
+        if self._audit is None:
+            return
+        try:
+            self._audit.feed_events(docs)
+        except (PyMongoError, RuntimeError) as exc:
+            log.warning("feeding %d events into the audit log failed (%s); `tick` feeds them",
+                        len(docs), type(exc).__name__)
 
     def _remember(self, docs: list[Doc]) -> None:
         for doc in docs:

@@ -213,5 +213,70 @@ class Rating(_Base):
     meta = {"collection": "ratings"}
 
 
+ALL: tuple[type[_Base], ...]          # every model; others append theirs
 ALL = (User, FormVersion, WorkflowVersion, Record, Event, Counter, ReturnedNumber, RateBucket,
        Attachment, Meta, Notification, InboxEntry, Rating)
+
+
+class AuditEntry(_Base):
+    """One entry of the audit log (store/audit.py, core/audit.py): hash-chained per UTC day."""
+
+    id = StringField(primary_key=True)          # "<day>:<seq:09d>"
+    key = StringField(required=True)            # "k<day>:<seq:09d>": the order of every page and walk
+    day = StringField()
+    seq = IntField()
+    prev = StringField()
+    hash = StringField()
+    at = StringField()
+    action = StringField()
+    actor = DictField()
+    actor_id = StringField()
+    on_behalf_of = StringField()
+    object = StringField()
+    source = StringField()
+    dest = StringField()
+    reason = StringField()
+    grant = StringField()
+    request_id = StringField()
+    event = StringField()                       # the history event it records: once, by the unique index
+    details = DictField()
+    meta = {"collection": "audit",
+            "indexes": [["key"], ["actor_id"], ["action"], ["object"], ["actor_id", "key"], ["action", "key"],
+                        ["object", "key"], {"fields": ["event"], "unique": True, "sparse": True}]}
+
+
+class AuditInboxItem(_Base):
+    """A history event on its way into the audit log (`_id` = the event's id): fed, then deleted."""
+
+    id = StringField(primary_key=True)
+    at = StringField()
+    fields = DictField()
+    meta = {"collection": "audit_inbox", "indexes": [["at"]]}
+
+
+class AuditCheckpoint(_Base):
+    """A signed seal over one partition's head; the checkpoints chain by `prev`."""
+
+    id = StringField(primary_key=True)          # "<n:012d>"
+    n = IntField(required=True)
+    day = StringField()
+    seq = IntField()
+    key = StringField()                         # the sealed entry's key ("k<day>:<seq:09d>")
+    hash = StringField()
+    prev = StringField()
+    at = StringField()
+    key_id = StringField()
+    signature = StringField()
+    meta = {"collection": "audit_checkpoints", "indexes": [{"fields": ["n"], "unique": True}, ["key"]]}
+
+
+class AuditDay(_Base):
+    """A day that has audit entries (`_id` = `day`)."""
+
+    id = StringField(primary_key=True)
+    day = StringField()
+    key = StringField()                         # "k<day>" (see core/audit.entry_key)
+    meta = {"collection": "audit_days", "indexes": [["key"]]}
+
+
+ALL = (*ALL, AuditEntry, AuditInboxItem, AuditCheckpoint, AuditDay)
