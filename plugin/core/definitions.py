@@ -197,7 +197,7 @@ def check_workflow(definition: Any, source: str) -> list[str]:
         if branch and branch["if"] not in registry.CONDITIONS:
             problems.append(f"{where}: condition '{branch['if']}' is not registered; "
                             f"fix: use one of {', '.join(sorted(registry.CONDITIONS))}")
-        problems.extend(_check_duties(t, where, definition.get("subject", "record")))
+        problems.extend(_check_duties(t, where, subjects(definition)[0]))
     for i, s in enumerate(definition["states"]):
         if s.get("final") and any(
                 s["name"] in (t["source"] if isinstance(t["source"], list) else [t["source"]])
@@ -208,7 +208,13 @@ def check_workflow(definition: Any, source: str) -> list[str]:
 
 
 # the part an object's own field implies, which objects of the other subject never have
-_OTHER_SUBJECTS_PART = {"record": "author", "form_version": "creator"}
+_OTHER_SUBJECTS_PART = {"record": "author", "form_version": "creator", "workflow_version": "creator"}
+
+
+def subjects(definition: Mapping[str, Any]) -> list[str]:
+    """What a process moves: `subject` is one name or a list of them (default: records)."""
+    raw = definition.get("subject", "record")
+    return list(raw) if isinstance(raw, list) else [raw]
 
 
 def _check_duties(t: Mapping[str, Any], where: str, subject: str) -> list[str]:
@@ -235,9 +241,13 @@ def _check_duties(t: Mapping[str, Any], where: str, subject: str) -> list[str]:
 
 def _check_subject(definition: dict[str, Any], source: str) -> list[str]:
     """A process for form versions needs a draft to start from and one state in which a version is in use."""
-    if definition.get("subject", "record") != "form_version":
+    moves = subjects(definition)
+    if moves == ["record"]:
         return []
     problems = []
+    if "record" in moves:
+        problems.append(f"{source}: /subject: a process moves records or definition versions, not both; "
+                        f"fix: split it into two processes")
     in_use = [s["name"] for s in definition["states"] if s.get("in_use")]
     if len(in_use) != 1:
         problems.append(f"{source}: /states: a process for form versions needs exactly one state with "
@@ -259,7 +269,7 @@ def _starts_editable(definition: Mapping[str, Any]) -> bool:
 
 def record_processes(workflows: Mapping[str, Any]) -> list[str]:
     """The keys of the workflows that move records (not form versions)."""
-    return [k for k, d in workflows.items() if d.get("subject", "record") == "record"]
+    return [k for k, d in workflows.items() if subjects(d) == ["record"]]
 
 
 def load_folder(package: str | Path, folder: str, suffix: str, parse: Callable[[str], Any],
@@ -308,7 +318,7 @@ def shipped_workflows(extra: str | Path | None = None) -> dict[str, dict[str, An
             added, more = load_folder(folder, str(folder), ".yaml", load_yaml, check_workflow)
             found.update(added)
             problems.extend(more)
-    for_forms = [k for k, d in found.items() if d.get("subject") == "form_version"]
+    for_forms = [k for k, d in found.items() if "form_version" in subjects(d)]
     if not problems and len(for_forms) != 1:
         problems.append(f"workflows/: {len(for_forms)} processes for form versions "
                         f"({', '.join(for_forms) or 'none'}); "

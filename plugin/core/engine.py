@@ -105,7 +105,9 @@ class Workflow:
 
     def __init__(self, definition: Mapping[str, Any], version: int = 1) -> None:
         self.key: str = definition["key"]
-        self.subject: str = definition.get("subject", "record")
+        moves = definition.get("subject", "record")
+        self.subjects: tuple[str, ...] = tuple(moves) if isinstance(moves, list) else (moves,)
+        self.subject: str = self.subjects[0]
         self.version = version
         self.definition = definition
         self.title = definition.get("title", {})

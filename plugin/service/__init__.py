@@ -8,11 +8,12 @@ from counterflow.service.identity import IdentityActions
 from counterflow.service.records import RecordActions
 from counterflow.service.status import StatusActions
 from counterflow.service.users import UserActions
+from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, RecordActions,
-              AttachmentActions, StatusActions, AuditActions, ServiceBase):
+class Service(WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, WorkflowActions,
+              RecordActions, AttachmentActions, StatusActions, AuditActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 
 

@@ -61,9 +61,22 @@ class ServiceBase:
         self._lock = threading.Lock()
 
     def load_workflows(self) -> None:
-        """Build one machine per stored workflow version, once."""
-        for doc in self.store.workflow_versions():
+        """Build one machine per stored workflow version, once, and read again which version of each process
+        is the latest that runs: one approved (in a state its approval process flags `in_use`), or stored
+        before workflow versions were approved (no state). Drafts get a machine, never new records."""
+        docs = self.store.workflow_versions()
+        for doc in docs:
             self._workflow_from_doc(doc)
+        approved = {s for w in list(self._workflows.values()) if "workflow_version" in w.subjects
+                    for s in w.states_where("in_use")}
+        latest: dict[str, int] = {}
+        for doc in docs:
+            if doc.get("state") is None or doc["state"] in approved:
+                latest[doc["key"]] = max(latest.get(doc["key"], 0), int(doc["version"]))
+        with self._lock:
+            if latest != self._latest_workflow:
+                self._form_workflow = None
+            self._latest_workflow = latest
 
     def _workflow_from_doc(self, doc: Doc) -> Workflow:
         key = (doc["key"], int(doc["version"]))
@@ -73,8 +86,6 @@ class ServiceBase:
                 if problems:
                     raise definitions.DefinitionError(problems)
                 self._workflows[key] = Workflow(doc["definition"], int(doc["version"]))
-                self._latest_workflow[doc["key"]] = max(self._latest_workflow.get(doc["key"], 0), key[1])
-                self._form_workflow = None
             return self._workflows[key]
 
     def workflow(self, key: str, version: int | None = None) -> Workflow:
@@ -95,14 +106,15 @@ class ServiceBase:
             return found
         for key in sorted(self._latest_workflow):
             found = self.workflow(key)
-            if found.subject == "form_version":
+            if "form_version" in found.subjects:
                 self._form_workflow = found
                 return found
         raise NotFound("no workflow for form versions", code="unknown_process")
 
     def record_workflows(self) -> list[Workflow]:
         """The latest version of every process a record can go through."""
-        return [w for w in (self.workflow(k) for k in sorted(self._latest_workflow)) if w.subject == "record"]
+        latest = [self.workflow(k) for k in sorted(self._latest_workflow)]
+        return [w for w in latest if w.subjects == ("record",)]
 
     def form_doc(self, key: str, version: int) -> Doc:
         """A form version; published ones never change, so they are cached for good."""

@@ -95,7 +95,8 @@ class RecordActions(Transitions, AttachmentActions):
             raise Invalid(msg("draft_refused", lang, count=len(refused)), code="invalid_data",
                           details=refused)
         processes = list(form["settings"]["processes"])
-        flows = {p: self.workflow(p) for p in processes}
+        pins = form.get("workflows") or {}             # pinned when the version was published
+        flows = {p: self.workflow(p, pins.get(p)) for p in processes}
         at = stamp(utcnow())
         doc = {"_id": new_id(), "form": form["key"], "form_version": form["version"],
                "workflows": {p: w.version for p, w in flows.items()}, "processes": processes,

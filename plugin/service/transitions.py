@@ -35,6 +35,8 @@ class Transitions(ServiceBase):
             changes: Doc = {"state": plan.dest, "state_since": env.stamp, "updated_at": env.stamp}
             for name in plan.actions:
                 changes.update(ACTIONS[name](ctx))
+            if workflow.is_in_use(plan.dest) and obj.get("settings", {}).get("processes"):
+                changes["workflows"] = self.pinned_workflows(obj["settings"]["processes"], lang)
         except Invalid as exc:
             self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, env.stamp)
             raise
@@ -58,6 +60,18 @@ class Transitions(ServiceBase):
             if "number" in ctx.notes:
                 self.store.return_number(*ctx.notes["number"])
             raise
+
+    def pinned_workflows(self, processes: list[str], lang: str) -> dict[str, int]:
+        """The version of each named process that a definition put in use runs from now on: the latest
+        approved one (its records keep these for good); a process with none stops the publication."""
+        self.load_workflows()               # approved on another host a moment ago: seen here too
+        missing = [p for p in processes if p not in self._latest_workflow]
+        if missing:
+            words = {"zh-CN": "流程「{p}」没有已审批的版本", "en": "Process '{p}' has no approved version"}
+            details = [{"path": f"/settings/processes/{processes.index(p)}", "code": "unknown_process",
+                        "message": words.get(lang, words["en"]).format(p=p)} for p in missing]
+            raise Invalid(details[0]["message"], code="unknown_process", details=details)
+        return {p: self._latest_workflow[p] for p in processes}
 
     def options_on(self, workflow: Workflow, obj: Doc, actor: Actor, lang: str) -> list[Doc]:
         """The triggers from the object's state, each with whether `actor` may fire it and why not."""

@@ -64,9 +64,17 @@ class WorkflowVersion(_Base):
     key = StringField(required=True)
     version = IntField(required=True)
     definition = DictField()
+    title = DictField()
+    state = StringField()                       # in the approval process (none: stored before approvals)
+    revision = IntField(default=0)
+    author = StringField()                      # "counterflow" for definitions loaded from files
+    duties = DictField()
     created_at = StringField()
+    updated_at = StringField()
+    published_at = StringField()
+    outbox = DictField()
     meta = {"collection": "workflow_versions",
-            "indexes": [{"fields": ["key", "version"], "unique": True}]}
+            "indexes": [{"fields": ["key", "version"], "unique": True}, ["key"], ["updated_at"]]}
 
 
 class Record(_Base):

@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from counterflow.web.api import schemas as s
+from counterflow.web.api.workflows import WorkflowSummary, WorkflowVersionOut
 
 ERRORS = {"400": "malformed", "401": "not signed in", "403": "role or record not allowed", "404": "not found",
           "409": "stale revision or wrong state", "413": "body too large",
@@ -60,6 +61,32 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str, Any]] = [
      None, s.Status, "200", s.StatusQuery),
 ]
 
+# workflow (process) definitions: a body is the definition itself, JSON or YAML (web/api/workflows.py)
+OPERATIONS += [
+    ("/api/v1/workflows", "post", "Upload a process definition (JSON or YAML): version 1, draft (admin); "
+     "every problem at once as 422 details", "definition", WorkflowVersionOut, "201", None),
+    ("/api/v1/workflows", "get", "Every process: versions, states, the version in use",
+     None, None, "200", None),
+    ("/api/v1/workflows/{key}", "get", "One process: its versions and the one in use",
+     None, WorkflowSummary, "200", None),
+    ("/api/v1/workflows/{key}/versions", "post", "New draft version: the definition sent, else a copy of the "
+     "latest (409 while a version is in approval)", "definition", WorkflowVersionOut, "201", None),
+    ("/api/v1/workflows/{key}/versions/{version}", "get", "Read a process version",
+     None, WorkflowVersionOut, "200", None),
+    ("/api/v1/workflows/{key}/versions/{version}", "put", "Replace a draft's definition; ?revision=N is the "
+     "revision seen (409 when stale or not a draft)", "definition", WorkflowVersionOut, "200", None),
+    ("/api/v1/workflows/{key}/versions/{version}/transitions", "get",
+     "Approval triggers the caller may fire now", None, None, "200", None),
+    ("/api/v1/workflows/{key}/versions/{version}/transitions/{trigger}", "post",
+     "Fire an approval trigger (never by the version's author)", s.TransitionRequest, WorkflowVersionOut,
+     "200", None),
+    ("/api/v1/workflows/{key}/versions/{version}/history", "get", "Approval history",
+     None, None, "200", None),
+    ("/api/v1/workflows/{key}/versions/{version}/diagram.svg", "get",
+     "The process drawn as SVG (states, transitions, roles, deadlines); ?lang=zh-CN|en", None, "svg", "200",
+     None),
+]
+
 
 @lru_cache(maxsize=8)
 def spec(prefix: str = "") -> dict[str, Any]:
@@ -72,7 +99,8 @@ def spec(prefix: str = "") -> dict[str, Any]:
     for path, method, summary, request, response, status, query in OPERATIONS:
         op: dict[str, Any] = {"summary": summary, "responses": {
             status: {"description": "success",
-                     **({"content": {"application/json": {"schema": response}}} if response else {})},
+                     **({"content": {"application/json": {"schema": response}}}
+                        if response and response != "svg" else {})},
             **{code: {"description": text, "content": {"application/json": {"schema": "Error"}}}
                for code, text in ERRORS.items()},
         }}
@@ -84,7 +112,14 @@ def spec(prefix: str = "") -> dict[str, Any]:
             params.append({"in": "query", "schema": query})
         if params:
             op["parameters"] = params
-        if request == "multipart":
+        if response == "svg":
+            op["responses"][status] = {"description": "success",
+                                       "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+        if request == "definition":
+            definition = {"type": "object", "description": "a workflow definition (docs/definitions.md)"}
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": definition}, "application/yaml": {"schema": definition}}}
+        elif request == "multipart":
             op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}}}}}}

@@ -421,3 +421,4 @@ CROSS_SITE = {
 
 from counterflow.web.api import reading  # noqa: E402,F401  (approved reading: its routes join bp)
 from counterflow.web.api import notify  # noqa: E402,F401  (inbox, worklists, rating: their routes join bp)
+from counterflow.web.api import workflows  # noqa: E402,F401  (workflow definitions: their routes join bp)

@@ -115,6 +115,7 @@ class FormVersionOut(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     published_at = fields.String(allow_none=True)
+    workflows = fields.Dict(keys=fields.String(), values=fields.Integer())   # pinned at publication
 
 
 class RecordCreate(Strict):
@@ -138,6 +139,7 @@ class RecordOut(Schema):
     id = fields.String()
     form = fields.String()
     form_version = fields.Integer()
+    workflows = fields.Dict(keys=fields.String(), values=fields.Integer())   # process -> version it runs
     process = fields.String()
     state = fields.String()
     state_title = fields.String()
