@@ -29,6 +29,18 @@ MESSAGES = {
 }
 
 
+def assignee_states(flows: list[Any]) -> list[tuple[str, str]]:
+    """The (process, state) pairs where the record's assignee has work: a transition from there is the
+    assignee's (guarded by `is_assignee`) or is how the assignee signs for it (`acknowledges`)."""
+    found: set[tuple[str, str]] = set()
+    for w in flows:
+        for t in w.definition.get("transitions", ()):
+            if "is_assignee" in (t.get("guards") or ()) or t.get("acknowledges"):
+                sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+                found.update((w.key, s) for s in sources)
+    return sorted(found)
+
+
 class WorklistActions(NotifyActions):
     """GET /api/v1/worklists/{name}: what a person has to do, each list served by an index."""
 
@@ -52,7 +64,7 @@ class WorklistActions(NotifyActions):
         flows = self.record_workflows()
         open_states = [(w.key, s) for w in flows for s in w.states if not w.is_final(s)]
         if name == "mine":
-            return [{"assignee": actor.id, "process": p, "state": s} for p, s in open_states]
+            return [{"assignee": actor.id, "process": p, "state": s} for p, s in assignee_states(flows)]
         if name == "department":
             if not actor.department:
                 return []
