@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
                                     # loaded with the shipped ones
     "CLOCK_OFFSET": None,           # test and training only: shift the clock, such as +6y or -3d
     "ALLOW_CLOCK_OFFSET": False,    # ... and CLOCK_OFFSET is refused unless this is set too
+    "RETENTION_MIN_YEARS": 5,       # no form keeps an archived record for less, whatever its rule says
     "SIGNING_KEY": None,            # Ed25519 key (base64 of a 32-byte seed, or PEM) for audit checkpoints
                                     # and certificates; None: derived from the app secret
     "NOTIFY": {},                   # notification channels and retries (see _notify); {}: the inbox only
@@ -88,6 +89,7 @@ class Settings:
     workflows_dir: Path | None = None
     clock_offset: str | None = None
     allow_clock_offset: bool = False
+    retention_min_years: int = 5
     signing_key: str | None = field(default=None, repr=False)
     notify: Mapping[str, Any] = field(default_factory=dict, repr=False)      # holds the SMTP password
 

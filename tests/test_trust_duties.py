@@ -62,6 +62,15 @@ class Env:
     def retention_until(self, obj: Any) -> str:
         return "2000-01-01"
 
+    def reading_records(self, ctx: Context) -> tuple[list[str], list[str]]:
+        return list((ctx.obj.get("data") or {}).get("records") or []), []
+
+    def reading_needs_manager(self, ctx: Context) -> bool:
+        return False
+
+    def grant_reading(self, ctx: Context) -> list[str]:
+        return []
+
 
 # A record created by `clerk`; the parts played so far vary by row.
 RECORD = {"created_by": "clerk", "data": {"amount": 100}, "retention_until": "2000-01-01"}
@@ -69,6 +78,10 @@ ACCEPTED_BY_CR = {**RECORD, "duties": {"acceptor": ["clerk_reviewer"]}}       # 
 ACCEPTED_BY_CLERK = {**RECORD, "duties": {"acceptor": ["clerk"]}}
 REVIEWED = {**RECORD, "duties": {"acceptor": ["clerk"], "reviewer": ["reviewer"]}}
 FORM = {"author": "admin"}
+# a query request by `clerk` (issue 10, item 2): its head approves, then a manager when asked; never clerk
+QUERY = {"created_by": "clerk", "data": {"records": ["r1"], "period_from": "2030-01-01",
+                                         "period_until": "2030-01-31"}}
+HOLD = {"reason": "诉讼保全", "authority": "(2030)京0105民初1号"}
 
 # (workflow, state, trigger, object, payload, who may fire it)
 ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
@@ -102,8 +115,19 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
        {**RECORD, "duties": {"acceptor": ["clerk"], "reviewer": ["reviewer_manager"]}}, {},
        MANAGERS - {"reviewer_manager"}) for trigger in ("approve_final", "reject", "send_back")],
     ("archive", "pending", "archive", RECORD, {}, {"archivist"}),
-    ("archive", "archived", "hold", RECORD, {}, {"archivist", "supervisor", "manager_supervisor"}),
-    ("archive", "on_hold", "release", RECORD, {}, {"archivist", "supervisor", "manager_supervisor"}),
+    ("archive", "archived", "hold", RECORD, HOLD, {"archivist", "supervisor", "manager_supervisor"}),
+    ("archive", "on_hold", "release", RECORD, HOLD, {"archivist", "supervisor", "manager_supervisor"}),
+    ("archive", "archived", "hold", RECORD, {}, set()),                   # no reason, no authority: nobody
+    # query requests: only the requester submits or withdraws; a head approves, then a manager (not the head)
+    ("query_request", "draft", "submit", QUERY, {}, {"clerk"}),
+    *[("query_request", state, "withdraw", QUERY, {}, {"clerk"})
+      for state in ("draft", "pending_head", "pending_manager")],
+    *[("query_request", "pending_head", trigger, QUERY, {}, HEADS) for trigger in ("approve", "reject")],
+    *[("query_request", "pending_head", trigger, {**QUERY, "created_by": "head_manager"}, {}, {"dept_head"})
+      for trigger in ("approve", "reject")],
+    *[("query_request", "pending_manager", trigger, {**QUERY, "duties": {"reviewer": ["head_manager"]}}, {},
+       MANAGERS - {"head_manager"}) for trigger in ("approve", "reject")],
+    ("query_request", "granted", "revoke", QUERY, {"reason": "用途已完成"}, HEADS | MANAGERS | {"archivist"}),
     ("archive", "archived", "close_retention", RECORD, {}, {"archivist"}),
     # destruction: a manager approves, a supervisor who did not approve witnesses
     ("destroy", "pending", "approve", RECORD, {}, MANAGERS),

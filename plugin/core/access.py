@@ -49,3 +49,24 @@ def can_read_attachment(actor: Actor, meta: Mapping[str, Any], holders: list[Map
     if holders:
         return any(can_see(actor, record) for record in holders)
     return can_see(actor, meta, ATTACHMENT_FIELDS)
+
+
+# -- approved reading (issue 10, item 2) -----------------------------------------------------------------
+# A state flagged `reading: granted` (the archive's) is read only by records staff and by holders of an
+# active grant; everyone else is told to ask through a query request.
+RECORDS_STAFF = frozenset({"archivist"})
+
+
+def reading_restricted(state: Mapping[str, Any]) -> bool:
+    """The state (its definition) keeps its records closed to all but records staff and grant holders."""
+    return state.get("reading") == "granted"
+
+
+def records_staff(actor: Actor) -> bool:
+    return bool(actor.roles & RECORDS_STAFF)
+
+
+def grant_current(grant: Mapping[str, Any], today: str) -> bool:
+    """A grant reads from its first to its last day (ISO dates, both included, the counter's calendar)."""
+    starts, until = grant.get("from"), grant.get("until")
+    return isinstance(starts, str) and isinstance(until, str) and starts <= today <= until

@@ -31,6 +31,8 @@ REQUIRE_TITLES = {
     "opinion": {"zh-CN": "意见", "en": "opinion"},
     "assignee": {"zh-CN": "经办人", "en": "assignee"},
     "reason": {"zh-CN": "理由", "en": "reason"},
+    "authority": {"zh-CN": "依据（法院裁定、审计、投诉编号等）",
+                  "en": "authority (court order, audit, complaint number)"},
 }
 
 

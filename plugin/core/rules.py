@@ -195,3 +195,6 @@ def fill_duty(ctx: Context) -> dict[str, Any]:
 @action("publish_form")
 def publish_form(ctx: Context) -> dict[str, Any]:
     return {"published_at": _env(ctx).stamp}
+
+
+from counterflow.core import keeping  # noqa: E402,F401  (archive, legal hold, approved reading)

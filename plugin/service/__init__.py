@@ -4,6 +4,7 @@ from counterflow.service.audit import AuditActions
 from counterflow.service.base import ServiceBase
 from counterflow.service.bootstrap import BootstrapActions
 from counterflow.service.forms import FormActions
+from counterflow.service.grants import GrantActions
 from counterflow.service.identity import IdentityActions
 from counterflow.service.records import RecordActions
 from counterflow.service.status import StatusActions
@@ -12,7 +13,7 @@ from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, WorkflowActions,
+class Service(GrantActions, WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, WorkflowActions,
               RecordActions, AttachmentActions, StatusActions, AuditActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 

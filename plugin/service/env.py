@@ -11,6 +11,7 @@ from counterflow.core.engine import Context
 from counterflow.core.errors import Invalid
 from counterflow.core.numbering import NumberPattern
 from counterflow.service.messages import msg
+from counterflow.service.reading import KeepingEnv
 
 if TYPE_CHECKING:
     from counterflow.service.base import ServiceBase
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-class Env:
+class Env(KeepingEnv):
     """What the pure rules (guards, actions) may ask of the service during one transition."""
 
     def __init__(self, service: "ServiceBase", now: dt.datetime) -> None:
@@ -66,13 +67,7 @@ class Env:
                                                                "message": msg("assignee", ctx.lang)}])
         return user["_id"]
 
-    def retention_until(self, obj: Mapping[str, Any]) -> str:
-        years = int((self.form_settings(obj).get("retention") or {}).get("years", 5))
-        today = self.local.date()
-        try:
-            return today.replace(year=today.year + years).isoformat()
-        except ValueError:                       # 29 February
-            return today.replace(year=today.year + years, day=28).isoformat()
+    # retention_until: KeepingEnv (service/reading.py), with the archive's other rules
 
 
 @functools.lru_cache(maxsize=256)

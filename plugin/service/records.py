@@ -16,6 +16,7 @@ from counterflow.core.masking import mask_data
 from counterflow.service.attachments import AttachmentActions
 from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
+from counterflow.service.reading import read_allowed
 from counterflow.service.transitions import Transitions
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class RecordActions(Transitions, AttachmentActions):
         if not isinstance(record_id, str) or len(record_id) > 64:
             raise NotFound("no such record", code="record_not_found")
         record = self.store.record(record_id)
-        if not self.can_see(actor, record):
+        if not read_allowed(self, actor, record, lang, self.can_see(actor, record)):   # archived: grants
             raise Forbidden(msg("record_access", lang), code="record_access")
         return record
 

@@ -12,7 +12,7 @@ from counterflow.service.env import Env
 from counterflow.service.messages import check_revision, new_id
 
 # fields an action sets that the history keeps too (what the applicant was told, the number given)
-KEPT_IN_HISTORY = ("notice", "acceptance_number")
+KEPT_IN_HISTORY = ("notice", "acceptance_number", "legal_hold", "legal_hold_released")
 
 
 class Transitions(ServiceBase):

@@ -288,3 +288,22 @@ class AuditDay(_Base):
 
 
 ALL = (*ALL, AuditEntry, AuditInboxItem, AuditCheckpoint, AuditDay)
+
+
+class Grant(_Base):
+    """Approved reading (issue 10, item 2): one person may read one record from `from` to `until` (dates, both
+    included) while the query request that granted it stays in a state that grants reading."""
+
+    id = StringField(primary_key=True)          # "<request id>:<record id>": a repeated approval is harmless
+    grantee = StringField(required=True)
+    record = StringField(required=True)
+    reader_record = StringField(required=True)  # "<grantee>|<record>": the look-up at every read
+    request = StringField(required=True)
+    starts = StringField(db_field="from")       # ISO date
+    until = StringField()                       # ISO date
+    granted_by = StringField()
+    granted_at = StringField()
+    meta = {"collection": "grants", "indexes": [["reader_record"], ["request"], ["grantee"]]}
+
+
+ALL = (*ALL, Grant)

@@ -180,6 +180,7 @@ class TransitionRequest(Strict):
     reason = fields.String(validate=validate.Length(max=2000))
     assignee = fields.String(validate=ID)
     items = fields.List(fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=100))
+    authority = fields.String(validate=validate.Length(max=500))     # a legal hold's court order, audit...
 
 
 class TransitionOption(Schema):
