@@ -1,8 +1,10 @@
 """The `counterflow` command: init, serve, check, tick, forms, users add."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -241,10 +243,13 @@ def tick(data_dir: str | None) -> None:
     state = app.extensions["counterflow"]
     try:
         copied = state.service.sweep_outboxes()
+        audited = state.service.feed_audit()          # history events a crash kept from the log
+        sealed = state.service.seal_audit()
         notices = state.service.pump_notifications()
     finally:
         state.close()
     click.echo(f"copied {copied} outbox event(s) into the history")
+    click.echo(f"audit: fed {audited} event(s), wrote {len(sealed)} checkpoint(s)")
     click.echo("notifications: {derived} new, {sent} sent, {retry} to retry later, {failed} given up"
                .format(**notices))
 
@@ -372,6 +377,120 @@ def users_add(username: str, roles: tuple[str, ...], name: str, department: str,
     finally:
         state.close()
     click.echo(f"added {user['username']} ({', '.join(user['roles'])})")
+
+
+DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+EXPORT_FORMAT = "counterflow-audit-checkpoints/1"
+
+
+@group.group(help="The tamper-evident audit log: verify it, seal it, export its checkpoints.")
+def audit() -> None:
+    pass
+
+
+def _day_option(value: str | None, name: str, default: str) -> str:
+    if value is None:
+        return default
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} {value!r} is not a day; fix: give it as YYYY-MM-DD")
+    if not DAY_TEXT.fullmatch(value):
+        fail(f"{name} {value!r} is not a day; fix: give it as YYYY-MM-DD")
+    return value
+
+
+def _exported(file: str | None) -> list[dict[str, Any]]:
+    if not file:
+        return []
+    try:
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+        docs = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the exported checkpoints {file}: {exc}; fix: give a file written by "
+             "`counterflow audit checkpoints --out FILE`")
+    return [d for d in docs if isinstance(d, dict) and "format" not in d]
+
+
+@audit.command("verify", help="Walk every partition (UTC day) of the audit log and its signed "
+               "checkpoints with flat memory, progress on stderr; an edited, deleted, reordered, inserted or "
+               "truncated entry or checkpoint is named (day and seq) and the exit code is 1.")
+@click.option("--from", "first", default=None, metavar="DAY", help="the first day to walk (YYYY-MM-DD)")
+@click.option("--to", "last", default=None, metavar="DAY", help="the last day to walk (YYYY-MM-DD)")
+@click.option("--public-key", "public_keys", multiple=True, type=click.Path(dir_okay=False),
+              help="a PEM file with an earlier signing key's public key (checkpoints signed before a change "
+                   "of COUNTERFLOW_SIGNING_KEY)")
+@click.option("--checkpoints", "exported", default=None, type=click.Path(dir_okay=False),
+              help="checkpoints exported earlier (`audit checkpoints --out`): each must still be stored")
+@click.option("--data-dir", default=None)
+def audit_verify(first: str | None, last: str | None, public_keys: tuple[str, ...], exported: str | None,
+                 data_dir: str | None) -> None:
+    first_day, last_day = _day_option(first, "--from", ""), _day_option(last, "--to", "9999-12-31")
+    try:
+        keys = [Path(k).read_text() for k in public_keys]
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}; fix: give the path of a PEM public key")
+    earlier = _exported(exported)
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    try:
+        state.service.feed_audit()
+        result = state.service.verify_audit(
+            first_day, last_day, public_keys=keys, exported=earlier,
+            progress=lambda day, n: click.echo(f"audit verify: {day}: {n} entries", err=True))
+    finally:
+        state.close()
+    for problem in result.problems:
+        click.echo(f"TAMPERED: {problem}", err=True)
+    if result.problem_count > len(result.problems):
+        click.echo(f"... and {result.problem_count - len(result.problems)} more", err=True)
+    for day, count in sorted(result.unsealed.items()):
+        click.echo(f"note: {day}: the last {count} entries are not sealed by a checkpoint yet", err=True)
+    summary = (f"{result.entries} entries in {result.days} day(s), {result.checkpoints} checkpoint(s)")
+    if not result.ok:
+        click.echo(f"counterflow: the audit log is NOT intact: {result.problem_count} problem(s); {summary}",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"audit log intact: {summary}")
+
+
+@audit.command("seal", help="Feed the history events still waiting into the log, then write a signed "
+               "checkpoint over the head of every day not sealed to its end (`tick` seals past days).")
+@click.option("--data-dir", default=None)
+def audit_seal(data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    try:
+        fed = state.service.feed_audit()
+        written = state.service.seal_audit(force=True)
+    finally:
+        state.close()
+    click.echo(f"fed {fed} event(s); wrote {len(written)} checkpoint(s)")
+
+
+@audit.command("checkpoints", help="Export every signed checkpoint as JSON lines (the first line holds the "
+               "public key) for an outside system; `audit verify --checkpoints FILE` checks the store "
+               "against such a file later.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="the file to write ('-': stdout)")
+@click.option("--data-dir", default=None)
+def audit_checkpoints(out: str, data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    count = 0
+    try:
+        signer = state.service.signer
+        with click.open_file(out, "w", encoding="utf-8") as sink:
+            sink.write(json.dumps({"format": EXPORT_FORMAT, "key_id": signer.key_id(),
+                                   "public_key": signer.public_key_pem()}) + "\n")
+            for doc in state.store.audit_log.checkpoint_chain():
+                sink.write(json.dumps(doc, sort_keys=True, ensure_ascii=False) + "\n")
+                count += 1
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}; fix: give a writable path")
+    finally:
+        state.close()
+    click.echo(f"wrote {count} checkpoint(s) to {out}", err=out == "-")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The audit log's chain, pure: how an entry and a checkpoint are made and hashed, and how a partition and
 the checkpoint chain are verified, one document at a time (flat memory, whatever the length).
 
-One chain per partition (a UTC day): entry `seq` 1, 2, 3 ... with `_id` (and `key`) "<day>:<seq:09d>",
+One chain per partition (a UTC day): entry `seq` 1, 2, 3 ... with `_id` (and `key`) "k<day>:<seq:09d>",
 `prev` = the hash of entry seq-1 (the day's genesis hash for seq 1), `hash` = SHA-256 of the entry's
 canonical JSON (RFC 8785) without `_id`, `key` and `hash`. Checkpoints form one chain of their own
 (`n` 1, 2, 3 ..., `prev` = the previous checkpoint's hash), each sealing one partition's head (day, seq,
@@ -31,14 +31,13 @@ VALUE_KEYS = frozenset({"old", "new", "value", "values", "data", "before", "afte
 TEXT_LIMIT = 500
 
 
-def entry_id(day: str, seq: int) -> str:
-    return f"{day}:{seq:0{SEQ_DIGITS}d}"
-
-
 def entry_key(day: str, seq: int) -> str:
-    """The field ranges and pages run on: the id behind a letter (the embedded server loses range matches
-    on text that begins with a date, so no range ever runs on "2026-11-28:...")."""
-    return KEY_PREFIX + entry_id(day, seq)
+    """An entry's `_id` and `key` (the field ranges and pages run on): "k<day>:<seq:09d>". The letter is
+    needed: the embedded server matches no text that begins with a date, not even by equality on `_id`."""
+    return f"{KEY_PREFIX}{day}:{seq:0{SEQ_DIGITS}d}"
+
+
+entry_id = entry_key
 
 
 def day_key(day: str) -> str:

@@ -15,8 +15,9 @@ from counterflow.service.base import Doc, ServiceBase
 READERS = frozenset({"auditor"})        # who reads the log; admins administer and are audited, not auditors
 FILTERS = {"actor": "actor_id", "action": "action", "object": "object"}     # the allow-list: query -> field
 PAGE_DEFAULT, PAGE_MAX = 50, 500
+KEEP_PROBLEMS = 1000        # a log rewritten wholesale still verifies in flat memory: the rest are counted
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-AFTER = re.compile(r"\d{4}-\d{2}-\d{2}:\d{9}")
+AFTER = re.compile(r"k\d{4}-\d{2}-\d{2}:\d{9}")
 TEXT = {
     "filter": {"zh-CN": "不支持的筛选条件：{names}；可用：actor、action、object、from、to、after、limit",
                "en": "Unsupported filter: {names}; use actor, action, object, from, to, after, limit"},
@@ -31,7 +32,8 @@ TEXT = {
 class Verification:
     """What `audit verify` found: problems (each naming partition and seq), counts, unsealed tails."""
 
-    problems: list[chain.Problem] = field(default_factory=list)
+    problems: list[chain.Problem] = field(default_factory=list)    # the first KEEP_PROBLEMS of them
+    problem_count: int = 0
     entries: int = 0
     days: int = 0
     checkpoints: int = 0
@@ -39,7 +41,13 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problem_count
+
+    def add(self, problems: Iterable[chain.Problem]) -> None:
+        for problem in problems:
+            self.problem_count += 1
+            if len(self.problems) < KEEP_PROBLEMS:
+                self.problems.append(problem)
 
 
 class AuditActions(ServiceBase):
@@ -78,16 +86,16 @@ class AuditActions(ServiceBase):
                     days.add(doc["day"])
                 yield doc
 
-        result.problems.extend(chain.verify_checkpoints(chain_docs(), signed))
+        result.add(chain.verify_checkpoints(chain_docs(), signed))
         for item in exported:
             n = item.get("n")
             stored = log.checkpoints.find_one({"_id": chain.checkpoint_id(n)}) if isinstance(n, int) else None
             if stored is None or chain.checkpoint_hash(stored) != chain.checkpoint_hash(item) \
                     or stored.get("signature") != item.get("signature"):
-                result.problems.append(chain.Problem(
+                result.add([chain.Problem(
                     chain.CHECKPOINTS, n if isinstance(n, int) else None,
                     "truncated" if stored is None else "edited",
-                    "an exported checkpoint is " + ("gone from the store" if stored is None else "changed")))
+                    "an exported checkpoint is " + ("gone from the store" if stored is None else "changed"))])
         days.update(log.day_list())
         for day in sorted(d for d in days if first <= d <= last):
             result.days += 1
@@ -101,7 +109,7 @@ class AuditActions(ServiceBase):
                         progress(day, counted)
                     yield doc
 
-            result.problems.extend(chain.verify_partition(day, entries(), log.sealed(day)))
+            result.add(chain.verify_partition(day, entries(), log.sealed(day)))
             result.entries += counted
             if progress is not None:
                 progress(day, counted)
@@ -143,7 +151,7 @@ class AuditActions(ServiceBase):
             ({k: filters[k]} for k in ("object", "actor_id", "action") if k in filters), {})
         rest = {k: v for k, v in filters.items() if k not in lead}
         found: list[Doc] = []
-        cursor = chain.KEY_PREFIX + after if after else None
+        cursor = after
         while len(found) < limit:
             batch = self.store.audit_log.page(lead, first, last, cursor, limit)
             found.extend(d for d in batch if all(d.get(k) == v for k, v in rest.items()))

@@ -1,7 +1,7 @@
 """The audit log in MongoDB: hash-chained entries per UTC day, an inbox that feeds them from the history,
 signed checkpoints, and the cursors that verification and the API walk.
 
-Collections (models.py): `audit` (the entries, `_id` = `key` = "<day>:<seq:09d>"), `audit_inbox` (history
+Collections (models.py): `audit` (the entries, `_id` = `key` = "k<day>:<seq:09d>"), `audit_inbox` (history
 events on their way into the log), `audit_checkpoints` (`_id` = "<n:012d>") and `audit_days` (one small
 document per day that has entries).
 
@@ -109,7 +109,7 @@ class AuditLog:
 
     def _mark_day(self, day: str) -> None:
         try:
-            self.days.insert_one({"_id": day, "day": day, "key": chain.day_key(day)})
+            self.days.insert_one({"_id": chain.day_key(day), "day": day, "key": chain.day_key(day)})
         except DuplicateKeyError:
             pass
 
