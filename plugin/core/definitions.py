@@ -204,7 +204,22 @@ def check_workflow(definition: Any, source: str) -> list[str]:
                 for t in definition["transitions"]):
             problems.append(f"{source}: /states/{i}: final state '{s['name']}' has outgoing transitions; "
                             f"fix: drop 'final' or the transitions leaving it")
+    problems.extend(_check_approvals(definition, source, seen))
     return problems + _check_subject(definition, source)
+
+
+def _check_approvals(definition: Mapping[str, Any], source: str, names: set[str]) -> list[str]:
+    """Approval steps: their approve and reject transitions leave the step (core/approval.py)."""
+    from counterflow.core.approval import check_block
+
+    triggers_from: dict[str, set[str]] = {}
+    for t in definition["transitions"]:
+        for s in t["source"] if isinstance(t["source"], list) else [t["source"]]:
+            triggers_from.setdefault(s, set()).add(t["trigger"])
+    problems = []
+    for i, state in enumerate(definition["states"]):
+        problems.extend(check_block(state, triggers_from, names, f"{source}: /states/{i}"))
+    return problems
 
 
 # the part an object's own field implies, which objects of the other subject never have

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from transitions import Machine
 
 from counterflow.core import registry, rules     # rules also registers the built-in guards and actions
+from counterflow.core.approval import ApprovalSpec
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.i18n import message, text
 from counterflow.core.ports import TransitionEnv
@@ -186,6 +188,15 @@ class Workflow:
     def deadline(self, state: str) -> Mapping[str, Any] | None:
         return self.states.get(state, {}).get("deadline")
 
+    @cached_property
+    def approvals(self) -> dict[str, ApprovalSpec]:
+        """The approval steps (states with an `approval` block: core/approval.py), parsed once."""
+        return {name: ApprovalSpec.parse(name, s["approval"]) for name, s in self.states.items()
+                if s.get("approval")}
+
+    def approval(self, state: str) -> ApprovalSpec | None:
+        return self.approvals.get(state)
+
     def trigger_title(self, trigger: str, lang: str) -> str:
         """A trigger's title for people; the built-in record events have their own."""
         found = (next((t.title for t in self.transitions if t.trigger == trigger), None) or
@@ -200,9 +211,11 @@ class Workflow:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    def blockers(self, state: str, trigger: str, ctx: Context, *,
-                 with_requires: bool = True) -> list[dict[str, str]]:
-        """Every reason `trigger` may not fire now (role, missing input, failed guard), all at once."""
+    def blockers(self, state: str, trigger: str, ctx: Context, *, with_requires: bool = True,
+                 with_roles: bool = True) -> list[dict[str, str]]:
+        """Every reason `trigger` may not fire now (role, missing input, failed guard), all at once.
+
+        `with_roles=False` for a person an approval step names (their task is theirs, whatever roles)."""
         if trigger not in self.triggers():
             raise NotFound(message(MESSAGES, "unknown_trigger", ctx.lang, process=self.key, trigger=trigger),
                            code="unknown_trigger")
@@ -211,7 +224,7 @@ class Workflow:
             raise Conflict(message(MESSAGES, "wrong_state", ctx.lang, trigger=trigger,
                                    state=self.state_title(state, ctx.lang)), code="wrong_state")
         t = candidates[0]
-        if t.roles and not (ctx.actor.roles & set(t.roles)):
+        if with_roles and t.roles and not (ctx.actor.roles & set(t.roles)):
             raise Forbidden(message(MESSAGES, "role", ctx.lang, trigger=text(t.title, ctx.lang),
                                     roles=", ".join(t.roles)), code="role")
         problems: list[dict[str, str]] = []
@@ -234,9 +247,9 @@ class Workflow:
                                                       path="/assignee", assignee=True))
         return problems
 
-    def plan(self, state: str, trigger: str, ctx: Context) -> Plan:
+    def plan(self, state: str, trigger: str, ctx: Context, *, with_roles: bool = True) -> Plan:
         """Decide where `trigger` leads from `state`, or raise with every reason it cannot."""
-        problems = self.blockers(state, trigger, ctx)
+        problems = self.blockers(state, trigger, ctx, with_roles=with_roles)
         t = self._candidates(state, trigger)[0]
         if problems:
             raise Invalid(message(MESSAGES, "blocked", ctx.lang, trigger=text(t.title, ctx.lang),

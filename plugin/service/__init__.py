@@ -1,4 +1,5 @@
 """One function per user action, split by concept; views and the CLI only translate to and from these."""
+from counterflow.service.approvals import ApprovalActions
 from counterflow.service.attachments import AttachmentActions
 from counterflow.service.audit import AuditActions
 from counterflow.service.base import ServiceBase
@@ -13,8 +14,9 @@ from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(GrantActions, WorklistActions, BootstrapActions, IdentityActions, UserActions, FormActions, WorkflowActions,
-              RecordActions, AttachmentActions, StatusActions, AuditActions, ServiceBase):
+class Service(ApprovalActions, GrantActions, WorklistActions, BootstrapActions, IdentityActions, UserActions,
+              FormActions, WorkflowActions, RecordActions, AttachmentActions, StatusActions, AuditActions,
+              ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 
 

@@ -105,7 +105,7 @@ def record_view(doc: dict[str, Any], warnings: list[dict[str, Any]] | None = Non
     service = ext().service
     workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
     view = dict(doc, id=doc["_id"], data=service.masked(doc),
-                state_title=workflow.state_title(doc["state"], lang()))
+                state_title=workflow.state_title(doc["state"], lang()), **service.approval_view(doc))
     if warnings is not None:
         view["warnings"] = warnings
     return view
@@ -422,3 +422,5 @@ CROSS_SITE = {
 from counterflow.web.api import reading  # noqa: E402,F401  (approved reading: its routes join bp)
 from counterflow.web.api import notify  # noqa: E402,F401  (inbox, worklists, rating: their routes join bp)
 from counterflow.web.api import workflows  # noqa: E402,F401  (workflow definitions: their routes join bp)
+
+from counterflow.web.api import approvals  # noqa: E402,F401  (approval steps: their routes join bp)

@@ -155,6 +155,10 @@ class RecordOut(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     warnings = fields.List(fields.Nested(Problem))
+    data_digest = fields.String(
+        metadata={"description": "sha256 of the data as canonical JSON: an opinion is bound to it"})
+    tasks = fields.List(fields.Dict(), metadata={"description": "the open approval step's tasks"})
+    approval = fields.Dict(metadata={"description": "approval steps by state: order, tasks, votes, copies"})
 
 
 class RecordList(Schema):
