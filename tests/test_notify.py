@@ -317,3 +317,29 @@ def test_inbox_paging_unread_and_mark_read(nstaff: Any) -> None:
     assert other.status_code == 404 and other.get_json()["error"]["code"] == "entry_not_found"
     assert nstaff.get("/api/v1/inbox").status_code == 401
     assert nstaff.get("/api/v1/inbox?limit=1000", "clerk").status_code == 422
+
+
+def test_the_status_page_shows_the_result_and_takes_the_rating_once(nstaff: Any) -> None:
+    from test_pages import csrf
+
+    record = decided_record(nstaff, reject=True)
+    receipt = nstaff.get(f"/api/v1/records/{record['id']}/receipt", "clerk").get_json()
+    number, code = receipt["acceptance_number"], receipt["query_code"]
+    client = nstaff.client.application.test_client()
+    page = client.get(f"/status?number={number}&code={code}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "未获批准" in html and "材料与事实不符" in html
+    assert 'id="cf-rating"' in html
+    token = csrf(page)
+    given = {"csrf_token": token, "number": number, "code": code}
+    r = client.post("/status/rating", data=dict(given, score="7"))
+    assert r.status_code == 422 and "1 到 5" in r.get_data(as_text=True)
+    r = client.post("/status/rating", data=dict(given, score="5", comment="态度好"))
+    assert r.status_code == 303
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="cf-rated"' in html and 'id="cf-rating"' not in html
+    again = client.post("/status/rating", data=dict(given, score="1"))
+    assert again.status_code == 409
+    no_token = client.post("/status/rating", data={"number": number, "code": code, "score": "1"})
+    assert no_token.status_code == 400
+    assert service_of(nstaff).notify_store.rating(record["id"])["score"] == 5

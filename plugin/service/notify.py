@@ -39,7 +39,7 @@ from counterflow.store.notify import NotifyStore, key_of_stamp, time_key
 log = logging.getLogger(__name__)
 
 KINDS = ("accepted", "returned", "declined", "decided", "urged", "due_soon", "overdue", "copied",
-         "delegated")
+         "delegated", "escalated")
 OUTCOMES = ("accepted", "returned", "declined", "decided")     # told to the applicant
 FAILURES = ("returned", "declined")                             # the applicant must do something
 LAG_SECONDS = 600          # each sweep looks this far behind its cursor: events copied late are not missed
@@ -55,6 +55,7 @@ MESSAGES = {
     "urged": {"zh-CN": "催办", "en": "Reminder to act"},
     "due_soon": {"zh-CN": "即将到期", "en": "Due soon"},
     "overdue": {"zh-CN": "已逾期", "en": "Overdue"},
+    "escalated": {"zh-CN": "逾期督办", "en": "Escalated: overdue"},
     "copied": {"zh-CN": "抄送", "en": "Copied to you"},
     "delegated": {"zh-CN": "委派", "en": "Delegated to you"},
     "delegated_by": {"zh-CN": "已委派", "en": "Delegated by you"},
