@@ -19,12 +19,14 @@ KEEP_PROBLEMS = 1000        # a log rewritten wholesale still verifies in flat m
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 AFTER = re.compile(r"k\d{4}-\d{2}-\d{2}:\d{9}")
 TEXT = {
-    "filter": {"zh-CN": "不支持的筛选条件：{names}；可用：actor、action、object、from、to、after、limit",
-               "en": "Unsupported filter: {names}; use actor, action, object, from, to, after, limit"},
+    "filter": {"zh-CN": "不支持的筛选条件：{names}；可用：actor、action、object、from、to、cursor、limit",
+               "en": "Unsupported filter: {names}; use actor, action, object, from, to, cursor, limit"},
     "day": {"zh-CN": "{name} 须为 YYYY-MM-DD 格式的日期", "en": "{name} must be a date as YYYY-MM-DD"},
     "range": {"zh-CN": "from 不能晚于 to", "en": "from must not be later than to"},
     "limit": {"zh-CN": "limit 须为 1 到 {max} 之间的整数", "en": "limit must be a whole number from 1 to {max}"},
     "text": {"zh-CN": "{name} 须为不超过 200 个字符的文本", "en": "{name} must be text of at most 200 characters"},
+    "cursor": {"zh-CN": "cursor 须为上一页返回的 next_cursor",
+               "en": "cursor must be the next_cursor of the page before"},
 }
 
 
@@ -121,7 +123,7 @@ class AuditActions(ServiceBase):
     def audit_page(self, actor: Actor, query: Mapping[str, Any], lang: str) -> tuple[list[Doc], str | None]:
         """The auditor's filtered, keyset-paged read (newest first); every filter is allow-listed."""
         self.require(actor, READERS, lang)
-        unknown = sorted(set(query) - set(FILTERS) - {"from", "to", "after", "limit"})
+        unknown = sorted(set(query) - set(FILTERS) - {"from", "to", "cursor", "limit"})
         if unknown:
             raise Invalid(message(TEXT, "filter", lang, names=", ".join(unknown)), code="audit_filter")
         filters: dict[str, str] = {}
@@ -136,9 +138,9 @@ class AuditActions(ServiceBase):
             self._day(query.get("to"), "to", "9999-12-31", lang)
         if first > last:
             raise Invalid(message(TEXT, "range", lang), code="audit_filter")
-        after = query.get("after")
+        after = query.get("cursor")
         if after is not None and (not isinstance(after, str) or not AFTER.fullmatch(after)):
-            raise Invalid(message(TEXT, "text", lang, name="after"), code="audit_filter")
+            raise Invalid(message(TEXT, "cursor", lang), code="audit_filter")
         raw_limit = query.get("limit", PAGE_DEFAULT)
         try:
             limit = int(raw_limit)

@@ -54,9 +54,11 @@ class AuditLog:
 
     # -- appending -----------------------------------------------------------------------------------
 
-    def append(self, fields: Mapping[str, Any]) -> Doc:
-        """One entry (a direct one: login, grant, read ...); returns it as stored."""
-        return self.append_many([fields])[0]
+    def append(self, fields: Mapping[str, Any]) -> Doc | None:
+        """One entry (a direct one: login, grant, read ...); returns it as stored (None: its `event` is
+        in the log already)."""
+        written = self.append_many([fields])
+        return written[0] if written else None
 
     def append_many(self, items: Iterable[Mapping[str, Any]]) -> list[Doc]:
         """Entries in this order, chained; one whose `event` is already in the log is skipped."""

@@ -229,8 +229,8 @@ ALL = (User, FormVersion, WorkflowVersion, Record, Event, Counter, ReturnedNumbe
 class AuditEntry(_Base):
     """One entry of the audit log (store/audit.py, core/audit.py): hash-chained per UTC day."""
 
-    id = StringField(primary_key=True)          # "<day>:<seq:09d>"
-    key = StringField(required=True)            # "k<day>:<seq:09d>": the order of every page and walk
+    id = StringField(primary_key=True)          # "k<day>:<seq:09d>" (see core/audit.entry_key)
+    key = StringField(required=True)            # the same: the order of every page and walk
     day = StringField()
     seq = IntField()
     prev = StringField()
@@ -279,9 +279,9 @@ class AuditCheckpoint(_Base):
 
 
 class AuditDay(_Base):
-    """A day that has audit entries (`_id` = `day`)."""
+    """A day that has audit entries."""
 
-    id = StringField(primary_key=True)
+    id = StringField(primary_key=True)          # "k<day>", as `key`
     day = StringField()
     key = StringField()                         # "k<day>" (see core/audit.entry_key)
     meta = {"collection": "audit_days", "indexes": [["key"]]}

@@ -424,3 +424,4 @@ from counterflow.web.api import notify  # noqa: E402,F401  (inbox, worklists, ra
 from counterflow.web.api import workflows  # noqa: E402,F401  (workflow definitions: their routes join bp)
 
 from counterflow.web.api import approvals  # noqa: E402,F401  (approval steps: their routes join bp)
+from counterflow.web.api import audit  # noqa: E402,F401  (the audit log: its route joins bp)
