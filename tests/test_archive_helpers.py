@@ -35,7 +35,8 @@ def user_id(api: Any, username: str) -> str:
     return next(u["id"] for u in users if u["username"] == username)
 
 
-def archived_record(api: Any, form: str = "visit-permit", **data: Any) -> dict[str, Any]:
+def archived_record(api: Any, form: str = "visit-permit", before_archive: Any = None,
+                    **data: Any) -> dict[str, Any]:
     """A record of `form` taken in by clerk, reviewed, approved and archived by keeper (the archivist)."""
     data = dict(COMPLETE, licence_copy=upload(api), **data)
     r = api.post("/api/v1/records", "clerk", json={"form": form, "data": data})
@@ -46,6 +47,8 @@ def archived_record(api: Any, form: str = "visit-permit", **data: Any) -> dict[s
         ("acknowledge", "reviewer", {}), ("approve", "reviewer", {"opinion": "同意"}),
         ("archive", "keeper", {})]
     for trigger, who, extra in steps:
+        if trigger == "archive" and before_archive is not None:
+            before_archive(record)
         r = fire(api, record, trigger, who, **extra)
         assert r.status_code == 200, (trigger, r.get_json())
         record = r.get_json()

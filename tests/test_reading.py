@@ -182,3 +182,22 @@ def test_query_requests_are_listed_for_the_requester_and_their_head(office: Any)
     assert office.get(f"/api/v1/query-requests/{record['id']}", "keeper").status_code == 404
     options = office.get(f"/api/v1/query-requests/{mine['id']}/transitions", "clerk2").get_json()["items"]
     assert {o["trigger"] for o in options} == {"submit", "withdraw"}
+
+
+def test_every_read_of_an_archived_record_is_logged_with_its_grant(office: Any) -> None:
+    record = archived_record(office)
+    request = approved(office, submitted(office, query_request(office, "clerk2", [record["id"]]), "clerk2"),
+                       "head")
+    grant = request["grants"][0]["id"]
+    audit = office.client.application.extensions["counterflow"].store.audit_log.entries
+    before = audit.count_documents({"action": "read", "object": record["id"]})
+    assert _read(office, record, "clerk2").status_code == 200
+    assert _read(office, record, "keeper").status_code == 200
+    reads = list(audit.find({"action": "read", "object": record["id"]}))[before:]
+    assert [(e["actor"]["username"], e.get("grant")) for e in reads] == [("clerk2", grant), ("keeper", None)]
+    [granted] = list(audit.find({"action": "grant", "object": record["id"]}))
+    assert (granted["grant"], granted["actor"]["username"], granted["request_id"]) == \
+        (grant, "head", request["id"])
+    # a refused read grants nothing and reads nothing
+    assert _read(office, record, "clerk").status_code == 403
+    assert audit.count_documents({"action": "read", "object": record["id"]}) == before + 2

@@ -18,7 +18,7 @@ from counterflow.core.i18n import message
 from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc
 from counterflow.service.messages import new_id
-from counterflow.service.reading import MAX_RECORDS, active_grant, reading_day
+from counterflow.service.reading import MAX_RECORDS, acting_roles, active_grant, reading_day
 from counterflow.service.records import RecordActions
 from counterflow.store.grants import GrantStore
 
@@ -120,6 +120,7 @@ class GrantActions(RecordActions):
         lets them: the page then shows the watermarked read-only view. None for everyone else."""
         workflow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
         restricted = access.reading_restricted(workflow.states.get(record["state"], {}))
-        if not restricted or access.records_staff(actor):
+        acting = actor.roles & acting_roles(workflow, record["state"])
+        if not restricted or access.records_staff(actor) or acting:
             return None
         return active_grant(self, actor, record)

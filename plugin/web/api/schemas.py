@@ -150,6 +150,9 @@ class RecordOut(Schema):
     due_date = fields.String(allow_none=True)
     assignee = fields.String(allow_none=True)
     notice = fields.Dict(allow_none=True)
+    retention_until = fields.String(allow_none=True)     # archived: kept until this day (issue 10)
+    archive_file = fields.Dict(allow_none=True)          # filed under {form, year}
+    legal_hold = fields.Dict(allow_none=True)            # {reason, authority, by, at} while held
     department = fields.String()
     created_by = fields.String()
     created_at = fields.String()
