@@ -35,6 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "FRAME_ANCESTORS": (),          # portal origins that may frame the pages, besides 'self'
     "LOAD_SHIPPED": True,
     "CALENDAR_OVERRIDES": {},       # {year: {"days_off": [...], "workdays": [...]}}
+    "NOTICE_DAYS": 5,               # working days within which the 补正 notice must be given (deadline setting)
+    "DUE_SOON_DAYS": 1,             # working days before a deadline when `tick` reminds (0: on the day)
+    "TICK_EVERY_SECONDS": 60,       # `serve` runs tick this often in a background thread (0: never)
+    "TICK_BATCH": 200,              # records tick reads per cursor batch
+    "TICK_LEASE_SECONDS": 300,      # how long a host's claim on a record holds before another may take it
+    "COUNTER_CONTACT": "",          # printed on every voucher (a form's settings.contact wins)
     "USER_CACHE_SECONDS": 30,
     "PASSWORD_PROFILE": "rfc9106_low_memory",   # argon2id parameters; "cheapest" only for test suites
     "STORE_TIMEOUT_MS": 5000,       # how long a request waits for an unreachable store before a 503
@@ -82,6 +88,12 @@ class Settings:
     frame_ancestors: tuple[str, ...] = ()
     load_shipped: bool = True
     calendar_overrides: Mapping[int, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    notice_days: int = 5
+    due_soon_days: int = 1
+    tick_every_seconds: int = 60
+    tick_batch: int = 200
+    tick_lease_seconds: int = 300
+    counter_contact: str = ""
     user_cache_seconds: int = 30
     password_profile: str = "rfc9106_low_memory"
     encryption_key: str | None = field(default=None, repr=False)
@@ -418,3 +430,9 @@ READERS: dict[str, Callable[[Any, Any], Any]] = {
     "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder, "CLOCK_OFFSET": _clock_offset,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
 }
+
+
+# clocks and tick (service/clocks.py, service/tick.py)
+TEXT.add("COUNTER_CONTACT")
+READERS.update({"DUE_SOON_DAYS": lambda raw, default: _whole(raw, default, zero=True),
+                "TICK_EVERY_SECONDS": lambda raw, default: _whole(raw, default, zero=True)})   # 0: off

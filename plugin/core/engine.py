@@ -33,6 +33,7 @@ REQUIRE_TITLES = {
     "opinion": {"zh-CN": "意见", "en": "opinion"},
     "assignee": {"zh-CN": "经办人", "en": "assignee"},
     "reason": {"zh-CN": "理由", "en": "reason"},
+    "refer_to": {"zh-CN": "告知去向（可向何处申请）", "en": "where the applicant may turn instead"},
     "authority": {"zh-CN": "依据（法院裁定、审计、投诉编号等）",
                   "en": "authority (court order, audit, complaint number)"},
 }

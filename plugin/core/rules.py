@@ -198,3 +198,22 @@ def publish_form(ctx: Context) -> dict[str, Any]:
 
 
 from counterflow.core import keeping  # noqa: E402,F401  (archive, legal hold, approved reading)
+
+
+# -- clocks (service/clocks.py) --------------------------------------------------------------------------
+
+DEADLINE_PASSED = {"zh-CN": "本环节的办理期限已于 {due} 届满，不能再执行此操作（按超时规则自动处理）",
+                   "en": "This step's time limit passed on {due}; this can no longer be done "
+                         "(the step's timeout rule applies instead)"}
+
+
+@guard("within_deadline")
+def within_deadline(ctx: Context) -> list[dict[str, str]]:
+    """Refused once the state's own deadline has passed (the 补正 notice after its working days: the
+    application then counts as accepted, which `tick` records)."""
+    due = (ctx.obj.get("clock") or {}).get("state_due")
+    if isinstance(due, str) and _env(ctx).today > due:
+        return [{"path": "", "code": "deadline_passed",
+                 "message": message({"deadline_passed": DEADLINE_PASSED}, "deadline_passed", ctx.lang,
+                                    due=due)}]
+    return []

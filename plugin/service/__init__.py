@@ -9,14 +9,15 @@ from counterflow.service.grants import GrantActions
 from counterflow.service.identity import IdentityActions
 from counterflow.service.records import RecordActions
 from counterflow.service.status import StatusActions
+from counterflow.service.tick import TickActions
 from counterflow.service.users import UserActions
 from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(ApprovalActions, GrantActions, WorklistActions, BootstrapActions, IdentityActions, UserActions,
-              FormActions, WorkflowActions, RecordActions, AttachmentActions, StatusActions, AuditActions,
-              ServiceBase):
+class Service(TickActions, ApprovalActions, GrantActions, WorklistActions, BootstrapActions,
+              IdentityActions, UserActions, FormActions, WorkflowActions, RecordActions, AttachmentActions,
+              StatusActions, AuditActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""
 
 

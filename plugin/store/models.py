@@ -36,7 +36,7 @@ class User(_Base):
     session_epoch = IntField(default=0)         # raised at sign-out: every page session ends
     must_change_password = BooleanField(default=False)
     created_at = StringField()
-    meta = {"collection": "users", "indexes": [{"fields": ["username"], "unique": True}]}
+    meta = {"collection": "users", "indexes": [{"fields": ["username"], "unique": True}, ["department"]]}
 
 
 class FormVersion(_Base):
@@ -94,6 +94,16 @@ class Record(_Base):
     acceptance_number = StringField()
     accepted_at = StringField()
     due_date = StringField()                    # ISO date, in the counter's calendar
+    clock = DictField()                         # days used and paused, the running segment (clocks.py)
+    due_at = StringField()                      # the last working day allowed (ISO date); none while paused
+    due_soon = BooleanField()
+    overdue = BooleanField()
+    days_used = IntField()
+    days_paused = IntField()
+    tick_at = StringField()                     # the day `tick` must look at the record again (ISO date)
+    tick_lease = StringField()                  # "<until>|<host>|...": whose tick holds the record
+    extension = DictField()                     # the last extension request (延期) and its decision
+    vouchers = DictField()                      # kind -> the printable outcome: number, date, clerk, contact
     query_code = StringField()
     state_since = StringField()
     created_at = StringField()
@@ -103,6 +113,7 @@ class Record(_Base):
     meta = {"collection": "records",
             "indexes": [["form"], ["process"], ["state"], ["assignee"], ["department"], ["created_by"],
                         ["updated_at"], ["due_date"], ["listed"],
+                        ["tick_at"], ["due_at"],        # clocks: tick's look-ups, due lists
                         # the pages of each visibility clause, newest first
                         ["department", "listed"], ["created_by", "listed"], ["assignee", "listed"],
                         {"fields": ["acceptance_number"], "unique": True, "sparse": True}]}
