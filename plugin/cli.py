@@ -168,6 +168,7 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    ticker = _start_ticker(state)             # tick every COUNTERFLOW_TICK_EVERY_SECONDS (0: never)
     signal.signal(signal.SIGTERM, stop)
     where = (state.settings.mongodb_uri and "the configured MongoDB" or
              f"the embedded store in {state.settings.data_dir}")
@@ -178,6 +179,8 @@ def serve(host: str, port: int, data_dir: str | None, threads: int, wait_for_sto
     except KeyboardInterrupt:
         pass
     finally:
+        if ticker is not None:
+            ticker.stop()
         state.close()
         click.echo("counterflow: stopped", err=True)
 
@@ -238,17 +241,23 @@ def check(files: tuple[str, ...]) -> None:
 @group.command(help="Periodic work, safe to run from many hosts at once: copy history events left in "
                "outboxes by a crash.")
 @click.option("--data-dir", default=None)
-def tick(data_dir: str | None) -> None:
+@click.option("--now", "now_text", default=None, metavar="ISO",
+              help="Run as if it were this time (ISO 8601, such as 2026-12-01T09:00+08:00): deadlines, "
+                   "reminders, escalations and timeouts are judged at it. For tests and operators.")
+def tick(data_dir: str | None, now_text: str | None = None) -> None:
+    now = _tick_now(now_text)                  # a wrong --now stops before any store is started
     app = _app(data_dir)
     state = app.extensions["counterflow"]
     try:
         copied = state.service.sweep_outboxes()
+        clocks = state.service.tick(now, progress=lambda line: click.echo(f"tick: {line}", err=True))
         audited = state.service.feed_audit()          # history events a crash kept from the log
         sealed = state.service.seal_audit()
         notices = state.service.pump_notifications()
     finally:
         state.close()
     click.echo(f"copied {copied} outbox event(s) into the history")
+    click.echo(f"clocks: {clocks.summary()}")
     click.echo(f"audit: fed {audited} event(s), wrote {len(sealed)} checkpoint(s)")
     click.echo("notifications: {derived} new, {sent} sent, {retry} to retry later, {failed} given up"
                .format(**notices))
@@ -503,3 +512,29 @@ def main() -> None:
             raise
         fail(f"unexpected {type(exc).__name__}: {str(exc)[:300]}; fix: correct what it names and run the "
              f"command again, or run it with COUNTERFLOW_DEBUG=1 and report the traceback")
+
+
+# -- clocks: `tick --now` and serve's background tick (service/tick.py) ------------------------------------
+
+def _tick_now(text: str | None) -> Any:
+    """--now as an aware time (a time without a zone is the counter's), or None for the clock's."""
+    import datetime as dt
+
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--now {text[:40]!r} is not an ISO 8601 time; fix: give such as 2026-12-01T09:00+08:00 "
+             "or 2026-12-01")
+    if when.tzinfo is None:
+        from zoneinfo import ZoneInfo
+        when = when.replace(tzinfo=ZoneInfo(os.environ.get("COUNTERFLOW_TIMEZONE") or "Asia/Shanghai"))
+    return when.astimezone(dt.timezone.utc)
+
+
+def _start_ticker(state: Any) -> Any:
+    from counterflow.service.tick import Ticker
+
+    every = state.settings.tick_every_seconds
+    return Ticker(state.service, every).start() if every else None

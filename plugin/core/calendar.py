@@ -96,9 +96,40 @@ class WorkCalendar:
             day += ONE_DAY
         return count
 
+    def back_working_days(self, end: date, days: int) -> date:
+        """The day `d` with exactly `days` working days in (d, end]: how far back a due date lies when
+        `days` working days have passed it (0: `end` itself)."""
+        day = _as_date(end)
+        if days < 0:
+            raise ValueError(f"days must be 0 or more, got {days}")
+        while days:
+            if self.is_working_day(day):
+                days -= 1
+            day -= ONE_DAY
+        return day
+
     def has_official_arrangement(self, year: int) -> bool:
         """False when `year` falls back to weekends plus statutory holidays only."""
         return year in self._override_years or bool(_package_year(year).weekend_workdays)
+
+
+def override_from_lists(year: int, days_off: Iterable[str], workdays: Iterable[str]) -> YearOverride:
+    """One year's override from ISO date texts; ValueError names every day that is not a date of `year`."""
+    wrong: list[str] = []
+    parsed: dict[str, set[date]] = {"days_off": set(), "workdays": set()}
+    for name, values in (("days_off", days_off), ("workdays", workdays)):
+        for value in values:
+            try:
+                day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+            except ValueError:
+                day = None
+            if day is None or day.year != year:
+                wrong.append(f"{name}: {str(value)[:20]!r}")
+            else:
+                parsed[name].add(day)
+    if wrong:
+        raise ValueError(f"not dates of {year} (YYYY-MM-DD): {', '.join(wrong[:10])}")
+    return YearOverride(frozenset(parsed["days_off"]), frozenset(parsed["workdays"]))
 
 
 def _as_date(value: date) -> date:

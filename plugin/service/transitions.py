@@ -10,6 +10,7 @@ from counterflow.core.errors import CounterflowError, Invalid
 from counterflow.core.i18n import message, text
 from counterflow.core.registry import ACTIONS
 from counterflow.service.base import Doc, ServiceBase
+from counterflow.service.clocks import transition_changes
 from counterflow.service.env import Env
 from counterflow.service.messages import check_revision, new_id
 
@@ -68,6 +69,7 @@ class Transitions(ServiceBase):
                                                                          obj["workflows"].get(process))
                 changes.update(self.entering(flow, changes["state"], {**obj, **changes}, actor, plan.source,
                                              env, lang))
+                changes.update(transition_changes(self, obj, changes, plan.shows, ctx, env.now))   # clocks
         except Invalid as exc:
             self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, env.stamp)
             raise

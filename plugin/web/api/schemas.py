@@ -150,6 +150,13 @@ class RecordOut(Schema):
     due_date = fields.String(allow_none=True)
     assignee = fields.String(allow_none=True)
     notice = fields.Dict(allow_none=True)
+    due_at = fields.String(allow_none=True)          # the clock (service/clocks.py): last working day allowed
+    due_soon = fields.Function(lambda r: bool(r.get("due_soon")))    # the embedded store reads 0 / 1
+    overdue = fields.Function(lambda r: bool(r.get("overdue")))
+    days_used = fields.Integer(allow_none=True)
+    days_paused = fields.Integer(allow_none=True)
+    extension = fields.Dict(allow_none=True)
+    vouchers = fields.Dict(allow_none=True)
     retention_until = fields.String(allow_none=True)     # archived: kept until this day (issue 10)
     archive_file = fields.Dict(allow_none=True)          # filed under {form, year}
     legal_hold = fields.Dict(allow_none=True)            # {reason, authority, by, at} while held
@@ -187,6 +194,7 @@ class TransitionRequest(Strict):
     reason = fields.String(validate=validate.Length(max=2000))
     assignee = fields.String(validate=ID)
     items = fields.List(fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=100))
+    refer_to = fields.String(validate=validate.Length(max=2000))      # a decline: where else to go
     authority = fields.String(validate=validate.Length(max=500))     # a legal hold's court order, audit...
 
 
@@ -214,6 +222,8 @@ class HistoryEvent(Schema):
     outcome = fields.String()
     changes = fields.List(fields.Dict())
     details = fields.Dict()
+    notify = fields.Dict(allow_none=True)            # {"kind", "to"}: what the notifications send
+    automatic = fields.Dict(allow_none=True)         # set when the system did it (tick), never a person
 
 
 class Receipt(Schema):
@@ -286,3 +296,37 @@ def _details(messages: Any, prefix: str, lang: str):
         code = _CODES.get(str(text_), "too_long" if "Longer than" in str(text_) else "invalid")
         field = prefix.rsplit("/", 1)[-1] or "body"
         yield {"path": prefix, "code": code, "message": message(MESSAGES, code, lang, field=field)}
+
+
+# -- clocks: the working-day calendar, extensions (web/api/calendar.py) ------------------------------------
+
+ISO_DAY = validate.Regexp(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+class CalendarPut(Strict):
+    days_off = fields.List(fields.String(validate=ISO_DAY), load_default=list,
+                           validate=validate.Length(max=366))
+    workdays = fields.List(fields.String(validate=ISO_DAY), load_default=list,
+                           validate=validate.Length(max=366))
+
+
+class CalendarYear(Schema):
+    year = fields.Integer()
+    days_off = fields.List(fields.String())
+    workdays = fields.List(fields.String())
+    source = fields.String()                 # store | settings | package
+    official = fields.Boolean()              # false: weekends plus statutory holidays only
+    updated_by = fields.String(allow_none=True)
+    updated_at = fields.String(allow_none=True)
+
+
+class ExtensionRequest(Strict):
+    revision = fields.Integer(required=True, strict=True)
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ExtensionDecision(Strict):
+    revision = fields.Integer(required=True, strict=True)
+    approve = fields.Boolean(required=True)
+    opinion = fields.String(validate=validate.Length(max=2000))

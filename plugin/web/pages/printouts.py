@@ -39,7 +39,20 @@ def status() -> Any:
         try:
             record = ext().service.status(number, code, request.remote_addr or "-", lang())
             progress = ext().service.public_progress(record, lang())
+            progress["diagram"] = Markup(ext().service.progress_diagram(record, lang(), public=True))
         except CounterflowError as exc:
             error, code_status = exc.message, exc.status
     return render_template("counterflow/status.html", progress=progress, error=error, number=number,
                            code=code), code_status
+
+
+@bp.get("/records/<record_id>/decision")
+def decision(record_id: str) -> Any:
+    """The printable decision of a transition flagged `shows: decision` (不予受理决定书): number, date, reason,
+    where else to go, clerk, contact."""
+    doc = ext().service.record(actor(), record_id, lang())
+    voucher = (doc.get("vouchers") or {}).get("decision")
+    if not voucher:
+        raise Invalid(t("no_notice"), code="no_decision")
+    form = ext().service.form_doc(doc["form"], doc["form_version"])
+    return render_template("counterflow/decision.html", record=doc, form=form, voucher=voucher)

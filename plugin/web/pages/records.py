@@ -113,6 +113,8 @@ def _after_transition(record: dict[str, Any], shows: str | None) -> Any:
         return redirect(url_for("counterflow_pages.receipt", record_id=record["_id"]))
     if shows == "notice":
         return redirect(url_for("counterflow_pages.notice", record_id=record["_id"]))
+    if shows == "decision":
+        return redirect(url_for("counterflow_pages.decision", record_id=record["_id"]))
     return redirect(url_for("counterflow_pages.record", record_id=record["_id"]))
 
 
