@@ -270,8 +270,8 @@ def render_svg(definition: Mapping[str, Any], lang: str, progress: Progress | No
             f'width="{width:.0f}" height="{height:.0f}" '
             f'font-family="system-ui, \'Noto Sans CJK SC\', \'Microsoft YaHei\', sans-serif">'
             f'<title>{esc(title)}</title>'
-            f'<defs><marker id="cf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+            f'<defs><marker id="cf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" '
+            f'markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
             f'fill="{COLOURS["edge"]}"/></marker></defs>')
     return head + "".join(out) + "</svg>"
 

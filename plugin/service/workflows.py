@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from counterflow.core import definitions
+from counterflow.core import approval as approval_steps, definitions
 from counterflow.core.clock import stamp
+from counterflow.core.diagram import progress_of, render_svg
 from counterflow.core.engine import Actor, Workflow
 from counterflow.core.errors import Conflict, Invalid, NotFound
 from counterflow.core.i18n import message
@@ -198,6 +199,39 @@ class WorkflowActions(Transitions):
                             payload, lang)
         self.load_workflows()
         return self.workflow_view(updated)
+
+    # -- diagrams ----------------------------------------------------------------------------------
+
+    def workflow_diagram(self, actor: Actor, key: str, version: int, lang: str) -> str:
+        """Version `version` of process `key` drawn as SVG (staff and admins)."""
+        doc = self.workflow_version_doc(actor, key, version, lang)
+        return render_svg(doc["definition"], lang)
+
+    def progress_diagram(self, record: Doc, lang: str, *, public: bool = False) -> str:
+        """The record's current process drawn with the states it passed, the one it is in and who holds it
+        (the assignee, or the approvers of an open approval step). `public`: the applicant's view, which
+        names nobody and shows no roles. The caller has already checked the record may be seen."""
+        process = record["process"]
+        workflow = self.workflow(process, (record.get("workflows") or {}).get(process))
+        events = self.store.history(record["_id"], record.get("outbox"))
+        holder = None if public else self._holder_names(workflow, record)
+        progress = progress_of(events, process, record["state"], holder)
+        return render_svg(workflow.definition, lang, progress, public=public)
+
+    def _holder_names(self, workflow: Workflow, record: Doc) -> str | None:
+        """Who holds the record now: the people an open approval step waits for, else the assignee."""
+        step = (record.get("approval") or {}).get(record["state"])
+        spec = workflow.approval(record["state"])
+        people: list[str] = []
+        if isinstance(step, Mapping) and spec is not None:
+            people = list(approval_steps.holders(spec, step))
+        elif record.get("assignee"):
+            people = [record["assignee"]]
+        names = []
+        for uid in people[:5]:
+            user = self.users.get(uid) if isinstance(uid, str) else None
+            names.append((user or {}).get("name") or (user or {}).get("username") or "?")
+        return "、".join(names) if names else None
 
     def workflow_history(self, actor: Actor, key: str, version: int, lang: str) -> list[Doc]:
         self.require(actor, READERS, lang)

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from counterflow.core import definitions
-from counterflow.core.diagram import render_svg
 from counterflow.core.errors import BadRequest
 from counterflow.web.api import schemas as s
 from counterflow.web.api.routes import _storable, actor, body, bp, event_view, ext, lang, out, schema
@@ -137,8 +136,8 @@ def workflow_history(key: str, version: int) -> tuple[Response, int]:
 
 @bp.get("/api/v1/workflows/<key>/versions/<int:version>/diagram.svg", merge_slashes=False)
 def workflow_diagram(key: str, version: int) -> Response:
-    doc = ext().service.workflow_version_doc(actor(), key, version, lang())
-    response = Response(render_svg(doc["definition"], lang()), mimetype="image/svg+xml")
+    svg = ext().service.workflow_diagram(actor(), key, version, lang())
+    response = Response(svg, mimetype="image/svg+xml")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

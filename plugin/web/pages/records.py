@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 
 from counterflow.core.errors import Invalid
@@ -140,7 +141,8 @@ def _record_context(record: Any) -> dict[str, Any]:
         "assignee" in o["requires"] for o in options) else []
     return {"options": options, "history": history, "reviewers": reviewers,
             "state_title": workflow.state_title(record["state"], lang()),
-            "process_title": text(workflow.title, lang())}
+            "process_title": text(workflow.title, lang()),
+            "diagram": Markup(service.progress_diagram(record, lang()))}     # escaped in core/diagram.py
 
 
 def _editable(record: dict[str, Any]) -> bool:
