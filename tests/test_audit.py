@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from counterflow.core import audit as chain
 from counterflow.core.engine import Actor
 
@@ -113,3 +115,29 @@ def test_concurrent_appenders_never_lose_or_fork_the_chain(app: Any) -> None:
     logged = entries(app)
     assert len([e for e in logged if e["action"].startswith("test.")]) == 120
     assert list(chain.verify_partition(logged[0]["day"], logged, [])) == []
+
+
+def test_the_fast_canonical_form_is_rfc8785_byte_for_byte() -> None:
+    import random
+
+    import rfc8785
+
+    rng = random.Random(8785)
+
+    def text() -> str:
+        ranges = [(0, 0x7f), (0x80, 0xd7ff), (0xe000, 0xffff), (0x10000, 0x10ffff)]
+        return "".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(0, 12)))
+
+    samples: list[Any] = [
+        {"a": "é\u2028\x00\x1f\x7f\"\\/\n\t\b\f\r", "b": [1, -2 ** 53 + 1, True, None, {"z": "😀", "y": ""}]},
+        {"x": "中文 mixed \U0001F600", "n": 0, "nested": {"deep": [[], {}, [""]]}}, {}, [], "plain", 12]
+    samples += [{"".join(rng.choice("abcXYZ_-09 ~") for _ in range(rng.randint(0, 6))): text()
+                 for _ in range(5)} for _ in range(2000)]
+    for sample in samples:
+        assert chain.canonical(sample) == rfc8785.dumps(sample), sample
+    for odd in ({"f": 1.5, "g": 1e21}, {"中": 1, "a": 2}, {"big": 2 ** 60 - 1}):    # the slow path
+        if "big" in odd:
+            with pytest.raises(ValueError):
+                chain.canonical(odd)
+        else:
+            assert chain.canonical(odd) == rfc8785.dumps(odd)
