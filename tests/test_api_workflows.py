@@ -248,3 +248,51 @@ def test_the_diagram_of_a_version_is_svg_with_every_admin_text_escaped(staff: Ap
     intake = yaml.safe_load(api.get(f"{BASE}/intake/versions/1", "admin").get_data(as_text=True))
     assert states == {s["name"] for s in intake["definition"]["states"]}
     assert api.get(f"{BASE}/nothing/versions/1/diagram.svg", "admin").status_code == 404
+
+
+def test_start_up_keeps_versions_approved_through_the_api_and_loads_a_changed_file_as_approved(
+        tmp_path: Any, config: dict[str, Any]) -> None:
+    from conftest import ADMIN_PASSWORD
+    from counterflow.host import create_app
+
+    folder = tmp_path / "my-workflows"
+    folder.mkdir()
+    (folder / "permit_check.yaml").write_text(PERMIT_CHECK, "utf-8")
+    settings = {**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}
+    first = create_app(settings)
+    try:
+        api = Api(first.test_client())
+        api.login("admin", ADMIN_PASSWORD)
+        api.add_user("head", ["dept_head"])
+        api.add_user("boss", ["manager"])
+        shipped = api.get(f"{BASE}/permit_check", "admin").get_json()
+        assert shipped["in_use_version"] == 1 and shipped["versions"][0]["author"] == "counterflow"
+        # an admin's version 2 through the API, approved
+        second = PERMIT_CHECK.replace("en: Vetting}", "en: Vetting by the API}")
+        r = api.post(f"{BASE}/permit_check/versions", "admin", data=second.encode(), headers=dict(YAML))
+        assert r.status_code == 201, r.get_json()
+        _approve(api, "permit_check", 2)
+    finally:
+        first.extensions["counterflow"].close()
+    # the host starts again with the same file: the admin's approved version 2 stays the one in use
+    again = create_app(settings)
+    try:
+        api = Api(again.test_client())
+        api.login("admin", ADMIN_PASSWORD)
+        found = api.get(f"{BASE}/permit_check", "admin").get_json()
+        assert (found["in_use_version"], found["latest_version"]) == (2, 2)
+    finally:
+        again.extensions["counterflow"].close()
+    # the file changes: it becomes version 3, in use at once (approved where it is written)
+    (folder / "permit_check.yaml").write_text(PERMIT_CHECK.replace("en: Settled}", "en: Done}"), "utf-8")
+    third = create_app(settings)
+    try:
+        api = Api(third.test_client())
+        api.login("admin", ADMIN_PASSWORD)
+        found = api.get(f"{BASE}/permit_check", "admin").get_json()
+        assert (found["in_use_version"], found["latest_version"]) == (3, 3)
+        assert found["versions"][2]["author"] == "counterflow" and found["versions"][2]["in_use"]
+    finally:
+        state = third.extensions["counterflow"]
+        state.store.db.client.drop_database(state.store.db.name)
+        state.close()
