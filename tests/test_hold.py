@@ -49,7 +49,7 @@ def test_hold_and_release_require_reason_and_authority_and_set_then_clear_the_ho
     stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
     assert stored["legal_hold"] is None
     released = stored["legal_hold_released"]
-    assert (released["reason"], released["authority"], released["hold"]["authority"]) == \
+    assert (released["reason"], released["authority"], released["previous"]["authority"]) == \
         ("撤诉", "(2026)京0105民初123号之一", HOLD["authority"])
 
 

@@ -52,7 +52,7 @@ def test_a_grant_opens_the_record_read_only_and_revoking_closes_it_at_once(offic
     assert request["state"] == "pending_head"
     assert _read(office, record, "clerk2").status_code == 403            # not approved yet
     request = approved(office, request, "head")
-    assert request["state"] == "granted"
+    assert request["state"] == "in_force"
     [grant] = request["grants"]
     assert (grant["record"], grant["from"], grant["until"], grant["active"]) == \
         (record["id"], today(), today(30), True)
@@ -82,7 +82,7 @@ def test_a_sensitive_record_stays_closed_after_the_heads_approval_until_the_mana
     assert request["state"] == "pending_manager" and request["grants"] == []
     assert _read(office, record, "clerk2").status_code == 403
     request = approved(office, request, "boss")
-    assert request["state"] == "granted" and request["grants"][0]["active"]
+    assert request["state"] == "in_force" and request["grants"][0]["active"]
     r = _read(office, record, "clerk2")
     assert r.status_code == 200
     assert r.get_json()["data"]["id_number"] != "110105199001011234"      # still masked in the API
@@ -120,7 +120,7 @@ def test_an_outside_request_needs_its_basis_and_document_and_a_manager(office: A
     request = approved(office, submitted(office, full, "clerk2"), "head")
     assert request["state"] == "pending_manager"                        # outside: the superior decides too
     request = approved(office, request, "boss")
-    assert request["state"] == "granted"
+    assert request["state"] == "in_force"
     assert _read(office, record, "clerk2").status_code == 200
 
 

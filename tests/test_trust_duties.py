@@ -127,7 +127,7 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
       for trigger in ("approve", "reject")],
     *[("query_request", "pending_manager", trigger, {**QUERY, "duties": {"reviewer": ["head_manager"]}}, {},
        MANAGERS - {"head_manager"}) for trigger in ("approve", "reject")],
-    ("query_request", "granted", "revoke", QUERY, {"reason": "用途已完成"}, HEADS | MANAGERS | {"archivist"}),
+    ("query_request", "in_force", "revoke", QUERY, {"reason": "用途已完成"}, HEADS | MANAGERS | {"archivist"}),
     ("archive", "archived", "close_retention", RECORD, {}, {"archivist"}),
     # destruction: a manager approves, a supervisor who did not approve witnesses
     ("destroy", "pending", "approve", RECORD, {}, MANAGERS),

@@ -84,7 +84,7 @@ def clear_legal_hold(ctx: Context) -> dict[str, Any]:
     """Release the hold; the release's reason and authority stay on the record beside the last hold."""
     held = ctx.obj.get("legal_hold")
     return {"legal_hold": None,
-            "legal_hold_released": {"hold": held if isinstance(held, Mapping) else None,
+            "legal_hold_released": {"previous": held if isinstance(held, Mapping) else None,
                                     "reason": _text(ctx.payload.get("reason")),
                                     "authority": _text(ctx.payload.get("authority")),
                                     "by": ctx.actor.public(), "at": _env(ctx).stamp}}

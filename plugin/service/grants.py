@@ -123,4 +123,5 @@ class GrantActions(RecordActions):
         acting = actor.roles & acting_roles(workflow, record["state"])
         if not restricted or access.records_staff(actor) or acting:
             return None
-        return active_grant(self, actor, record)
+        grant = active_grant(self, actor, record)
+        return dict(grant, read_at=stamp()) if grant else None

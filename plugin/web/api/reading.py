@@ -113,21 +113,21 @@ def list_query_requests() -> tuple[Response, int]:
                     "next_cursor": docs[-1]["_id"] if more else None}), 200
 
 
-@bp.get("/api/v1/query-requests/<request_id>", merge_slashes=False)
-def get_query_request(request_id: str) -> tuple[Response, int]:
-    doc = ext().service.query_request(actor(), request_id, lang())
+@bp.get("/api/v1/query-requests/<record_id>", merge_slashes=False)
+def get_query_request(record_id: str) -> tuple[Response, int]:
+    doc = ext().service.query_request(actor(), record_id, lang())
     return jsonify(schema(QueryRequestOut).dump(_view(doc))), 200
 
 
-@bp.get("/api/v1/query-requests/<request_id>/transitions", merge_slashes=False)
-def query_request_options(request_id: str) -> tuple[Response, int]:
-    items = ext().service.query_request_options(actor(), request_id, lang())
+@bp.get("/api/v1/query-requests/<record_id>/transitions", merge_slashes=False)
+def query_request_options(record_id: str) -> tuple[Response, int]:
+    items = ext().service.query_request_options(actor(), record_id, lang())
     return jsonify({"items": schema(s.TransitionOption, many=True).dump(items)}), 200
 
 
-@bp.post("/api/v1/query-requests/<request_id>/transitions/<trigger>", merge_slashes=False)
-def fire_query_request(request_id: str, trigger: str) -> tuple[Response, int]:
-    doc = ext().service.fire_query_request(actor(), request_id, trigger, body(schema(s.TransitionRequest)),
+@bp.post("/api/v1/query-requests/<record_id>/transitions/<trigger>", merge_slashes=False)
+def fire_query_request(record_id: str, trigger: str) -> tuple[Response, int]:
+    doc = ext().service.fire_query_request(actor(), record_id, trigger, body(schema(s.TransitionRequest)),
                                            lang())
     return jsonify(schema(QueryRequestOut).dump(_view(doc))), 200
 

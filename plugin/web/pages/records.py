@@ -174,7 +174,7 @@ def record(record_id: str) -> Any:
     fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True,
                            tz=ext().service.tz)
     return render_template("counterflow/record.html", form=form, record=doc, fields=fields,
-                           **_record_context(doc))
+                           reading=ext().service.reading_grant(who, doc), **_record_context(doc))
 
 
 def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
@@ -199,7 +199,7 @@ def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
             return redirect(url_for("counterflow_pages.record", record_id=doc["_id"], saved=1))
         return _after_save(form, doc, warnings)
     payload: dict[str, Any] = {"revision": revision}
-    for name in ("opinion", "assignee"):
+    for name in ("opinion", "assignee", "reason", "authority"):
         if request.form.get(name):
             payload[name] = request.form[name][:2000]
     items = [line.strip() for line in request.form.get("items", "").splitlines() if line.strip()]

@@ -97,6 +97,9 @@ UI: dict[str, dict[str, str]] = {
     "clock_offset": {"zh-CN": "测试/培训环境：系统时钟已偏移 {offset}，所显示的日期不是真实日期",
                      "en": "Test or training installation: the clock is shifted by {offset}; "
                            "the dates shown are not today's"},
+    "input_reason": {"zh-CN": "理由", "en": "Reason"},
+    "input_authority": {"zh-CN": "依据（法院裁定、审计、投诉编号等）",
+                        "en": "Authority (court order, audit, complaint number)"},
     "grant_view": {"zh-CN": "只读查阅 · {reader} · {time} · 授权 {grant}",
                    "en": "Read only · {reader} · {time} · grant {grant}"},
     "grant_notice": {"zh-CN": "您凭查阅授权 {grant} 阅览此业务单（有效至 {until}）：仅供查阅，不得复制、导出或打印；每次查阅均已记录。",
