@@ -502,6 +502,59 @@ def audit_checkpoints(out: str, data_dir: str | None) -> None:
     click.echo(f"wrote {count} checkpoint(s) to {out}", err=out == "-")
 
 
+@group.group(help="Destruction lists: run (or resume) the execution of an approved list.")
+def destructions() -> None:
+    pass
+
+
+@destructions.command("run", help="Execute (or resume) destruction list LIST_ID item by item, progress on "
+                      "stderr; a crashed or stopped run is resumed and never destroys a record twice.")
+@click.argument("list_id")
+@click.option("--data-dir", default=None)
+def destructions_run(list_id: str, data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"destroyed {done}/{total}", err=True)
+
+    try:
+        certificate = state.service.run_destruction(list_id, progress, lang="en")
+    except CounterflowError as exc:
+        click.echo(f"counterflow: {exc.message}", err=True)
+        sys.exit(1)
+    finally:
+        state.close()
+    body = certificate["envelope"]["certificate"]
+    click.echo(f"list {list_id}: {body['count']} record(s) destroyed; certificate {body['id']}")
+
+
+@group.group(help="Destruction certificates.")
+def certificates() -> None:
+    pass
+
+
+@certificates.command("verify", help="Check that FILE (a certificate as downloaded from "
+                      "/api/v1/destructions/LIST_ID/certificate) is exactly as signed: any changed byte "
+                      "fails with exit code 1.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
+              help="a PEM file with the public key the certificate must be signed with")
+def certificates_verify(file: str, public_key: str | None) -> None:
+    from counterflow.service.disposal import verify_certificate
+
+    try:
+        raw = Path(file).read_bytes()
+        expected = Path(public_key).read_text() if public_key else None
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}; fix: give the path of the certificate file")
+    ok, said = verify_certificate(raw, expected)
+    if not ok:
+        click.echo(f"counterflow: {file}: NOT VALID: {said}", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: valid: {said}")
+
+
 def main() -> None:
     """The console script: an error nothing above foresaw is still one line and exit code 2; set
     COUNTERFLOW_DEBUG=1 to see its traceback."""

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_MIN_YEARS": 5,       # no form keeps an archived record for less, whatever its rule says
     "SIGNING_KEY": None,            # Ed25519 key (base64 of a 32-byte seed, or PEM) for audit checkpoints
                                     # and certificates; None: derived from the app secret
+    "DESTRUCTION_COOLING_OFF_DAYS": 7,      # days after a destruction list's approval during which it may be
+                                            # cancelled before it can be executed (0: none)
     "NOTIFY": {},                   # notification channels and retries (see _notify); {}: the inbox only
 }
 TEXT = {"MONGODB_URI", "DB_NAME", "DATA_DIR", "URL_PREFIX", "ADMIN_PASSWORD", "TIMEZONE", "PUBLIC_BASE_URL",
@@ -103,6 +105,7 @@ class Settings:
     allow_clock_offset: bool = False
     retention_min_years: int = 5
     signing_key: str | None = field(default=None, repr=False)
+    destruction_cooling_off_days: int = 7
     notify: Mapping[str, Any] = field(default_factory=dict, repr=False)      # holds the SMTP password
 
     @classmethod
@@ -429,6 +432,7 @@ READERS: dict[str, Callable[[Any, Any], Any]] = {
     "NOTIFY": _notify,
     "CALENDAR_OVERRIDES": _calendar, "WORKFLOWS_DIR": _folder, "CLOCK_OFFSET": _clock_offset,
     "USER_CACHE_SECONDS": lambda raw, default: _whole(raw, default, zero=True),     # 0: no cache
+    "DESTRUCTION_COOLING_OFF_DAYS": lambda raw, default: _whole(raw, default, zero=True),
 }
 
 

@@ -40,6 +40,12 @@ class Env:
     def retention_until(self, obj: Any) -> str:
         raise AssertionError("planning computes no retention date")
 
+    def cooling_off_ends(self, obj: Any) -> str | None:
+        raise AssertionError("planning reads no cooling-off period")
+
+    def disposal_items(self, obj: Any) -> int:
+        raise AssertionError("planning counts no destruction items")
+
 
 def ctx(roles: set[str], obj: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
         env: Env | None = None, who: str = "u1") -> Context:

@@ -62,6 +62,12 @@ class Env:
     def retention_until(self, obj: Any) -> str:
         return "2000-01-01"
 
+    def cooling_off_ends(self, obj: Any) -> str | None:
+        return None                                 # no cooling-off left (tests/test_destruction.py times it)
+
+    def disposal_items(self, obj: Any) -> int:
+        return 1
+
     def reading_records(self, ctx: Context) -> tuple[list[str], list[str]]:
         return list((ctx.obj.get("data") or {}).get("records") or []), []
 
@@ -78,6 +84,7 @@ ACCEPTED_BY_CR = {**RECORD, "duties": {"acceptor": ["clerk_reviewer"]}}       # 
 ACCEPTED_BY_CLERK = {**RECORD, "duties": {"acceptor": ["clerk"]}}
 REVIEWED = {**RECORD, "duties": {"acceptor": ["clerk"], "reviewer": ["reviewer"]}}
 FORM = {"author": "admin"}
+DLIST = {"created_by": "archivist"}                 # a destruction list
 # a query request by `clerk` (issue 10, item 2): its head approves, then a manager when asked; never clerk
 QUERY = {"created_by": "clerk", "data": {"records": ["r1"], "period_from": "2030-01-01",
                                          "period_until": "2030-01-31"}}
@@ -139,6 +146,18 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
     ("destroy", "approved", "execute", {**RECORD, "destruction_approved_by": "manager_supervisor"}, {},
      {"supervisor"}),
     # form versions: the head reviews, a manager approves; never the author, never one person at both levels
+    # destruction lists by an archivist: two approvers (heads or managers), never the author nor one person
+    # twice; the supervisor executes only when they approved nothing; anyone authorised cancels
+    ("destruction", "draft", "submit", DLIST, {}, {"archivist"}),
+    ("destruction", "pending", "approve", DLIST, {}, HEADS | MANAGERS),
+    ("destruction", "approved_once", "approve",
+     {**DLIST, "duties": {"destruction_approver": ["head_manager"]}}, {},
+     (HEADS | MANAGERS) - {"head_manager"}),
+    *[("destruction", state, "cancel", DLIST, {}, {"archivist", "supervisor"} | HEADS | MANAGERS)
+      for state in ("draft", "pending", "approved_once", "cooling")],
+    ("destruction", "cooling", "execute",
+     {**DLIST, "duties": {"destruction_approver": ["manager"], "co_approver": ["manager_supervisor"]}}, {},
+     {"supervisor"}),
     ("form_approval", "draft", "submit", FORM, {}, {"admin"}),
     *[("form_approval", "pending_review", trigger, FORM, {}, HEADS) for trigger in ("review", "reject")],
     *[("form_approval", "pending_review", trigger, {"author": "head_manager"}, {}, {"dept_head"})

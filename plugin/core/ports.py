@@ -32,3 +32,9 @@ class TransitionEnv(Protocol):
 
     def retention_until(self, obj: Mapping[str, Any]) -> str:
         """The day the retention period ends, from the form's rule."""
+
+    def cooling_off_ends(self, obj: Mapping[str, Any]) -> str | None:
+        """When the object's cooling-off period ends (a stamp), or None when its state has none."""
+
+    def disposal_items(self, obj: Mapping[str, Any]) -> int:
+        """How many records a destruction list still holds to destroy."""

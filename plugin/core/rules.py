@@ -217,3 +217,49 @@ def within_deadline(ctx: Context) -> list[dict[str, str]]:
                  "message": message({"deadline_passed": DEADLINE_PASSED}, "deadline_passed", ctx.lang,
                                     due=due)}]
     return []
+
+
+# -- destruction lists (issue 10, items 5-6): what a `destruction` workflow may name ----------------------
+
+# a destruction list's second approver: kept apart from the first (`destruction_approver`), so that one
+# person never gives both approvals
+DUTY_TITLES["co_approver"] = {"zh-CN": "第二批准人", "en": "second approver"}
+
+DISPOSAL_MESSAGES = {
+    "cooling_off": {"zh-CN": "冷静期至 {until} 结束，之前不能执行销毁",
+                    "en": "The cooling-off period runs until {until}; the destruction cannot be executed "
+                          "before"},
+    "no_items": {"zh-CN": "清单中没有待销毁的业务单", "en": "The list holds no record to destroy"},
+}
+
+
+@guard("cooling_off_over")
+def cooling_off_over(ctx: Context) -> list[dict[str, str]]:
+    """The object's state is not a cooling-off state (`cooling_off: true`), or its period has ended."""
+    until = _env(ctx).cooling_off_ends(ctx.obj)
+    if until is None or until <= _env(ctx).stamp:
+        return []
+    return [{"path": "", "code": "cooling_off", "message": message(DISPOSAL_MESSAGES, "cooling_off", ctx.lang,
+                                                                   until=until)}]
+
+
+@guard("disposal_items_listed")
+def disposal_items_listed(ctx: Context) -> list[dict[str, str]]:
+    """A destruction list holds at least one record still to be destroyed."""
+    if _env(ctx).disposal_items(ctx.obj) > 0:
+        return []
+    said = message(DISPOSAL_MESSAGES, "no_items", ctx.lang)
+    return [{"path": "/items", "code": "no_items", "message": said}]
+
+
+@action("sign_disposal")
+def sign_disposal(ctx: Context) -> dict[str, Any]:
+    """Who signed the list (approvers, the supervisor) with their name and roles as they are now, the part
+    they play and their opinion: the certificate names them as they were. The list is set whole."""
+    duty = ctx.transition.duty if ctx.transition is not None else None
+    signed = [dict(s) for s in ctx.obj.get("signatures") or () if isinstance(s, Mapping)]
+    signed.append({"id": ctx.actor.id, "username": ctx.actor.username, "name": ctx.actor.name,
+                   "roles": sorted(ctx.actor.roles), "department": ctx.actor.department,
+                   "duty": duty or "", "trigger": ctx.trigger, "at": _env(ctx).stamp,
+                   "opinion": str(ctx.payload.get("opinion") or "")[:2000]})
+    return {"signatures": signed}

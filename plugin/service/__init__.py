@@ -4,6 +4,7 @@ from counterflow.service.attachments import AttachmentActions
 from counterflow.service.audit import AuditActions
 from counterflow.service.base import ServiceBase
 from counterflow.service.bootstrap import BootstrapActions
+from counterflow.service.disposal import DisposalActions
 from counterflow.service.forms import FormActions
 from counterflow.service.grants import GrantActions
 from counterflow.service.identity import IdentityActions
@@ -15,7 +16,8 @@ from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(TickActions, ApprovalActions, GrantActions, WorklistActions, BootstrapActions,
+class Service(DisposalActions,
+              TickActions, ApprovalActions, GrantActions, WorklistActions, BootstrapActions,
               IdentityActions, UserActions, FormActions, WorkflowActions, RecordActions, AttachmentActions,
               StatusActions, AuditActions, ServiceBase):
     """The product's actions over one store; safe to share between request threads."""

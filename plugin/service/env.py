@@ -69,6 +69,17 @@ class Env(KeepingEnv):
 
     # retention_until: KeepingEnv (service/reading.py), with the archive's other rules
 
+    def cooling_off_ends(self, obj: Mapping[str, Any]) -> str | None:
+        workflow = self.service.workflow(obj["process"], (obj.get("workflows") or {}).get(obj["process"]))
+        if not workflow.states.get(obj["state"], {}).get("cooling_off"):
+            return None
+        since = dt.datetime.fromisoformat(str(obj.get("state_since") or self.stamp).replace("Z", "+00:00"))
+        return stamp(since + dt.timedelta(days=self.service.settings.destruction_cooling_off_days))
+
+    def disposal_items(self, obj: Mapping[str, Any]) -> int:
+        from counterflow.store.disposal import DisposalStore      # only destruction lists ask
+        return DisposalStore(self.service.store).count(obj["_id"], "listed")
+
 
 @functools.lru_cache(maxsize=256)
 def _pattern(text: str) -> NumberPattern:

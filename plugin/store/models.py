@@ -110,9 +110,14 @@ class Record(_Base):
     updated_at = StringField()
     listed = StringField()                      # the list order key: the id again (an `_id` range full-scans)
     outbox = DictField()
+    retention_until = StringField()             # when retention ends (archiving sets it)
+    retained_until = StringField()              # a tombstone's retention date, kept off the disposition index
+    destroyed_at = StringField()                # a tombstone: when its destruction list destroyed it
+    destruction_list = StringField()
     meta = {"collection": "records",
             "indexes": [["form"], ["process"], ["state"], ["assignee"], ["department"], ["created_by"],
                         ["updated_at"], ["due_date"], ["listed"],
+                        ["retention_until"],            # the disposition list: a range of dates
                         ["tick_at"], ["due_at"],        # clocks: tick's look-ups, due lists
                         # the pages of each visibility clause, newest first
                         ["department", "listed"], ["created_by", "listed"], ["assignee", "listed"],
@@ -298,6 +303,27 @@ class AuditDay(_Base):
     meta = {"collection": "audit_days", "indexes": [["key"]]}
 
 
+class DisposalItem(_Base):
+    """One record on a destruction list, with its own status (listed, removed, blocked, shredded): the
+    runner resumes from the items still listed. `list_status` / `record_status` are "<id>:<status>"."""
+
+    id = StringField(primary_key=True)          # "<list id>:<record id>"
+    list = StringField(required=True)
+    record = StringField(required=True)
+    status = StringField(required=True)
+    list_status = StringField(required=True)
+    record_status = StringField(required=True)
+    meta = {"collection": "disposal_items", "indexes": [["list"], ["list_status"], ["record_status"]]}
+
+
+class DestructionCertificate(_Base):
+    """A signed destruction certificate: a permanent record, never destroyed."""
+
+    id = StringField(primary_key=True)          # "cert_<list id>"
+    list = StringField(required=True)
+    meta = {"collection": "destruction_certificates", "indexes": [["list"]]}
+
+
 ALL = (*ALL, AuditEntry, AuditInboxItem, AuditCheckpoint, AuditDay)
 
 
@@ -317,4 +343,4 @@ class Grant(_Base):
     meta = {"collection": "grants", "indexes": [["reader_record"], ["request"], ["grantee"]]}
 
 
-ALL = (*ALL, Grant)
+ALL = (*ALL, Grant, DisposalItem, DestructionCertificate)

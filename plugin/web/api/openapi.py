@@ -7,6 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from counterflow.web.api import destructions as _d
 from counterflow.web.api import schemas as s
 from counterflow.web.api.workflows import WorkflowSummary, WorkflowVersionOut
 
@@ -85,6 +86,32 @@ OPERATIONS += [
     ("/api/v1/workflows/{key}/versions/{version}/diagram.svg", "get",
      "The process drawn as SVG (states, transitions, roles, deadlines); ?lang=zh-CN|en", None, "svg", "200",
      None),
+]
+
+# destruction lists and their certificates (web/api/destructions.py)
+OPERATIONS += [
+    ("/api/v1/destructions/disposition", "get", "Records past retention and not held, oldest first",
+     None, None, "200", _d.DispositionQuery),
+    ("/api/v1/destructions", "post", "Propose a destruction list (archivist): a record of form "
+     "destruction-list, drawn up", _d.DestructionCreate, _d.DestructionOut, "201", None),
+    ("/api/v1/destructions", "get", "Destruction lists with their progress", None, None, "200",
+     _d.ListsQuery),
+    ("/api/v1/destructions/{list_id}", "get", "A destruction list: state, signatures, progress, options",
+     None, _d.DestructionOut, "200", None),
+    ("/api/v1/destructions/{list_id}/items", "post", "Add records by id (with notes) or by a search; early "
+     "destruction (error, duplicate) with a reason; every refused record at once (422)", _d.ItemsAdd,
+     _d.DestructionOut, "200", None),
+    ("/api/v1/destructions/{list_id}/items", "get", "The list's items in one status", None, None, "200",
+     _d.ItemsQuery),
+    ("/api/v1/destructions/{list_id}/items/{id}", "post", "Remove an item or keep its record longer, "
+     "with a reason", _d.ItemAmend, _d.DestructionOut, "200", None),
+    ("/api/v1/destructions/{list_id}/transitions", "get", "Decisions the caller may take now",
+     None, None, "200", None),
+    ("/api/v1/destructions/{list_id}/transitions/{trigger}", "post", "Submit, approve, cancel or execute "
+     "(the supervisor); execution runs item by item in the background", s.TransitionRequest,
+     _d.DestructionOut, "200", None),
+    ("/api/v1/destructions/{list_id}/certificate", "get", "The signed destruction certificate (canonical "
+     "JSON; check it with `counterflow certificates verify`)", None, None, "200", None),
 ]
 
 

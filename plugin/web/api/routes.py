@@ -426,3 +426,5 @@ from counterflow.web.api import workflows  # noqa: E402,F401  (workflow definiti
 from counterflow.web.api import approvals  # noqa: E402,F401  (approval steps: their routes join bp)
 from counterflow.web.api import audit  # noqa: E402,F401  (the audit log: its route joins bp)
 from counterflow.web.api import calendar  # noqa: E402,F401  (clocks: calendar, extensions; routes join bp)
+
+from counterflow.web.api import destructions  # noqa: E402,F401  (destruction lists and certificates)
