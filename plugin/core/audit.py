@@ -148,7 +148,7 @@ def event_fields(event: Mapping[str, Any]) -> Doc:
     details = {"process": event.get("process"), "revision": event.get("revision"),
                "to_process": event.get("to_process"), "outcome": event.get("outcome"),
                "changed": pointers or None}
-    return {"at": event.get("at"), "action": f"{kind}.{trigger}" if trigger else kind,
+    return {"at": _text(event.get("at")), "action": f"{kind}.{trigger}" if trigger else kind,
             "actor": _who(actor), "actor_id": str(actor.get("id") or "") or None,
             "on_behalf_of": _text(event.get("on_behalf_of")), "object": _text(event.get("object_id")),
             "source": _text(event.get("source")), "dest": _text(event.get("dest")),

@@ -117,7 +117,7 @@ class EventCopier:
             return
         try:
             self._audit.feed_events(docs)
-        except (PyMongoError, RuntimeError) as exc:
+        except Exception as exc:         # never the copier's end: the events wait in the inbox for `tick`
             log.warning("feeding %d events into the audit log failed (%s); `tick` feeds them",
                         len(docs), type(exc).__name__)
 
