@@ -156,3 +156,39 @@ def test_chromium_draws_the_record_diagram_and_runs_nothing_an_admin_wrote(app: 
             page.screenshot(path=str(ARTIFACTS / "record-diagram.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_an_admin_uploads_edits_and_submits_a_process_on_the_pages(app: Any, staff: Api) -> None:
+    from conftest import ADMIN_PASSWORD
+    from test_pages import csrf
+
+    admin = app.test_client()
+    sign_in(admin, "admin", ADMIN_PASSWORD)
+    broken = COUNTER_CHECK.replace("dest: settled", "dest: nowhere").replace("[clerk]", "[janitor]")
+    r = admin.post("/admin/workflows", data={"csrf_token": csrf(admin.get("/admin/workflows")),
+                                             "definition": broken})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "janitor" in html and "fix:" in html and broken.splitlines()[0] in html     # kept for correcting
+    r = admin.post("/admin/workflows", data={"csrf_token": csrf(admin.get("/admin/workflows")),
+                                             "definition": "a: &x 1\nb: *x\n"})
+    assert r.status_code == 422 and "anchors" in r.get_data(as_text=True)
+    r = admin.post("/admin/workflows", data={"csrf_token": csrf(admin.get("/admin/workflows")),
+                                             "definition": COUNTER_CHECK})
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/admin/workflows/counter_check/versions/1")
+    page = admin.get("/admin/workflows/counter_check/versions/1")
+    token = csrf(page)
+    renamed = COUNTER_CHECK.replace("en: Counter check}", "en: Counter check renamed}")
+    r = admin.post("/admin/workflows/counter_check/versions/1",
+                   data={"csrf_token": token, "revision": "0", "_action": "_save", "definition": renamed})
+    assert r.status_code == 302
+    r = admin.post("/admin/workflows/counter_check/versions/1",
+                   data={"csrf_token": token, "revision": "1", "_action": "submit"})
+    assert r.status_code == 302
+    doc = staff.get("/api/v1/workflows/counter_check/versions/1", "admin").get_json()
+    assert doc["title"]["en"] == "Counter check renamed" and doc["revision"] == 2 and not doc["in_use"]
+    stale = admin.post("/admin/workflows/counter_check/versions/1",
+                       data={"csrf_token": token, "revision": "0", "_action": "_save", "definition": renamed})
+    assert stale.status_code == 422                       # no longer a draft, and stale: nothing written
+    assert staff.get("/api/v1/workflows/counter_check/versions/1", "admin").get_json()["revision"] == 2
