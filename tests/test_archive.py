@@ -88,3 +88,17 @@ def test_retention_ends_when_the_clock_says_so(staff: Any) -> None:
     r = fire(staff, record, "close_retention", "keeper")
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["process"] != "archive"          # on to the next process (destruction)
+
+
+def test_an_archived_records_files_are_downloaded_by_records_staff_only(staff: Any) -> None:
+    setup_forms(staff)
+    record = archived_record(staff)
+    attachment = record["data"]["licence_copy"]
+    assert staff.get(f"/api/v1/attachments/{attachment}", "keeper").status_code == 200
+    for who in ("clerk", "head", "boss"):          # the uploader and record-wide roles too
+        assert staff.get(f"/api/v1/attachments/{attachment}", who).status_code == 403, who
+    # and no new record may take it in
+    r = staff.post("/api/v1/records", "clerk",
+                   json={"form": "visit-permit", "data": {"licence_copy": attachment}})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["details"][0]["code"] == "attachment_forbidden"

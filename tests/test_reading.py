@@ -201,3 +201,12 @@ def test_every_read_of_an_archived_record_is_logged_with_its_grant(office: Any) 
     # a refused read grants nothing and reads nothing
     assert _read(office, record, "clerk").status_code == 403
     assert audit.count_documents({"action": "read", "object": record["id"]}) == before + 2
+
+
+def test_reading_a_record_with_sensitive_fields_is_logged_before_it_is_archived(office: Any) -> None:
+    r = office.post("/api/v1/records", "clerk", json={"form": "parking-permit", "data": {"plate": "京A12345"}})
+    record = r.get_json()
+    audit = office.client.application.extensions["counterflow"].store.audit_log.entries
+    assert _read(office, record, "clerk2").status_code == 200
+    [entry] = list(audit.find({"action": "read", "object": record["id"]}))
+    assert entry["actor"]["username"] == "clerk2" and entry.get("grant") is None

@@ -41,8 +41,12 @@ def can_see(actor: Actor, obj: Mapping[str, Any], fields: Mapping[str, str] = RE
 def can_read_attachment(actor: Actor, meta: Mapping[str, Any], holders: list[Mapping[str, Any]]) -> bool:
     """An attachment follows the records that hold it (`holders`, the records named in its metadata that
     exist): whoever may see one of them may read it, and so may its uploader. One that no record holds yet
-    is read under the records' rule applied to the upload (its uploader and the uploader's department)."""
+    is read under the records' rule applied to the upload (its uploader and the uploader's department).
+    A file an archived record holds (`archived_at`, set by the archive's `file_in_archive`) is downloaded by
+    records staff only: a grant reads the record on its page, and takes no copy away."""
     if not actor.roles & STAFF:
+        return False
+    if any(record.get("archived_at") for record in holders) and not records_staff(actor):
         return False
     if sees_everything(actor) or meta.get("uploaded_by") == actor.id:
         return True
