@@ -36,6 +36,7 @@ class TickReport:
     looked: int = 0                     # records whose tick_at had come
     claimed: int = 0                    # ... of which this host took the lease
     events: dict[str, int] = field(default_factory=dict)
+    heads: dict[str, list[str]] = field(default_factory=dict, repr=False)   # department -> its heads
 
     def count(self, kind: str) -> None:
         self.events[kind] = self.events.get(kind, 0) + 1
@@ -53,15 +54,16 @@ class TickActions(ClockActions):
         now = now or utcnow()
         today = now.astimezone(self.tz).date().isoformat()
         lease_seconds = self.settings.tick_lease_seconds
-        lease = f"{stamp(now + dt.timedelta(seconds=lease_seconds))}|{socket.gethostname()}|{id(self)}" \
-            f"|{threading.get_ident()}"
+        # "until <stamp>|host|...": never text that begins with a date (the embedded store matches none)
+        until = stamp(now + dt.timedelta(seconds=lease_seconds))
+        lease = f"until {until}|{socket.gethostname()}|{id(self)}|{threading.get_ident()}"
         report = TickReport()
         self.work_calendar()
         batch = self.settings.tick_batch
         for seen in tick_store.due_for_tick(self.store, today, batch):
             report.looked += 1
             held = seen.get("tick_lease")
-            if held and str(held) > stamp(now):          # another host is on it (its lease not run out)
+            if held and _lease_until(str(held)) > stamp(now):     # another host holds it, not run out
                 continue
             record = tick_store.claim(self.store, seen["_id"], held, lease)
             if record is None:
@@ -104,7 +106,7 @@ class TickActions(ClockActions):
                 report.count("overdue")
             if clock.get("escalated") != due_at:
                 clock["escalated"] = due_at
-                heads = self._department_heads(record.get("department") or "")
+                heads = self._department_heads(record.get("department") or "", report.heads)
                 record = self._announce(record, dict(fields, escalated_to=heads), "escalated", heads, now)
                 report.count("escalated")
             elif timeout and timeout.get("action") == "remind" and clock.get("reminded_on") != today:
@@ -171,11 +173,19 @@ class TickActions(ClockActions):
                 self.store.return_number(*ctx.notes["number"])
             raise
 
-    def _department_heads(self, department: str) -> list[str]:
+    def _department_heads(self, department: str, known: dict[str, list[str]]) -> list[str]:
+        """The active department heads (read once per department and tick run)."""
         if not department:
             return []
-        return sorted(u["_id"] for u in tick_store.department_users(self.store, department)
-                      if "dept_head" in (u.get("roles") or []) and u.get("active", True))
+        if department not in known:
+            known[department] = sorted(
+                u["_id"] for u in tick_store.department_users(self.store, department)
+                if "dept_head" in (u.get("roles") or []) and u.get("active", True))
+        return known[department]
+
+
+def _lease_until(lease: str) -> str:
+    return lease.removeprefix("until ").split("|", 1)[0]
 
 
 def _holders(record: Mapping[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Response
 
-from counterflow.web.api import schemas as s
+from counterflow.web.api import openapi, schemas as s
 from counterflow.web.api.routes import actor, body, bp, ext, lang, out, record_view, schema
 
 
@@ -34,3 +34,16 @@ def decide_extension(record_id: str) -> tuple[Response, int]:
 
 def _view(doc: dict[str, Any]) -> dict[str, Any]:
     return record_view(ext().service.opened(doc))
+
+
+openapi.OPERATIONS.extend([
+    ("/api/v1/calendar/{year}", "get", "A year's working-day overrides and where they come from (admin)",
+     None, s.CalendarYear, "200", None),
+    ("/api/v1/calendar/{year}", "put", "Replace a year's days off and extra working days (admin; every host)",
+     s.CalendarPut, s.CalendarYear, "200", None),
+    ("/api/v1/records/{id}/extension", "post", "Ask for an extension before the limit passes, with a reason",
+     s.ExtensionRequest, s.RecordOut, "200", None),
+    ("/api/v1/records/{id}/extension/decision", "post",
+     "A superior approves or refuses the extension asked (never the person who asked)",
+     s.ExtensionDecision, s.RecordOut, "200", None),
+])
