@@ -67,7 +67,8 @@ class Transitions(ServiceBase):
                 process = to_process or obj["process"]
                 flow = workflow if to_process is None else self.workflow(process,
                                                                          obj["workflows"].get(process))
-                changes.update(self.entering(flow, changes["state"], {**obj, **changes}, actor, plan.source,
+                source = plan.source if to_process is None else ""     # withdraw stays within a process
+                changes.update(self.entering(flow, changes["state"], {**obj, **changes}, actor, source,
                                              env, lang))
                 changes.update(transition_changes(self, obj, changes, plan.shows, ctx, env.now))   # clocks
         except Invalid as exc:
