@@ -416,6 +416,8 @@ class DisposalActions(RecordActions):
         """Every attachment the record holds or held (its data and the changes in its history)."""
         if not self._dsp_has_attachments(record["form"], record["form_version"]):
             return []
+        if record.get("data_key"):          # per-record keys: every file the record ever held has a key here
+            return list((record.get("attachment_keys") or {}).keys())
         ids = [v for _, v in attachment_ids(self.opened(record).get("data") or {})]
         for event in self.disposal.history_of(record["_id"]):
             for change in event.get("changes") or ():
