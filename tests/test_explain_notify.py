@@ -73,6 +73,11 @@ def _claim_and_mark(w: World) -> None:
     assert w.ns.mark_sent(doc["_id"], "me", stamp(BASE))
 
 
+def _set_tasks(w: World) -> None:
+    w.ns.set_tasks("rec000001", "rec000001", ["u1", "u2"])
+    w.ns.set_tasks("rec000001", "rec000001", ["u2"])
+
+
 CASES: dict[str, Callable[[World], Any]] = {
     "events_since": lambda w: list(w.ns.events_since(stamp(BASE + dt.timedelta(seconds=300)))),
     "cursor": lambda w: w.ns.cursor(),
@@ -87,6 +92,11 @@ CASES: dict[str, Callable[[World], Any]] = {
                              for f, v in (("user", "u1"), ("box", "u1|copied"), ("unread", "u1"))],
     "mark_read": lambda w: w.ns.mark_read("rec000008:1|u1|inbox", "u1", stamp(BASE)),
     "rating": lambda w: w.ns.rating("rec000001"),
+    "set_tasks": _set_tasks,
+    "task_page": lambda w: w.ns.task_page("u2", 20, None) + w.ns.task_page("u2", 20, "rec000002"),
+    "records": lambda w: w.ns.records(["rec000001", "rec000002"]),
+    "record": lambda w: w.ns.record("rec000001"),
+    "record_state": lambda w: w.ns.record_state("rec000001"),
 }
 
 

@@ -105,3 +105,42 @@ def test_worklists_refuse_unknown_names_strangers_and_bad_paging(staff: Any) -> 
     assert staff.get("/api/v1/worklists/mine?bogus=1", "clerk").status_code == 422
     assert staff.get("/api/v1/worklists/mine?cursor=" + "x" * 400, "clerk").status_code == 422
     assert staff.get("/api/v1/worklists/mine?cursor[$ne]=1", "clerk").status_code == 422
+
+
+def test_an_approval_steps_copy_urge_and_delegation_reach_the_worklists(tmp_path: Any, config: Any) -> None:
+    """The approval steps' own events (抄送, 催办, 委派) fill "copied to me", "urged" and "delegated by me"."""
+    from conftest import add_staff, running_app, signed_in
+    from forms import permit
+    from test_approval_api import COUNCIL, PEOPLE, _act, _fire, _new, _ok
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "council.yaml").write_text(COUNCIL, "utf-8")
+    with running_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}) as app:
+        api = add_staff(signed_in(app.test_client()))
+        for name, roles, department in PEOPLE:
+            api.add_user(name, roles, department)
+        settings = {**permit()["settings"], "processes": ["intake", "council"]}
+        form = permit(key="council-permit", settings=settings)
+        del form["schema"]["properties"]["licence_copy"]
+        publish(api, form)
+        record = _fire(api, _new(api), "to_joint", "head")
+        record = _ok(_act(api, record, "copy", "r2", users=[user_id(api, "outsider")]))
+        record = _ok(_act(api, record, "urge", "clerk"))
+        for who in ("r1", "r3", "r2"):
+            record = _ok(_act(api, record, "approve", who, opinion=f"{who} 同意"))
+        assert record["state"] == "chain"
+        record = _ok(_act(api, record, "delegate", "s1", to=user_id(api, "s3")))
+        app.extensions["counterflow"].service.pump_notifications()
+        assert ids(api, "copied", "outsider") == [record["id"]]
+        assert ids(api, "urged", "r2") == ids(api, "urged", "r3") == [record["id"]]
+        assert ids(api, "delegated", "s1") == [record["id"]]
+        assert [e["kind"] for e in api.get("/api/v1/inbox", "s3").get_json()["items"]] == ["delegated"]
+        # "my tasks" holds the approval steps whose task I hold now: the delegate's, not the delegator's
+        assert ids(api, "mine", "s3") == [record["id"]]
+        assert ids(api, "mine", "s1") == ids(api, "mine", "s2") == []
+        record = _ok(_act(api, record, "approve", "s3", opinion="经核实无误"))
+        record = _ok(_act(api, record, "approve", "s1", opinion="同意"))
+        app.extensions["counterflow"].service.pump_notifications()
+        assert ids(api, "mine", "s1") == ids(api, "mine", "s3") == []
+        assert ids(api, "mine", "s2") == [record["id"]]                 # 依次: s2's turn now

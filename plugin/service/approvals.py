@@ -433,7 +433,7 @@ class ApprovalActions(RecordActions):
         change.put(f"tasks.{actor.id}", dict(mine, state="delegated", delegate=who))
         change.put("acted", True)
         return self._plain(record, change, actor, "delegate", payload, env, lang,
-                           details={"step": spec.state, "to": who})
+                           details={"step": spec.state, "to": who}, notify={"kind": "delegated", "to": [who]})
 
     def _act_add_approver(self, workflow: Workflow, spec: ApprovalSpec, record: Doc, step: Doc, fresh: bool,
                           actor: Actor, payload: Mapping[str, Any], env: Env, lang: str) -> Doc:

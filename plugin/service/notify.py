@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Mapping, Protocol
 
+from counterflow.core import approval
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor, Plan, Workflow
 from counterflow.core.errors import Invalid, NotFound
@@ -280,25 +281,44 @@ class NotifyActions(RecordActions):
         cursor = ns.cursor()
         since = _before(cursor, LAG_SECONDS) if cursor else ""
         channels = self.channels()
-        made, pending, latest = 0, list[Doc](), cursor
+        made, pending, latest, touched = 0, list[Doc](), cursor, set[str]()
         for event in ns.events_since(since):
             latest = max(latest, event.get("at") or "")
+            if event.get("kind") == "record" and isinstance(event.get("object_id"), str):
+                touched.add(event["object_id"])
             if isinstance(event.get("notify"), Mapping) and event.get("outcome", "done") == "done":
                 pending.extend(self._notifications_for(event, channels))
             if len(pending) >= 200:
                 made, pending = made + ns.add_notifications(pending), []
         made += ns.add_notifications(pending)
+        for record_id in sorted(touched):
+            self.refresh_tasks(record_id)
         if latest and latest != cursor:
             ns.set_cursor(latest)
         return made
+
+    def refresh_tasks(self, record_id: str) -> None:
+        """Keep who holds the record's open approval-step task (the "mine" worklist) as the record is now."""
+        record = self.notify_store.record_state(record_id)
+        users: list[str] = []
+        if record is not None:
+            try:
+                process = record["process"]
+                workflow = self.workflow(process, record.get("workflows", {}).get(process))
+            except NotFound:
+                workflow = None
+            spec = workflow.approval(record["state"]) if workflow is not None else None
+            step = (record.get("approval") or {}).get(record["state"])
+            if spec is not None and isinstance(step, Mapping):
+                users = sorted(approval.holders(spec, step))
+        self.notify_store.set_tasks(record_id, (record or {}).get("listed") or record_id, users)
 
     def _notifications_for(self, event: Doc, channels: Mapping[str, Channel]) -> list[Doc]:
         notify = event["notify"]
         kind = notify.get("kind")
         if kind not in KINDS:
             return []
-        record = self.store.records.find_one({"_id": event["object_id"]}) if event.get("kind") == "record" \
-            else None
+        record = self.notify_store.record(event["object_id"]) if event.get("kind") == "record" else None
         to = [u for u in dict.fromkeys(notify.get("to") or []) if isinstance(u, str) and u][:MAX_RECIPIENTS]
         applicant, failed = bool(notify.get("applicant")), bool(notify.get("failed"))
         content = self._content(event, record, kind, failed)

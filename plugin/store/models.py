@@ -237,9 +237,20 @@ class Rating(_Base):
     meta = {"collection": "ratings"}
 
 
+class WorkTask(_Base):
+    """Who holds an approval step's task on a record now (store/notify.py, kept from the history by the
+    notification sweep): the "my tasks" worklist reads it by `user`, newest record first."""
+
+    id = StringField(primary_key=True)          # "<record id>|<user id>"
+    record_id = StringField(required=True)
+    user = StringField(required=True)
+    listed = StringField()                      # the record's list key
+    meta = {"collection": "work_tasks", "indexes": [["record_id"], ["user"], ["listed"], ["user", "listed"]]}
+
+
 ALL: tuple[type[_Base], ...]          # every model; others append theirs
 ALL = (User, FormVersion, WorkflowVersion, Record, Event, Counter, ReturnedNumber, RateBucket,
-       Attachment, Meta, Notification, InboxEntry, Rating)
+       Attachment, Meta, Notification, InboxEntry, Rating, WorkTask)
 
 
 class AuditEntry(_Base):

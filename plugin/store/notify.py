@@ -47,6 +47,7 @@ class NotifyStore:
         self.notifications = db["notifications"]
         self.inbox = db["inbox"]
         self.ratings = db["ratings"]
+        self.tasks = db["work_tasks"]
         self.events = db["events"]
         self.meta = db["meta"]
 
@@ -135,6 +136,33 @@ class NotifyStore:
         return self.inbox.find_one_and_update(
             {"_id": entry_id, "user": user},
             {"$set": {"read_at": at}, "$unset": {"unread": ""}}, return_document=ReturnDocument.AFTER)
+
+    # -- approval-step tasks -------------------------------------------------------------------
+
+    def set_tasks(self, record_id: str, listed: str, users: list[str]) -> None:
+        """The record's task holders are now `users`: entries of others go, new ones come (idempotent)."""
+        held = {d["user"] for d in self.tasks.find({"record_id": record_id}, {"user": 1})}
+        for user in held - set(users):
+            self.tasks.delete_many({"_id": f"{record_id}|{user}"})
+        _insert_new(self.tasks, [{"_id": f"{record_id}|{user}", "record_id": record_id, "user": user,
+                                  "listed": listed} for user in users if user not in held])
+
+    def task_page(self, user: str, limit: int, after: str | None) -> list[str]:
+        """The ids of records whose task `user` holds, newest first, after the list key `after`."""
+        page = {"listed": {"$lt": after}} if after else {"listed": {"$gt": ""}}
+        found = self.tasks.find({"user": user, **page}, {"record_id": 1}).sort([("listed", -1)]).limit(limit)
+        return [d["record_id"] for d in found]
+
+    def records(self, ids: list[str]) -> list[Doc]:
+        """Records by id (one `_id` `$in`, served by the primary key), without their outboxes."""
+        return list(self.store.records.find({"_id": {"$in": ids}}, {"outbox": 0})) if ids else []
+
+    def record(self, record_id: str) -> Doc | None:
+        return self.store.records.find_one({"_id": record_id}, {"outbox": 0})
+
+    def record_state(self, record_id: str) -> Doc | None:
+        """A record without its data: where it is, its approval steps, its list key."""
+        return self.store.records.find_one({"_id": record_id}, {"data": 0, "outbox": 0})
 
     # -- ratings -----------------------------------------------------------------------------------
 
