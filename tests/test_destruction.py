@@ -294,3 +294,28 @@ def _actor(app: Any, username: str) -> Any:
 
     user = app.extensions["counterflow"].store.user_by_name(username)
     return Actor(user["_id"], user["username"], user["name"], frozenset(user["roles"]), user["department"])
+
+
+def test_the_cli_runs_an_executed_list_with_progress_on_stderr(now_world: Any) -> None:
+    """`counterflow destructions run LIST_ID` (another process's host: here another app on the same store)
+    runs a list whose execution was not started, progress on stderr, and refuses a list not executed."""
+    from click.testing import CliRunner
+
+    from counterflow.cli import group
+    from counterflow.host import create_app
+
+    app, api = now_world
+    records = [archived_record(api, app) for _ in range(2)]
+    listed = approved(api, records)
+    current = api.get(f"/api/v1/destructions/{listed['id']}", "witness").get_json()
+    service(app).fire_destruction(_actor(app, "witness"), listed["id"], "execute",
+                                  {"revision": current["revision"], "opinion": "监销"}, "zh-CN", run=False)
+    pending = new_list(api, [archived_record(api, app)])
+    config = {k: v for k, v in app.config.items() if k.startswith("COUNTERFLOW_") or k == "SECRET_KEY"}
+    for list_id, code in ((pending["id"], 1), (listed["id"], 0)):
+        other = create_app(config)
+        with other.app_context():
+            result = CliRunner().invoke(group, ["destructions", "run", list_id])
+        assert result.exit_code == code, result.output
+    assert "destroyed 2/2" in result.stderr and "2 record(s) destroyed" in result.stdout
+    assert all(stored(app, r["id"]).get("destroyed_at") for r in records)
