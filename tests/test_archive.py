@@ -36,6 +36,7 @@ def test_archiving_files_the_record_and_sets_retention_from_the_form_rule(staff:
     assert record["archive_file"] == {"form": "visit-permit", "year": today()[:4]}
     stored = staff.client.application.extensions["counterflow"].store.record(record["id"])
     assert stored["archived_at"][:10] <= today()
+    assert "legal_hold" in stored and stored["legal_hold"] is None      # written as null: no hold
 
 
 def test_retention_never_falls_below_the_minimum_and_counts_from_the_configured_event(

@@ -63,9 +63,12 @@ def _text(value: Any) -> str:
 @action("file_in_archive")
 def file_in_archive(ctx: Context) -> dict[str, Any]:
     """File the record under its business type and year (the record carries its materials, notes, opinions
-    and history with it); from here on the process's `read_only` states keep it unchanged."""
+    and history with it); from here on the process's `read_only` states keep it unchanged. `legal_hold` is
+    written as null (not left out), so a destruction's filter on it never depends on how a store treats a
+    missing field."""
     env = _env(ctx)
-    return {"archived_at": env.stamp, "archive_file": {"form": ctx.obj.get("form"), "year": env.today[:4]}}
+    return {"archived_at": env.stamp, "archive_file": {"form": ctx.obj.get("form"), "year": env.today[:4]},
+            "legal_hold": ctx.obj.get("legal_hold")}
 
 
 # -- legal hold ------------------------------------------------------------------------------------------
