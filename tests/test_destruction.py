@@ -79,6 +79,10 @@ def test_a_record_before_its_retention_or_under_a_hold_cannot_be_listed(now_worl
     assert r.status_code == 422
     assert [d["code"] for d in r.get_json()["error"]["details"]] == ["retention", "held", "gone"]
     assert api.get(f"/api/v1/destructions/{listed['id']}", "keeper").get_json()["total"] == 0
+    # only its author draws a list up: another archivist would add records as nobody's part
+    api.add_user("keeper2", ["archivist"])
+    r = api.post(f"/api/v1/destructions/{listed['id']}/items", "keeper2", json={"records": []})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_list_author"
     # an empty list cannot be submitted
     r = fire(api, listed, "submit", "keeper")
     assert r.status_code == 422 and r.get_json()["error"]["details"][0]["code"] == "no_items"

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from counterflow.core.changes import ATTACHMENT_ID, attachment_ids
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor, Workflow
-from counterflow.core.errors import Conflict, Invalid, NotFound
+from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.i18n import message
 from counterflow.security.signing import Signer, canonical, load_public_key
 from counterflow.service.base import Doc
@@ -50,6 +50,7 @@ MESSAGES = {
     "no_list": {"zh-CN": "没有此销毁清单", "en": "There is no such destruction list"},
     "not_amendable": {"zh-CN": "清单在「{state}」状态下，您不能增删条目或调整保存期限",
                       "en": "While the list is '{state}' you may not add, remove or re-date its items"},
+    "not_author": {"zh-CN": "只有清单的编制人可以加入业务单", "en": "Only the list's author adds records to it"},
     "not_addable": {"zh-CN": "只有编制中的清单可以加入业务单", "en": "Records are added only while the list is drawn up"},
     "ineligible": {"zh-CN": "有 {count} 件业务单不能列入清单", "en": "{count} record(s) cannot be put on the list"},
     "gone": {"zh-CN": "业务单不存在", "en": "The record does not exist"},
@@ -211,6 +212,8 @@ class DisposalActions(RecordActions):
                            code="not_amendable")
         if adding and not flow.is_editable(doc["state"]):
             raise Conflict(_m("not_addable", lang), code="not_addable")
+        if adding and doc.get("created_by") != actor.id:     # the author (the creator part) draws it up
+            raise Forbidden(_m("not_author", lang), code="not_list_author")
 
     def add_destruction_items(self, actor: Actor, list_id: str, payload: Mapping[str, Any], lang: str) -> Doc:
         """Put records on a list being drawn up: by id (each with an optional note) and/or by a search of
