@@ -32,7 +32,7 @@ states:
   - name: either
     title: {zh-CN: 或签, en: Any one}
     approval: {mode: any, approvers: [{role: manager, department: board}], approve: agree, reject: disagree,
-               opinion: optional}
+               opinion: optional, fields: {hidden: [/id_number]}}
   - name: vote
     title: {zh-CN: 表决, en: Vote}
     approval: {mode: ratio, ratio: 2/3, approvers: [{users: [r1, r2, r3]}], approve: agree, reject: disagree}
@@ -198,6 +198,11 @@ def test_any_one_decides_and_a_ratio_of_two_thirds(world: tuple[Any, Api, dict[s
     # 或签: the managers of the board; the first decision decides
     record = _fire(api, _new(api), "to_either", "head")
     assert {n for n, _ in _tasks(record, ids)} == {"s1", "s2", "s3"}
+    # the step's people do not see the field it hides; others still do (masked); the digest is the same
+    seen = api.get(f"/api/v1/records/{record['id']}", "s1").get_json()
+    assert "id_number" not in seen["data"] and "applicant" in seen["data"]
+    assert "id_number" in api.get(f"/api/v1/records/{record['id']}", "head").get_json()["data"]
+    assert seen["data_digest"] == record["data_digest"]
     record = _ok(_act(api, record, "approve", "s2"))
     assert record["state"] == "done"
     # ratio 2/3 of three: one reject does not decide, two approvals pass

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from counterflow.core import approval
+from counterflow.core import approval, pointer
 from counterflow.core.approval import ApprovalSpec
 from counterflow.core.clock import utcnow
 from counterflow.core.engine import Actor, Context, Workflow
@@ -118,11 +118,18 @@ class ApprovalActions(RecordActions):
         return found
 
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
-        """The record; a person it was copied to has their reading recorded in the history, once a step."""
+        """The record; a person it was copied to has their reading recorded in the history, once a step.
+        The step's people do not see the fields its `fields.hidden` names (the digest stays the full
+        data's)."""
         found = super().record(actor, record_id, lang)
         step = self.current_step(found)
         if step and actor.id in (step.get("copies") or {}):
             self._note_reading(found, step, actor)
+        flow = self.workflow(found["process"], found["workflows"].get(found["process"]))
+        spec = flow.approval(found["state"])
+        if step and spec and spec.hidden and actor.id in self.step_people(found):
+            found = dict(found, data=_without(found.get("data") or {}, spec.hidden),
+                         _data_digest=approval.data_digest(found.get("data")))
         return found
 
     def _note_reading(self, record: Doc, step: Mapping[str, Any], actor: Actor) -> None:
@@ -144,7 +151,7 @@ class ApprovalActions(RecordActions):
     def approval_view(self, record: Doc) -> Doc:
         """What a record shows of its step: the digest an opinion is bound to and the open tasks."""
         step = self.current_step(record)
-        return {"data_digest": approval.data_digest(record.get("data")),
+        return {"data_digest": record.get("_data_digest") or approval.data_digest(record.get("data")),
                 "tasks": approval.task_list(step) if step else []}
 
     def approval_state(self, actor: Actor, record_id: str, lang: str) -> Doc:
@@ -503,6 +510,19 @@ class ApprovalActions(RecordActions):
         change.put("urged_at", env.stamp)
         return self._plain(record, change, actor, "urge", payload, env, lang,
                            details={"step": spec.state, "to": held}, notify={"kind": "urged", "to": held})
+
+
+def _without(data: Mapping[str, Any], pointers: tuple[str, ...]) -> Doc:
+    """`data` without the values at `pointers` (JSON pointers; a missing one is ignored)."""
+    out = _copy(data)
+    for ptr in pointers:
+        parts = pointer.split(ptr)
+        node: Any = out
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if parts and isinstance(node, dict):
+            node.pop(parts[-1], None)
+    return out
 
 
 def _copy(step: Mapping[str, Any]) -> Doc:
