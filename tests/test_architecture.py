@@ -112,6 +112,7 @@ def _shipped_names() -> set[str]:
 
 # words that are also ordinary words of another concept, each with where and why it may appear
 NOT_A_PROCESS = {
+    ("service/tick.py", "escalated"): "the notify kind of tick's escalation, agreed with service/notify.py",
     ("store/client.py", "returned"): "the numbering counter's count of numbers given back",
     ("forms/render.py", "accept"): "the HTML attribute of a file input",
     ("core/rules.py", "review"):

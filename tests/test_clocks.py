@@ -179,16 +179,16 @@ def test_an_extension_is_asked_before_the_limit_and_approved_by_a_superior(world
     asked = r.get_json()
     assert asked["extension"]["state"] == "requested" and asked["due_at"] == record["due_at"]
     decide = f"{path}/decision"
-    by_clerk = api.post(decide, "clerk2", json={"revision": asked["revision"], "approve": True})
+    by_clerk = api.post(decide, "clerk2", json={"revision": asked["revision"], "grant": True})
     assert by_clerk.status_code == 403                                  # not a superior
-    r = api.post(decide, "head", json={"revision": asked["revision"], "approve": True, "opinion": "同意"})
+    r = api.post(decide, "head", json={"revision": asked["revision"], "grant": True, "opinion": "同意"})
     assert r.status_code == 200, r.get_json()
     extended = r.get_json()
-    assert extended["extension"]["state"] == "approved"
+    assert extended["extension"]["state"] == "granted"
     due = dt.date.fromisoformat(record["due_at"])
     assert extended["due_at"] == WorkCalendar().add_working_days(due, 2).isoformat()
     triggers = [e["trigger"] for e in _history(api, record)]
-    assert triggers[-2:] == ["extension_request", "extension_approve"]
+    assert triggers[-2:] == ["extension_request", "extension_granted"]
 
 
 def test_an_extension_asked_after_the_limit_is_refused(world: Any) -> None:
@@ -209,7 +209,7 @@ def test_a_superior_cannot_approve_their_own_extension(world: Any) -> None:
     record = _accepted(api)
     path = f"/api/v1/records/{record['id']}/extension"
     asked = api.post(path, "head", json={"revision": record["revision"], "days": 1, "reason": "x"}).get_json()
-    r = api.post(f"{path}/decision", "head", json={"revision": asked["revision"], "approve": True})
+    r = api.post(f"{path}/decision", "head", json={"revision": asked["revision"], "grant": True})
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "separation_of_duties"
 
 

@@ -92,7 +92,7 @@ class Clock:
             clock["paused"] = int(clock.get("paused", 0)) + elapsed
         if entered:                       # a new state: its own deadline, nothing announced yet
             clock.update(state_used=0, state_days=state_days, state_extended=0, timeout_done=False)
-            for key in ("reminded", "overdue_told", "escalated", "reminded_on"):
+            for key in ("reminded", "overdue_told", "escalated_for", "reminded_on"):
                 clock.pop(key, None)
         if limit and not clock.get("limit"):
             clock.update(limit=limit, used=0, paused=0, extended=0)
@@ -128,7 +128,7 @@ class Clock:
             return None
         if fields["overdue"]:
             state_due = clock.get("state_due")
-            owed = (clock.get("overdue_told") != due_at or clock.get("escalated") != due_at or
+            owed = (clock.get("overdue_told") != due_at or clock.get("escalated_for") != due_at or
                     bool(timeout and state_due and today > state_due and not clock.get("timeout_done")))
             if owed:
                 return today
@@ -279,16 +279,16 @@ class ClockActions(ServiceBase):
         if (request.get("by") or {}).get("id") == actor.id:
             raise Forbidden(_m("own_request", lang), code="separation_of_duties")
         now = self.env_now()
-        approve = bool(payload.get("approve"))
+        grant = bool(payload.get("grant"))
         old = dict(record.get("clock") or {})
-        if approve:
+        if grant:
             key = "extended" if old.get("limit") and not old.get("limit_stopped") else "state_extended"
             old[key] = int(old.get(key, 0)) + int(request["days"])
         fields = self.clock_of(dict(record, clock=old), record["process"], record["state"], now,
                                entered=False, accepted=bool(record.get("accepted_at")))
-        request.update(state="approved" if approve else "refused", decided_by=actor.public(),
+        request.update(state="granted" if grant else "refused", decided_by=actor.public(),
                        decided_at=now.isoformat(), opinion=str(payload.get("opinion") or "")[:2000])
-        event = self._event("record", actor, "extension_approve" if approve else "extension_refuse",
+        event = self._event("record", actor, "extension_granted" if grant else "extension_refused",
                             record["process"], record["state"], record["state"], payload.get("opinion"),
                             now=now, details={"extension": request})
         return self.store.commit(self.store.records, record, {**fields, "extension": request}, event)

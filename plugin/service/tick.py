@@ -27,7 +27,7 @@ from counterflow.service.env import Env
 from counterflow.store import tick as tick_store
 
 log = logging.getLogger(__name__)
-FIRING = ("approve", "reject", "send_back", "fire")     # timeout actions that fire the state's named trigger
+ESCALATED = "escalated"         # the notify kind agreed with service/notify.py
 SYSTEM = Actor(id=SYSTEM_ACTOR["id"], username=SYSTEM_ACTOR["username"], name=SYSTEM_ACTOR["name"])
 
 
@@ -91,7 +91,7 @@ class TickActions(ClockActions):
         state_due, due_at = clock.get("state_due"), fields["due_at"]
         if timeout and state_due and today > state_due and not clock.get("timeout_done"):
             action = timeout.get("action")
-            if action in FIRING and timeout.get("trigger"):
+            if timeout.get("trigger"):           # approve, reject, send back, or a delayed transition
                 clock["timeout_done"] = True
                 record = self._fire_automatic(record, workflow, str(timeout["trigger"]), str(action), now)
                 report.count(f"timeout_{action}")
@@ -104,11 +104,12 @@ class TickActions(ClockActions):
                 clock["overdue_told"] = due_at
                 record = self._announce(record, fields, "overdue", holders, now)
                 report.count("overdue")
-            if clock.get("escalated") != due_at:
-                clock["escalated"] = due_at
+            if clock.get("escalated_for") != due_at:
+                clock["escalated_for"] = due_at
                 heads = self._department_heads(record.get("department") or "", report.heads)
-                record = self._announce(record, dict(fields, escalated_to=heads), "escalated", heads, now)
-                report.count("escalated")
+                record = self._announce(record, dict(fields, escalated_to=heads), ESCALATED, heads, now,
+                                        trigger="escalation")
+                report.count("escalation")
             elif timeout and timeout.get("action") == "remind" and clock.get("reminded_on") != today:
                 clock["reminded_on"] = today
                 record = self._announce(record, fields, "overdue", holders, now, trigger="remind")

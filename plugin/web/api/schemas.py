@@ -328,5 +328,5 @@ class ExtensionRequest(Strict):
 
 class ExtensionDecision(Strict):
     revision = fields.Integer(required=True, strict=True)
-    approve = fields.Boolean(required=True)
+    grant = fields.Boolean(required=True)
     opinion = fields.String(validate=validate.Length(max=2000))
