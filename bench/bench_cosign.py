@@ -178,7 +178,8 @@ def main() -> None:
         for who in VOTERS:
             add_staff(api, who, ["reviewer"])
         publish_form(api)
-        db = MongoClient(uri, tz_aware=True)[DB_NAME]
+        raw_client: MongoClient[Any] = MongoClient(uri, tz_aware=True)
+        db = raw_client[DB_NAME]
         t0 = time.perf_counter()
         records, raw = prepare(api, db, rounds * n + 5)
         print(f"prepared {len(records)} + {len(raw)} records in the step in {time.perf_counter() - t0:.1f}s "
@@ -196,7 +197,7 @@ def main() -> None:
             raw_rates.append(raw_round(db, raw[chunk]))
             print(f"round {r + 1}/{rounds}: API {api_rates[-1]:7.1f} votes/s   "
                   f"raw {raw_rates[-1]:7.1f} votes/s", file=sys.stderr)
-        db.client.close()
+        raw_client.close()
     finally:
         if server is not None:
             server.close()
