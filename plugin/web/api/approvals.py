@@ -45,9 +45,10 @@ def approval_step(record_id: str) -> tuple[Response, int]:
     return out(schema(ApprovalStep), ext().service.approval_state(actor(), record_id, lang()))
 
 
-@bp.post("/api/v1/records/<record_id>/approval/<action>", merge_slashes=False)
-def approval_action(record_id: str, action: str) -> tuple[Response, int]:
+@bp.post("/api/v1/records/<record_id>/approval/<trigger>", merge_slashes=False)
+def approval_action(record_id: str, trigger: str) -> tuple[Response, int]:
+    """One step action (`trigger` is one of ACTIONS)."""
     who = actor()
     payload = body(schema(ApprovalRequest))
-    doc = ext().service.approval_action(who, record_id, action, payload, lang())
+    doc = ext().service.approval_action(who, record_id, trigger, payload, lang())
     return out(schema(s.RecordOut), record_view(doc))

@@ -7,6 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from counterflow.web.api import approvals as _a
 from counterflow.web.api import destructions as _d
 from counterflow.web.api import schemas as s
 from counterflow.web.api.workflows import WorkflowSummary, WorkflowVersionOut
@@ -112,6 +113,17 @@ OPERATIONS += [
      _d.DestructionOut, "200", None),
     ("/api/v1/destructions/{list_id}/certificate", "get", "The signed destruction certificate (canonical "
      "JSON; check it with `counterflow certificates verify`)", None, None, "200", None),
+]
+
+
+# approval steps (web/api/approvals.py): the step of a record and one action on it
+OPERATIONS += [
+    ("/api/v1/records/{id}/approval", "get", "The record's approval step: mode, tasks, holders, votes, "
+     "copies, the states it may be sent back to and what the caller may do now", None, _a.ApprovalStep,
+     "200", None),
+    ("/api/v1/records/{id}/approval/{trigger}", "post", "An approval-step action: approve, reject (with the "
+     "data_digest reviewed), send_back, transfer, delegate, add_approver, withdraw, copy, urge (429 within "
+     "the step's interval)", _a.ApprovalRequest, s.RecordOut, "200", None),
 ]
 
 
