@@ -48,7 +48,7 @@ class World:
             at = stamp(base + dt.timedelta(minutes=i))
             doc = dict(stored, _id=f"01JWORK{i:019d}", process=process, state=state_,
                        department=("counter-1", "counter-2", "counter-3")[i % 3], created_by=people[i % 4],
-                       assignee=people[(i // 2) % 4] if i % 5 else None,
+                       assignee=people[(i // len(self.places)) % 4] if (i // len(self.places)) % 5 else None,
                        due_date=(self.today + dt.timedelta(days=(i % 9) - 4)).isoformat(),
                        created_at=at, updated_at=at, state_since=at)
             doc.pop("outbox", None)
