@@ -61,6 +61,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "legal_rep_id_copy": ATTACHMENT,
         "application_date": "2026-11-20",
     },
+    "complaint": {
+        "channel": "authority",
+        "authority_name": "国家金融监督管理总局某分局",
+        "complainant_name": "张三丰",
+        "complainant_phone": "13800138000",
+        "complainant_id_number": ID_CARD,
+        "level": "regional",
+        "subject": "柜台办理挂失时收取了不应收取的手续费，且服务态度生硬",
+        "received_date": "2026-11-20",
+        "materials": ATTACHMENT,
+        "fault": "counter_fee",
+    },
 }
 
 # Each bad record breaks several rules at once; every one must be reported (一次性告知).
@@ -81,6 +93,11 @@ BAD: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"registered_capital": 12.5, "shareholders": [], "legal_representative": {"name": "陈静"},
          "contact_email": "office@"},
         {"/registered_capital", "/shareholders", "/legal_representative", "/contact_email"},
+    ),
+    "complaint": (
+        {"channel": "email", "complainant_phone": "12345", "level": "branch", "fault": "counter_mood",
+         "received_date": "2026-13-01", "subject": None, "nickname": "x"},
+        {"/channel", "/complainant_phone", "/level", "/fault", "/received_date", ""},
     ),
 }
 

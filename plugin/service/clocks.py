@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from counterflow.core.calendar import WorkCalendar, YearOverride, override_from_lists
+from counterflow.core.complaints import by_field_days
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid
 from counterflow.core.i18n import message
@@ -49,11 +50,15 @@ def _m(code: str, lang: str, **params: Any) -> str:
     return message(MESSAGES, code, lang, **params)
 
 
-def deadline_days(deadline: Mapping[str, Any] | None, settings: Any) -> int | None:
-    """A state's `deadline` in working days: `{working_days: N}` or `{setting: NAME}` (a whole-number setting,
-    such as `notice_days`, so an installation sets the statutory number once)."""
+def deadline_days(deadline: Mapping[str, Any] | None, settings: Any,
+                  data: Mapping[str, Any] | None = None) -> int | None:
+    """A state's `deadline` in working days: `{working_days: N}`, `{setting: NAME}` (a whole-number setting,
+    such as `notice_days`, so an installation sets the statutory number once) or `{by_field: ...}` (by the
+    value of a field of the record's data: a complaint's level, core/complaints.py)."""
     if not deadline:
         return None
+    if "by_field" in deadline:
+        return by_field_days(deadline, data)
     if "setting" in deadline:
         return int(getattr(settings, str(deadline["setting"])))
     return int(deadline["working_days"])
@@ -226,7 +231,9 @@ class ClockActions(ServiceBase):
         found = workflow.states.get(state, {})
         clock = Clock(self.work_calendar(), now.astimezone(self.tz).date(), self.settings.due_soon_days)
         return clock.fields(record.get("clock"), mode=clock_mode(workflow, state), limit=limit,
-                            state_days=deadline_days(found.get("deadline"), self.settings), entered=entered,
+                            state_days=deadline_days(found.get("deadline"), self.settings,
+                                                     record.get("data")),
+                            entered=entered,
                             timeout=found.get("timeout"))
 
     def voucher(self, kind: str, record: Mapping[str, Any], by: Mapping[str, Any], now: dt.datetime,

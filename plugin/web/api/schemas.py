@@ -157,6 +157,11 @@ class RecordOut(Schema):
     days_paused = fields.Integer(allow_none=True)
     extension = fields.Dict(allow_none=True)
     vouchers = fields.Dict(allow_none=True)
+    answer = fields.Dict(allow_none=True)          # a complaint: the answer with its reconsideration route
+    answers = fields.List(fields.Dict())
+    delay_notices = fields.List(fields.Dict())     # a complaint: why its limit could not be met, told when
+    callbacks = fields.List(fields.Dict())         # a complaint: callbacks by the unit and the level above
+    callback_sample = fields.Dict(allow_none=True)     # the recorded draw of the level above's sample
     retention_until = fields.String(allow_none=True)     # archived: kept until this day (issue 10)
     archive_file = fields.Dict(allow_none=True)          # filed under {form, year}
     legal_hold = fields.Dict(allow_none=True)            # {reason, authority, by, at} while held
