@@ -239,3 +239,30 @@ def test_admins_keep_a_year_of_the_calendar_that_every_host_uses(world: Any) -> 
         calendar = other.extensions["counterflow"].service.work_calendar()
         assert calendar.is_working_day(dt.date(2027, 2, 6))
         assert not calendar.is_working_day(dt.date(2027, 2, 8))
+
+
+def test_serve_s_background_tick_marks_an_overdue_record(world: Any) -> None:
+    import time
+
+    from counterflow.service.tick import Ticker
+
+    app, api, _ = world
+    record = _accepted(api)
+    state = app.extensions["counterflow"]
+    today = dt.datetime.now(SHANGHAI).date()
+    # as if accepted a month ago: the running segment began then, and tick should look today
+    state.store.records.update_one({"_id": record["id"]}, {"$set": {
+        "clock.since": (today - dt.timedelta(days=30)).isoformat(), "tick_at": today.isoformat()}})
+    ticker = Ticker(state.service, 0.2).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = api.get(f"/api/v1/records/{record['id']}", "clerk").get_json()
+            if got["overdue"]:
+                break
+            time.sleep(0.2)
+    finally:
+        ticker.stop()
+    assert got["overdue"] is True
+    kinds = [(e.get("notify") or {}).get("kind") for e in _history(api, record)]
+    assert kinds.count("overdue") == 1 and kinds.count("escalated") == 1
