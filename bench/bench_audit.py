@@ -38,8 +38,9 @@ BATCH = 5_000
 
 
 def config(uri: str, folder: Path) -> dict[str, Any]:
-    return {"SECRET_KEY": "bench-audit-secret", "COUNTERFLOW_MONGODB_URI": uri, "COUNTERFLOW_DB_NAME": DB_NAME,
-            "COUNTERFLOW_DATA_DIR": str(folder / "data"), "COUNTERFLOW_ADMIN_PASSWORD": "Adm1n-Bench-Pass-2026",
+    return {"SECRET_KEY": "bench-audit-secret", "COUNTERFLOW_MONGODB_URI": uri,
+            "COUNTERFLOW_DB_NAME": DB_NAME, "COUNTERFLOW_DATA_DIR": str(folder / "data"),
+            "COUNTERFLOW_ADMIN_PASSWORD": "Adm1n-Bench-Pass-2026",
             "COUNTERFLOW_PASSWORD_PROFILE": "cheapest", "COUNTERFLOW_LOAD_SHIPPED": False}
 
 
@@ -99,7 +100,8 @@ def verify_child(uri: str, folder: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--quick", action="store_true", help="10,000 then 50,000 entries")
     parser.add_argument("--verify-child", nargs=2, metavar=("URI", "FOLDER"), help=argparse.SUPPRESS)
@@ -136,7 +138,8 @@ def main() -> None:
         grew = (last["rss_peak_mb"] - last["rss_before_mb"]) - (first["rss_peak_mb"] - first["rss_before_mb"])
         print(f"memory held by the walk: {first['rss_peak_mb'] - first['rss_before_mb']:.1f} MB at "
               f"{first['entries']:,} entries, {last['rss_peak_mb'] - last['rss_before_mb']:.1f} MB at "
-              f"{last['entries']:,} ({grew:+.1f} MB for {last['entries'] / first['entries']:.0f}x the entries)")
+              f"{last['entries']:,} ({grew:+.1f} MB for {last['entries'] / first['entries']:.0f}x the "
+              "entries)")
         if any(r["problems"] for r in rows):
             sys.exit("the benchmark's own log did not verify")
 

@@ -63,7 +63,8 @@ def test_filters_and_keyset_pages(api: Api, app: Any) -> None:
 def test_wrong_filters_are_refused_with_a_reason(api: Api) -> None:
     api.add_user("aud", ["auditor"])
     for query in ({"password": "x"}, {"from": "yesterday"}, {"limit": "0"}, {"limit": "many"},
-                  {"cursor": "2026-01-01:1"}, {"from": "2026-02-02", "to": "2026-01-01"}, {"from": "2026-02-30"},
+                  {"cursor": "2026-01-01:1"}, {"from": "2026-02-02", "to": "2026-01-01"},
+                  {"from": "2026-02-30"},
                   {"actor": "x" * 300}):
         r = api.get("/api/v1/audit", "aud", query_string=query)
         assert r.status_code in (400, 422), (query, r.status_code)

@@ -168,3 +168,19 @@ def test_the_cli_names_the_tampering_and_exits_1(logged: Any, config: dict[str, 
     wrong = create_app(config).test_cli_runner().invoke(
         args=["counterflow", "audit", "verify", "--from", "x"])
     assert wrong.exit_code != 0 and "YYYY-MM-DD" in wrong.output
+
+
+def test_checkpoints_signed_before_a_key_change_verify_with_the_old_public_key(logged: Any) -> None:
+    from counterflow.security.signing import Signer
+
+    service, log, day, entries = parts(logged)
+    old = service.signer
+    service.signer = log.signer = Signer.from_settings(None, "a new secret")     # the key was changed
+    try:
+        assert (chain.CHECKPOINTS, 1, "forged") in found(service)
+        assert found(service, public_keys=[old.public_key_pem()]) == []
+        service.audit("record.read", WHO, object_id="rec-new")
+        service.seal_audit(force=True)                       # signed with the new key, chained to the old
+        assert found(service, public_keys=[old.public_key_pem()]) == []
+    finally:
+        service.signer = log.signer = old

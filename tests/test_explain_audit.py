@@ -123,7 +123,8 @@ PAGES: dict[str, Callable[[World], Any]] = {
 
 
 def test_every_audit_log_method_has_a_case() -> None:
-    methods = {name for name, _ in inspect.getmembers(AuditLog, inspect.isfunction) if not name.startswith("_")}
+    methods = {name for name, _ in inspect.getmembers(AuditLog, inspect.isfunction)
+               if not name.startswith("_")}
     assert methods - set(CASES) - NO_QUERY == set()
 
 

@@ -19,7 +19,8 @@ class AuditQuery(s.Strict):
                            metadata={"description": "such as login, login_failed, record.<trigger>"})
     object = fields.String(validate=validate.Length(min=1, max=200),
                            metadata={"description": "a record, form version or user id"})
-    first = fields.String(data_key="from", validate=DAY, metadata={"description": "first UTC day, YYYY-MM-DD"})
+    first = fields.String(data_key="from", validate=DAY,
+                          metadata={"description": "first UTC day, YYYY-MM-DD"})
     last = fields.String(data_key="to", validate=DAY, metadata={"description": "last UTC day, YYYY-MM-DD"})
     cursor = fields.String(validate=validate.Length(min=1, max=64))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
