@@ -555,6 +555,37 @@ def certificates_verify(file: str, public_key: str | None) -> None:
     click.echo(f"{file}: valid: {said}")
 
 
+@group.group(help="Per-record data keys and the master keys (COUNTERFLOW_ENCRYPTION_KEY) that wrap them.")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="Rewrap every data key under the first COUNTERFLOW_ENCRYPTION_KEY (the new "
+              "master key; list the old ones after it), in batches, while the service runs. Safe to "
+              "interrupt and run again: it resumes with the records still under an old key. Once it reports "
+              "done, the old keys can be removed from the configuration.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--max-batches", default=None, type=click.IntRange(1), help="Stop after this many batches")
+@click.option("--data-dir", default=None)
+def keys_rotate(batch: int, max_batches: int | None, data_dir: str | None) -> None:
+    app = _app(data_dir)
+    state = app.extensions["counterflow"]
+    try:
+        ring = state.service.keyring
+        if len(ring.order) < 2:
+            click.echo(f"counterflow: only one master key ({ring.current}) is configured: nothing to rotate; "
+                       "fix: put the new key first in COUNTERFLOW_ENCRYPTION_KEY, then the old one", err=True)
+        counts = state.service.rotate_keys(batch, max_batches, lambda line: click.echo(line, err=True))
+    finally:
+        state.close()
+    if counts["done"]:
+        click.echo(f"rotated: {counts['rewrapped']} record key(s) and {counts['attachments']} attachment "
+                   f"key(s) now under {ring.current}; {counts['skipped']} skipped")
+    else:
+        click.echo(f"stopped after {counts['batches']} batch(es): {counts['rewrapped']} record key(s) "
+                   "rewrapped; run it again to go on")
+
+
 def main() -> None:
     """The console script: an error nothing above foresaw is still one line and exit code 2; set
     COUNTERFLOW_DEBUG=1 to see its traceback."""

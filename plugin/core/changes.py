@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import DEFAULT_LANG, message
@@ -43,6 +43,19 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], sensitive: Mapping[str,
                 was, now = (mask_value(kind, v) if isinstance(v, str) else v for v in (was, now))
             changes.append({"path": pointer, "old": was, "new": now})
     return changes
+
+
+def change_place(revision: int, path: str, side: str) -> str:
+    """Where a history change's value is sealed (its AAD): the event's revision, the field, old or new."""
+    return f"history/{revision}{path}/{side}"
+
+
+def map_changes(changes: list[Doc], revision: int, change: Callable[[Any, str], Any]) -> list[Doc]:
+    """`changes` with `change(value, place)` applied to each old and new value that is not None (sealing
+    them under the record's key before they are stored, opening them when the history is read)."""
+    return [dict(c, **{side: change(c.get(side), change_place(revision, str(c.get("path")), side))
+                       for side in ("old", "new") if c.get(side) is not None})
+            for c in changes]
 
 
 def keep_masked(old: Any, new: Any, sensitive: Mapping[str, str],

@@ -1,4 +1,6 @@
-"""Sensitive field values encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256), one token per value."""
+"""Sensitive field values encrypted at rest under the app-wide key (Fernet: AES-128-CBC + HMAC-SHA256), one
+token per value: how versions before per-record keys (security/envelope.py) sealed them. Values sealed so
+still read; `Unreadable` and `PLACEHOLDER` serve both."""
 from __future__ import annotations
 
 import base64
@@ -85,6 +87,14 @@ class Sealer:
                 return Unreadable(value) if marked else PLACEHOLDER
 
         return transform_sensitive_at(data, sensitive, open_value), unreadable
+
+    def open_one(self, value: str) -> str:
+        """One value sealed by an older version (`cf1:` + a Fernet token); raises ValueError if no key
+        opens it."""
+        try:
+            return self._fernet.decrypt(value[len(PREFIX):].encode()).decode()
+        except (InvalidToken, UnicodeDecodeError) as exc:
+            raise ValueError("no configured key opens the value") from exc
 
     @staticmethod
     def unmarked(data: Any, sensitive: Mapping[str, str]) -> Any:

@@ -1,6 +1,7 @@
 """Attachments: uploaded files kept by id, read under the same rule as records."""
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -8,8 +9,9 @@ from counterflow.core import access
 from counterflow.core.changes import attachment_ids
 from counterflow.core.clock import stamp
 from counterflow.core.engine import Actor
-from counterflow.core.errors import Forbidden, Invalid, NotFound
+from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.roles import STAFF
+from counterflow.security.envelope import KeyUnavailable, RecordKey
 from counterflow.service.base import Doc, ServiceBase
 from counterflow.service.messages import msg, new_id
 from counterflow.store import AttachmentStore
@@ -25,10 +27,15 @@ class AttachmentActions(ServiceBase):
             raise Invalid({"zh-CN": "上传的文件是空的", "en": "The uploaded file is empty"}[lang], code="empty_file",
                           details=[{"path": "/file", "code": "required", "message": "empty"}])
         safe_name = _safe_filename(name)
-        meta = {"_id": "att_" + new_id(), "name": safe_name, "content_type": _safe_type(content_type),
+        attachment_id = "att_" + new_id()
+        # its own data key until a record holds it; then the key is kept under the record's key, and this
+        # master-wrapped copy is removed (hold_attachments): destroying the record's key shreds the file
+        key, wrapped = self.keyring.new_key(attachment_id)
+        meta = {"_id": attachment_id, "name": safe_name, "content_type": _safe_type(content_type),
                 "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor.id,
-                "department": actor.department, "created_at": stamp()}
-        return AttachmentStore(self.store).put(meta, content)
+                "department": actor.department, "created_at": stamp(), "sealed": True, "data_key": wrapped,
+                "key_id": self.keyring.current}
+        return AttachmentStore(self.store).put(meta, key.seal_bytes(content, FILE_PLACE))
 
     def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
         self.require(actor, STAFF, lang)
@@ -39,7 +46,32 @@ class AttachmentActions(ServiceBase):
             raise NotFound({"zh-CN": "附件不存在", "en": "No such attachment"}[lang], code="attachment_not_found")
         if attachment_id not in self._readable(actor, [meta]):      # the rule of the records that hold it
             raise Forbidden(msg("record_access", lang), code="record_access")
-        return meta, files.content(attachment_id)
+        content = files.content(attachment_id)
+        if not meta.get("sealed"):                                  # uploaded before files were sealed
+            return meta, content
+        try:
+            return meta, self.attachment_key(meta).open_bytes(content, FILE_PLACE)
+        except (KeyUnavailable, ValueError):
+            raise Conflict({"zh-CN": "附件内容无法解密（其密钥已销毁或主密钥未配置）",
+                            "en": "The attachment cannot be decrypted (its key was destroyed, or its master "
+                                  "key is not configured)"}[lang], code="attachment_unreadable") from None
+
+    def attachment_key(self, meta: Doc) -> RecordKey:
+        """An attachment's data key: wrapped by the master key while no record holds it, then kept sealed
+        under the key of each record that holds it (`attachment_keys` on the record)."""
+        if meta.get("data_key"):
+            return self.keyring.key(meta["_id"], meta["data_key"])
+        for record_id in sorted(meta.get("records") or {}):
+            try:
+                record = self.store.record(record_id)
+                held = (record.get("attachment_keys") or {}).get(meta["_id"])
+                if held:
+                    record_key = self.keyring.key(record_id, record.get("data_key"))
+                    raw = record_key.open(held, key_place(meta["_id"]))
+                    return RecordKey(meta["_id"], base64.b64decode(raw))
+            except (NotFound, KeyUnavailable, ValueError):
+                continue
+        raise KeyUnavailable("no record that holds the attachment has its key")
 
     def _readable(self, actor: Actor, metas: list[Doc]) -> set[str]:
         """The ids of those attachments the actor may read: all their holding records in one `_id` query."""
@@ -51,15 +83,19 @@ class AttachmentActions(ServiceBase):
                                                          if r in records])}
 
     def attachment_problems(self, actor: Actor, data: Any, lang: str, known: Any = None,
-                            ids: list[tuple[str, str]] | None = None) -> list[dict[str, str]]:
+                            ids: list[tuple[str, str]] | None = None,
+                            seen: dict[str, Doc] | None = None) -> list[dict[str, str]]:
         """Attachment ids in the data that name no uploaded file, or a file the actor may not read: a record
         holds only what its author may read. Refused (naming the field) when the data is saved.
 
         Ids the record already held (`known`) were checked when they were saved. `ids`: the data's
-        `attachment_ids` when the caller has them already. No attachment, no query; else one `$in`."""
+        `attachment_ids` when the caller has them already. No attachment, no query; else one `$in`. `seen`
+        receives the metadata read, by id (for hold_attachments)."""
         already = {v for _, v in attachment_ids(known)} if known else set()
         found = [(p, v) for p, v in (attachment_ids(data) if ids is None else ids) if v not in already]
         metas = AttachmentStore(self.store).metas(sorted({v for _, v in found})) if found else []
+        if seen is not None:
+            seen.update((m["_id"], m) for m in metas)
         existing = {m["_id"] for m in metas}
         readable = self._readable(actor, metas) if metas else set()
         problems = []
@@ -75,14 +111,41 @@ class AttachmentActions(ServiceBase):
         return problems
 
     def hold_attachments(self, record_id: str, data: Any, known: Any = None,
-                         ids: list[tuple[str, str]] | None = None) -> None:
+                         ids: list[tuple[str, str]] | None = None, *, key: RecordKey | None = None,
+                         metas: dict[str, Doc] | None = None) -> dict[str, str]:
         """Note on each attachment newly in the data that this record holds it (checked by
         `attachment_problems` first); its readers then follow the record. Done before the record is written:
-        a record that was never written holds nothing."""
+        a record that was never written holds nothing.
+
+        With the record's `key`: each new sealed attachment's data key, sealed under the record's key, is
+        returned (the record stores them as `attachment_keys`) and the attachment's master-wrapped copy is
+        removed in the same update, so the file reads only through a record that holds it."""
         already = {v for _, v in attachment_ids(known)} if known else set()
         new = sorted({v for _, v in (attachment_ids(data) if ids is None else ids)} - already)
-        if new:
-            AttachmentStore(self.store).hold(new, record_id, stamp())
+        if not new:
+            return {}
+        files = AttachmentStore(self.store)
+        held: dict[str, str] = {}
+        if key is not None:
+            for attachment_id in new:
+                meta = (metas or {}).get(attachment_id) or files.meta(attachment_id)
+                if meta is None or not meta.get("sealed"):
+                    continue
+                try:
+                    raw = self.attachment_key(meta).raw
+                except KeyUnavailable:
+                    continue                    # unreadable already: nothing to keep under this record
+                held[attachment_id] = key.seal(base64.b64encode(raw).decode(), key_place(attachment_id))
+        files.hold(new, record_id, stamp(), adopted=key is not None)
+        return held
+
+
+FILE_PLACE = "file"             # the place (AAD) of an attachment's content under its own key
+
+
+def key_place(attachment_id: str) -> str:
+    """Where an attachment's data key is sealed under a record's key."""
+    return f"file-key/{attachment_id}"
 
 
 def _safe_filename(name: str) -> str:

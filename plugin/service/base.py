@@ -16,6 +16,7 @@ from counterflow.core.engine import Actor, Workflow
 from counterflow.core.errors import Forbidden, NotFound
 from counterflow.forms.validate import FormValidator
 from counterflow.security.passwords import Passwords
+from counterflow.security.envelope import Keyring
 from counterflow.security.sealing import Sealer, derive_key
 from counterflow.security.signing import Signer
 from counterflow.security.tokens import Tokens
@@ -44,7 +45,8 @@ class ServiceBase:
         self.tokens = Tokens(secret, settings.token_ttl_seconds)
         self.passwords = Passwords(settings.password_profile, settings.password_hash_concurrency)
         keys: list[str | bytes] = [k.strip() for k in (settings.encryption_key or "").split(",") if k.strip()]
-        self.sealer = Sealer(keys or [derive_key(secret)])
+        self.sealer = Sealer(keys or [derive_key(secret)])            # values sealed by older versions
+        self.keyring = Keyring(keys or [derive_key(secret)])          # per-record data keys (envelope.py)
         self.signer = Signer.from_settings(settings.signing_key, secret)
         store.audit_log.signer = self.signer
         self.users = UserCache(store.user, settings.user_cache_seconds)
@@ -56,7 +58,7 @@ class ServiceBase:
         self._form_workflow: Workflow | None = None
         # record id -> (its data as stored, the same opened): decrypting is most of a transition's own work,
         # and the same ciphertext always opens to the same text (see RecordActions.opened)
-        self._opened: dict[str, tuple[Any, Any]] = {}
+        self._opened: dict[str, tuple[Any, Any, Any]] = {}      # (stored data, opened data, data_key)
         self._validators: dict[str, FormValidator] = {}
         self._lock = threading.Lock()
 
@@ -155,6 +157,10 @@ class ServiceBase:
             with self._lock:
                 self._validators.setdefault(form_id, found)
         return found
+
+    def sealed_history(self, kind: str, obj: Doc, event: Doc) -> Doc:
+        """The event as stored: a record's `changes` sealed under its data key (service/records.py)."""
+        return event
 
     def audit(self, action: str, actor: Actor | None, *, object_id: str | None = None,
               on_behalf_of: str | None = None, source: str | None = None, dest: str | None = None,

@@ -84,6 +84,7 @@ class Transitions(ServiceBase):
             extra.setdefault(key, value)
         event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest,
                             payload.get("opinion"), at=env.stamp, **extra)
+        event = self.sealed_history(kind, obj, event)        # a record's change values: under its own key
         return plan, changes, event
 
     def commit_move(self, collection: Any, obj: Doc, changes: Doc, event: Doc, ctx: Context) -> Doc:

@@ -40,11 +40,25 @@ class AttachmentStore:
     def metas(self, ids: list[str]) -> list[Doc]:
         return list(self._store.attachments.find({"_id": {"$in": ids}})) if ids else []
 
-    def hold(self, ids: list[str], record_id: str, at: str) -> None:
+    def hold(self, ids: list[str], record_id: str, at: str, adopted: bool = False) -> None:
         """Note that a record holds these attachments: one key per record under `records` (a `$set` of a
-        dotted path; never `$push`, never an indexed array, see the store landmines)."""
+        dotted path; never `$push`, never an indexed array, see the store landmines). `adopted`: the record
+        keeps their data keys now, so the master-wrapped copies go in the same update."""
         if ids:
-            self._store.attachments.update_many({"_id": {"$in": ids}}, {"$set": {f"records.{record_id}": at}})
+            update: Doc = {"$set": {f"records.{record_id}": at}}
+            if adopted:
+                update["$unset"] = {"data_key": "", "key_id": ""}
+            self._store.attachments.update_many({"_id": {"$in": ids}}, update)
+
+    def under_key(self, kid: str, limit: int) -> list[Doc]:
+        """Attachments no record holds yet whose data key is wrapped by master key `kid` (rotation)."""
+        return list(self._store.attachments.find({"key_id": kid}, {"data_key": 1, "key_id": 1}).limit(limit))
+
+    def rewrap(self, attachment_id: str, old: str, new: str, kid: str) -> bool:
+        """Replace a wrapped key only if it is still the one read (a record may have adopted it since)."""
+        result = self._store.attachments.update_one({"_id": attachment_id, "data_key": old},
+                                                    {"$set": {"data_key": new, "key_id": kid}})
+        return result.matched_count == 1
 
     def content(self, attachment_id: str) -> bytes:
         return self._fs.get(attachment_id).read()

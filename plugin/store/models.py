@@ -110,6 +110,13 @@ class Record(_Base):
     updated_at = StringField()
     listed = StringField()                      # the list order key: the id again (an `_id` range full-scans)
     outbox = DictField()
+    # "<master key id>:<wrapped data key>" (security/envelope.py); destruction removes it, shredding every
+    # value sealed under it
+    data_key = StringField()
+    key_id = StringField()                      # the master key that wraps data_key ("" once it is gone)
+    attachment_keys = DictField()               # attachment id -> its data key sealed under this record's
+    find_id_number = StringField()              # keyed HMAC of the first ID number: exact search
+    find_phone = StringField()                  # keyed HMAC of the first phone number: exact search
     retention_until = StringField()             # when retention ends (archiving sets it)
     retained_until = StringField()              # a tombstone's retention date, kept off the disposition index
     destroyed_at = StringField()                # a tombstone: when its destruction list destroyed it
@@ -119,6 +126,8 @@ class Record(_Base):
                         ["updated_at"], ["due_date"], ["listed"],
                         ["retention_until"],            # the disposition list: a range of dates
                         ["tick_at"], ["due_at"],        # clocks: tick's look-ups, due lists
+                        # key rotation; exact search on protected values (keyed HMACs)
+                        ["key_id"], ["key_id", "listed"], ["find_id_number"], ["find_phone"],
                         # the pages of each visibility clause, newest first
                         ["department", "listed"], ["created_by", "listed"], ["assignee", "listed"],
                         {"fields": ["acceptance_number"], "unique": True, "sparse": True}]}
@@ -178,7 +187,10 @@ class Attachment(_Base):
     uploaded_by = StringField()
     department = StringField()
     created_at = StringField()
-    meta = {"collection": "attachments"}
+    sealed = BooleanField()                     # content sealed under the attachment's data key
+    data_key = StringField()                    # master-wrapped until a record holds it (then on the record)
+    key_id = StringField()
+    meta = {"collection": "attachments", "indexes": [["key_id"]]}
 
 
 class Meta(_Base):

@@ -428,3 +428,4 @@ from counterflow.web.api import audit  # noqa: E402,F401  (the audit log: its ro
 from counterflow.web.api import calendar  # noqa: E402,F401  (clocks: calendar, extensions; routes join bp)
 
 from counterflow.web.api import destructions  # noqa: E402,F401  (destruction lists and certificates)
+from counterflow.web.api import keys  # noqa: E402,F401  (reveal: its route joins bp)

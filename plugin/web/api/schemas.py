@@ -188,6 +188,8 @@ class RecordsQuery(Strict):
     assignee = fields.String(validate=ID)
     number = fields.String(validate=ID)
     overdue = fields.Boolean()
+    id_number = fields.String(validate=validate.Length(min=1, max=40))      # exact search (a keyed HMAC)
+    phone = fields.String(validate=validate.Length(min=1, max=40))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.String(validate=ID)
     lang = fields.String(validate=validate.Length(max=16))
