@@ -4,6 +4,7 @@ the result (why and what next on a failure) on the status look-up and rates the 
 from __future__ import annotations
 
 import copy
+import email
 import hashlib
 import hmac
 import json
@@ -343,3 +344,22 @@ def test_the_status_page_shows_the_result_and_takes_the_rating_once(nstaff: Any)
     no_token = client.post("/status/rating", data={"number": number, "code": code, "score": "1"})
     assert no_token.status_code == 400
     assert service_of(nstaff).notify_store.rating(record["id"])["score"] == 5
+
+
+def test_a_decline_mails_the_applicant_why_and_where_else_to_go(nstaff: Any, ports: dict[str, int]) -> None:
+    publish(nstaff, mail_form())
+    data = dict(COMPLETE, licence_copy=upload(nstaff), email="li.si@example.cn")
+    record = nstaff.post("/api/v1/records", "clerk", json={"form": "parking-permit", "data": data}).get_json()
+    record = fire(nstaff, record, "decline", "clerk", reason="不属于本窗口受理范围", refer_to="请向区交通局申请")
+    assert record["state"] == "declined"
+    event = service_of(nstaff).store.history(record["id"])[-1]
+    assert event["notify"] == {"kind": "declined", "to": [], "applicant": True}
+    with SmtpServer(ports["smtp"]) as smtp, Hooks(ports["hook"]):
+        service_of(nstaff).pump_notifications()
+    mails = [m for m in smtp.box.messages if m["to"] == ["li.si@example.cn"]]
+    assert len(mails) == 1
+    payload = email.message_from_string(mails[0]["data"]).get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = payload.decode("utf-8")
+    assert "不属于本窗口受理范围" in text and "请向区交通局申请" in text and "不予受理" in text
+    assert "Not accepted" in text                                    # both languages
