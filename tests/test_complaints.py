@@ -78,21 +78,21 @@ def test_a_complaint_through_escalation_answer_reconsideration_and_callbacks(wor
     r = _fire(api, record, "explain_delay")
     assert r.status_code == 422 and "reason" in str(r.get_json())
     record = _ok(_fire(api, record, "explain_delay", reason="需调取监控录像核实，今日无法办结"))
-    assert record["state"] == "escalated"
+    assert record["state"] == "raised"
     assert record["delay_notices"][0]["reason"] == "需调取监控录像核实，今日无法办结"
     history = api.get(f"/api/v1/records/{record['id']}/history", "clerk").get_json()["items"]
     assert history[-1]["trigger"] == "explain_delay"
-    assert history[-1]["notify"]["kind"] == "escalated" and history[-1]["to"] == "escalated"
+    assert history[-1]["notify"]["kind"] == "escalated" and history[-1]["to"] == "raised"
     # the level above takes it: the level changes, so does the deadline
     data = dict(record["data"], **IDENTITY, level="regional")
     record = _ok(api.patch(f"/api/v1/records/{record['id']}", "clerk",
                            json={"revision": record["revision"], "data": data}))
     # the answer needs the fault classification first, and an opinion (the answer's text)
-    r = _fire(api, record, "answer", "head", opinion="经核实，手续费系误收，已退还")
+    r = _fire(api, record, "reply", "head", opinion="经核实，手续费系误收，已退还")
     assert r.status_code == 422 and "/fault" in str(r.get_json())
     record = _classify(api, record)
     assert record["data"]["fault"] == "counter_fee"
-    record = _ok(_fire(api, record, "answer", "head", opinion="经核实，手续费系误收，已退还"))
+    record = _ok(_fire(api, record, "reply", "head", opinion="经核实，手续费系误收，已退还"))
     assert record["state"] == "answered"
     answer = record["answer"]
     assert answer["reconsider_by"] == (dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=15)).isoformat()
@@ -136,7 +136,7 @@ def test_a_sampled_complaint_waits_for_the_level_above(world: Any) -> None:
             break
     else:
         pytest.skip("no complaint drawn into the sample in 12 tries (chance 1.4%)")
-    record = _ok(_fire(api, record, "answer", opinion="已退还误收手续费"))
+    record = _ok(_fire(api, record, "reply", opinion="已退还误收手续费"))
     record = _ok(_fire(api, record, "callback", opinion="满意"))
     assert record["state"] == "superior_callback" and record["callback_sample"]["selected"] is True
     r = _fire(api, record, "superior_callback", "clerk", opinion="满意")
@@ -147,7 +147,7 @@ def test_a_sampled_complaint_waits_for_the_level_above(world: Any) -> None:
 
 def test_reconsideration_is_refused_after_fifteen_days(world: Any) -> None:
     app, api = world
-    record = _ok(_fire(api, _classify(api, _new(api)), "answer", opinion="已处理"))
+    record = _ok(_fire(api, _classify(api, _new(api)), "reply", opinion="已处理"))
     late = (dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)).isoformat()
     app.extensions["counterflow"].service.store.db.records.update_one(
         {"_id": record["id"]}, {"$set": {"answer.reconsider_by": late}})
