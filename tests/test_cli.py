@@ -260,7 +260,8 @@ def test_forms_export_then_import_makes_a_new_draft_version_and_names_bad_files(
                        cwd=outside, env=env)
         assert exported.returncode == 0, exported.stderr
         files = sorted(p.name for p in (outside / "defs").iterdir())
-        assert files == ["account-change.json", "business-licence.json", "certificate-application.json"]
+        assert files == ["account-change.json", "business-licence.json", "certificate-application.json",
+                         "complaint.json", "destruction-list.json", "query-request.json"]
         definition = json.loads((outside / "defs" / "account-change.json").read_text("utf-8"))
         assert definition["key"] == "account-change" and "schema" in definition and "state" not in definition
         broken = outside / "broken.json"

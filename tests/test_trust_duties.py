@@ -89,6 +89,10 @@ DLIST = {"created_by": "archivist"}                 # a destruction list
 QUERY = {"created_by": "clerk", "data": {"records": ["r1"], "period_from": "2030-01-01",
                                          "period_until": "2030-01-31"}}
 HOLD = {"reason": "诉讼保全", "authority": "(2030)京0105民初1号"}
+# a complaint received by `clerk`, classified and answered (reconsideration open until 2030-01-10)
+COMPLAINT = {"_id": "c1", "created_by": "clerk", "first_responder": "clerk",
+             "data": {"level": "counter", "fault": "counter_fee"}, "answer": {"reconsider_by": "2030-01-10"}}
+UNIT = CLERKS | HEADS | {"reviewer", "reviewer_manager"}        # the handling unit: clerk, reviewer, dept_head
 
 # (workflow, state, trigger, object, payload, who may fire it)
 ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
@@ -167,6 +171,20 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
     *[("form_approval", "pending_approval", trigger, {**FORM, "duties": {"reviewer": ["head_manager"]}}, {},
        MANAGERS - {"head_manager"}) for trigger in ("approve", "reject")],
     ("form_approval", "published", "retire", FORM, {}, {"admin"}),
+    # complaints (issue 8, item 7): the first receiver registers, escalates and explains a delay; the level
+    # above (heads, managers; never the creator) decides a reconsideration and makes the sampled callback
+    ("complaint", "received", "register", COMPLAINT, {}, {"clerk"}),
+    ("complaint", "handling", "escalate", COMPLAINT, {"reason": "x"}, {"clerk"}),
+    *[("complaint", state, "explain_delay", COMPLAINT, {"reason": "x"}, {"clerk"})
+      for state in ("handling", "raised")],
+    *[("complaint", state, "reply", COMPLAINT, {}, CLERKS | HEADS | MANAGERS | {"reviewer"})
+      for state in ("handling", "raised")],
+    *[("complaint", state, "reconsider", COMPLAINT, {"reason": "x"}, UNIT)
+      for state in ("answered", "called_back", "superior_callback")],
+    ("complaint", "reconsideration", "decide_reconsideration", COMPLAINT, {}, HEADS | MANAGERS),
+    ("complaint", "answered", "callback", COMPLAINT, {}, UNIT),
+    ("complaint", "superior_callback", "superior_callback", COMPLAINT, {}, HEADS | MANAGERS),
+    ("complaint", "called_back", "close", COMPLAINT, {}, UNIT),
 ]
 
 
