@@ -92,7 +92,7 @@ HOLD = {"reason": "诉讼保全", "authority": "(2030)京0105民初1号"}
 # a complaint received by `clerk`, classified and answered (reconsideration open until 2030-01-10)
 COMPLAINT = {"_id": "c1", "created_by": "clerk", "first_responder": "clerk",
              "data": {"level": "counter", "fault": "counter_fee"}, "answer": {"reconsider_by": "2030-01-10"}}
-UNIT = CLERKS | HEADS | {"reviewer", "reviewer_manager"}        # the handling unit: clerk, reviewer, dept_head
+UNIT = CLERKS | HEADS | {"reviewer", "reviewer_manager"}    # the handling unit: clerk, reviewer, head
 
 # (workflow, state, trigger, object, payload, who may fire it)
 ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
