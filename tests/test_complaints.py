@@ -164,3 +164,20 @@ def test_the_complainants_identity_is_masked(world: Any) -> None:
         assert got["data"]["complainant_name"] != IDENTITY["complainant_name"]
         assert got["data"]["complainant_id_number"] != IDENTITY["complainant_id_number"]
     assert api.get(f"/api/v1/records/{record['id']}", "outsider").status_code in (403, 404)
+
+
+def test_the_first_receiver_hands_it_on_with_a_handover_entry(world: Any) -> None:
+    app, api = world
+    record = _new(api)
+    reviewer = api.get("/api/v1/me", "reviewer").get_json()["id"]
+    assert _fire(api, record, "hand_over", "clerk2", assignee=reviewer, reason="x").status_code in (403, 422)
+    r = _fire(api, record, "hand_over", assignee=reviewer)
+    assert r.status_code == 422                                           # the reason is required
+    record = _ok(_fire(api, record, "hand_over", assignee=reviewer, reason="需业务主管核实"))
+    assert record["state"] == "handling" and record["assignee"] == reviewer
+    entry = stored_record(app, record["id"])["handovers"][0]
+    assert entry["to"] == reviewer and entry["from"] == entry["by"] and entry["state"] == "handling"
+    # the new owner explains a delay; the first receiver no longer may
+    assert _fire(api, record, "explain_delay", reason="x").status_code in (403, 422)
+    record = _ok(_fire(api, record, "explain_delay", "reviewer", reason="需调取录像"))
+    assert record["state"] == "raised"

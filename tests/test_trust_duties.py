@@ -175,6 +175,10 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
     # above (heads, managers; never the creator) decides a reconsideration and makes the sampled callback
     ("complaint", "received", "register", COMPLAINT, {}, {"clerk"}),
     ("complaint", "handling", "escalate", COMPLAINT, {"reason": "x"}, {"clerk"}),
+    *[("complaint", state, "hand_over", COMPLAINT, {"reason": "x", "assignee": "reviewer"}, {"clerk"})
+      for state in ("handling", "raised")],
+    ("complaint", "handling", "hand_over", {**COMPLAINT, "assignee": "reviewer"},
+     {"reason": "x", "assignee": "reviewer_manager"}, {"reviewer"}),
     *[("complaint", state, "explain_delay", COMPLAINT, {"reason": "x"}, {"clerk"})
       for state in ("handling", "raised")],
     *[("complaint", state, "reply", COMPLAINT, {}, CLERKS | HEADS | MANAGERS | {"reviewer"})

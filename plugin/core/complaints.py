@@ -65,10 +65,10 @@ def in_callback_sample(record_id: str, percent: int = CALLBACK_SAMPLE_PERCENT) -
 
 @guard("is_first_responder")
 def is_first_responder(ctx: Context) -> list[dict[str, str]]:
-    """The caller is the person who first received the record (its `first_responder`) or whoever it was
-    handed on to (its assignee)."""
-    owner = ctx.obj.get("first_responder")
-    if not owner or ctx.actor.id in (owner, ctx.obj.get("assignee")):
+    """The caller owns the record: whoever it was handed on to (its assignee), else the person who first
+    received it (its `first_responder`)."""
+    owner = ctx.obj.get("assignee") or ctx.obj.get("first_responder")
+    if not owner or ctx.actor.id == owner:
         return []
     return [{"path": "", "code": "first_responder", "message": _m("first_responder", ctx.lang, owner=owner)}]
 
@@ -151,3 +151,17 @@ def record_superior_callback(ctx: Context) -> dict[str, Any]:
                       "result": str(ctx.payload.get("opinion") or "")[:2000], "level": "above",
                       "trigger": ctx.trigger})
     return {"callbacks": callbacks}
+
+
+@action("record_handover")
+def record_handover(ctx: Context) -> dict[str, Any]:
+    """A handover entry in `handovers` (set whole): from whom (the owner until now), to whom (the assignee the
+    transition's `set_assignee` checked before this runs), the state and when (every handover keeps the time,
+    both people and the record's state)."""
+    env = ctx.env
+    handovers = [dict(h) for h in ctx.obj.get("handovers") or () if isinstance(h, Mapping)]
+    handovers.append({"from": ctx.obj.get("assignee") or ctx.obj.get("first_responder"), "by": ctx.actor.id,
+                      "to": str(ctx.payload.get("assignee") or ""), "state": ctx.obj.get("state"),
+                      "at": env.stamp if env is not None else "",
+                      "reason": str(ctx.payload.get("reason") or "")[:2000]})
+    return {"handovers": handovers}
