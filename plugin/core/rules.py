@@ -263,4 +263,6 @@ def sign_disposal(ctx: Context) -> dict[str, Any]:
                    "duty": duty or "", "trigger": ctx.trigger, "at": _env(ctx).stamp,
                    "opinion": str(ctx.payload.get("opinion") or "")[:2000]})
     return {"signatures": signed}
+
+
 from counterflow.core import complaints  # noqa: E402,F401  (complaints: owner, answer, callback sample)
