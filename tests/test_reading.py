@@ -43,6 +43,16 @@ def test_without_a_grant_an_archived_record_is_closed_to_all_but_records_staff(o
             assert office.get(f"/api/v1/records/{record['id']}/{path}", who).status_code == 403
 
 
+def test_an_archived_record_lists_without_its_data_for_anyone_but_records_staff(office: Any) -> None:
+    """A list is no way around the grant: department staff see an archived record exists, not its data."""
+    record = archived_record(office)
+    for who in ("clerk", "head"):
+        listed = {r["id"]: r for r in office.get("/api/v1/records?limit=100", who).get_json()["items"]}
+        assert listed[record["id"]]["data"] == {}, who
+    listed = {r["id"]: r for r in office.get("/api/v1/records?limit=100", "keeper").get_json()["items"]}
+    assert listed[record["id"]]["data"], "records staff read the archive"
+
+
 def test_a_grant_opens_the_record_read_only_and_revoking_closes_it_at_once(office: Any) -> None:
     record = archived_record(office)
     request = query_request(office, "clerk2", [record["id"]])

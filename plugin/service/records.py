@@ -22,7 +22,7 @@ from counterflow.store import AttachmentStore
 from counterflow.store import keys as key_queries
 from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
-from counterflow.service.reading import read_allowed
+from counterflow.service.reading import acting_roles, read_allowed
 from counterflow.service.transitions import Transitions
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,17 @@ class RecordActions(Transitions, AttachmentActions):
                             if all(q.get(k, v) == v for k, v in clause.items())]
         if not alternatives:
             return []
-        return [self.opened(r) for r in self.store.list_records(alternatives, limit, after)]
+        return [self._listed(actor, r) for r in self.store.list_records(alternatives, limit, after)]
+
+    def _listed(self, actor: Actor, record: Doc) -> Doc:
+        """A record as a list shows it: in a state flagged `reading: granted` (archived) it lists without its
+        data for anyone but records staff and the roles its process names there; others read it with a
+        grant, one record at a time (each read logged), never through a list."""
+        workflow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
+        if access.reading_restricted(workflow.states.get(record["state"], {})) and not (
+                access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"])):
+            return dict(record, data={})
+        return self.opened(record)
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],
                     lang: str) -> tuple[Doc, list[Doc]]:
