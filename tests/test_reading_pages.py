@@ -26,6 +26,12 @@ def test_a_grant_reader_sees_a_watermarked_read_only_page(app: Any, staff: Any) 
         assert "/receipt" not in html and "/notice" not in html             # no printout to take away
         assert 'class="cf-form cf-action"' not in html                       # nothing to do but read
         assert "style=" not in html.split('class="cf-grant-view"')[1].split("</div>")[0]
+    # the printouts are copies: a grant reader cannot open them by address either (the API receipt too)
+    for printout in ("receipt", "notice", "decision"):
+        page = reader.get(f"/records/{record['id']}/{printout}?lang=en")
+        assert page.status_code == 403 and "cannot be printed" in page.get_data(as_text=True), printout
+    assert staff.get(f"/api/v1/records/{record['id']}/receipt", "clerk2").get_json()["error"]["code"] == \
+        "no_copy_of_archive"
     # records staff read it plainly, with their actions
     keeper = app.test_client()
     assert sign_in(keeper, "keeper").status_code == 302

@@ -345,8 +345,21 @@ class RecordActions(Transitions, AttachmentActions):
         """The history of a record the caller was already allowed to see (`record()`)."""
         return self._opened_events(record, self.store.history(record["_id"], record.get("outbox")))
 
-    def receipt(self, actor: Actor, record_id: str, lang: str) -> Doc:
+    def printable(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        """A record for a printout (receipt, notice, decision): a copy, so a record in a state flagged
+        `reading: granted` prints for records staff and the roles its process names there only; a grant
+        reads on screen, under its watermark, and copies nothing."""
         record = self._visible_record(actor, record_id, lang)
+        workflow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
+        if access.reading_restricted(workflow.states.get(record["state"], {})) and not (
+                access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"])):
+            raise Forbidden({"zh-CN": "已归档业务单凭查阅授权只能在屏幕上查阅，不能打印或复制",
+                             "en": "An archived record is read on screen under a reading grant; it cannot be "
+                                   "printed or copied"}[lang], code="no_copy_of_archive")
+        return record
+
+    def receipt(self, actor: Actor, record_id: str, lang: str) -> Doc:
+        record = self.printable(actor, record_id, lang)
         if not record.get("acceptance_number"):
             raise Conflict({"zh-CN": "业务单尚未受理，没有回执",
                             "en": "The record is not accepted yet, so it has no receipt"}[lang],

@@ -24,7 +24,7 @@ def receipt(record_id: str) -> Any:
 
 @bp.get("/records/<record_id>/notice")
 def notice(record_id: str) -> Any:
-    doc = ext().service.record(actor(), record_id, lang())
+    doc = ext().service.printable(actor(), record_id, lang())
     if not doc.get("notice"):
         raise Invalid(t("no_notice"), code="no_notice")
     form = ext().service.form_doc(doc["form"], doc["form_version"])
@@ -50,7 +50,7 @@ def status() -> Any:
 def decision(record_id: str) -> Any:
     """The printable decision of a transition flagged `shows: decision` (不予受理决定书): number, date, reason,
     where else to go, clerk, contact."""
-    doc = ext().service.record(actor(), record_id, lang())
+    doc = ext().service.printable(actor(), record_id, lang())
     voucher = (doc.get("vouchers") or {}).get("decision")
     if not voucher:
         raise Invalid(t("no_notice"), code="no_decision")
