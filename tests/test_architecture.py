@@ -118,6 +118,25 @@ NOT_A_PROCESS = {
     ("core/rules.py", "review"):
         "the form settings' section for review rules (settings.review.second_level_if)",
     ("forms/check.py", "review"): "the same form settings section, checked",
+    # the approval step's own vocabulary, fixed by the format (docs/definitions.md, "Approval steps"): the
+    # actions of POST /records/{id}/approval/{action}, the two decisions a vote is, and a task's states; a
+    # definition names its own triggers in the block (`approve: <trigger>`), never these words
+    **{(module, word): "an approval step's action, decision or task state, not a definition's name"
+       for module in ("core/approval.py", "service/approvals.py")
+       for word in ("approve", "reject", "send_back", "withdraw", "pending")},
+    **{("web/api/approvals.py", word): "the same approval actions, as the API's path words"
+       for word in ("approve", "reject", "send_back", "withdraw")},
+    # the notify kinds, fixed by the meta-schema's `notify_kind` enum (what the applicant or staff are told),
+    # which share words with shipped states; a transition says which it sends with `notifies: <kind>`
+    **{(module, word): "a notify kind (meta-schema notify_kind), not a state"
+       for module in ("service/notify.py", "service/status.py", "service/approvals.py")
+       for word in ("accepted", "returned", "declined", "decided", "urged", "copied", "delegated")},
+    # the events a form's retention may count from (form meta-schema `settings.retention.from`)
+    ("service/reading.py", "archived"): "a form's retention event (settings.retention.from), not a state",
+    ("service/reading.py", "accepted"): "a form's retention event (settings.retention.from), not a state",
+    ("service/notify.py", "pending"): "a notification's delivery state in the outbox, not a record's",
+    ("service/worklists.py", "acknowledge"):
+        "the worklist's name in GET /worklists/{name}; which transitions count is the `acknowledges` flag",
     ("core/definitions.py", "review"): "the same form settings section, checked",
 }
 

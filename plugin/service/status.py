@@ -87,7 +87,8 @@ def result_of(event: Doc | None, lang: str, record: Doc | None = None) -> Doc | 
         return None
     kind, failed = event["notify"].get("kind", ""), bool(event["notify"].get("failed"))
     failure = failed or kind in FAILURES
-    return {"kind": kind, "at": event.get("at"), "failed": failure,
+    # an acceptance tells the applicant the matter is being handled: not an outcome to rate yet
+    return {"kind": kind, "at": event.get("at"), "failed": failure, "interim": kind == "accepted",
             "title": say("decided_failed" if kind == "decided" and failed else kind, lang),
             "reason": event_reason(event, lang, record) if failure else "",
             "next": next_steps(kind, failed, lang)}
