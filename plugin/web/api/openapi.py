@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from counterflow.web.api import approvals as _a
 from counterflow.web.api import destructions as _d
+from counterflow.web.api import keys as _k
 from counterflow.web.api import schemas as s
 from counterflow.web.api.workflows import WorkflowSummary, WorkflowVersionOut
 
@@ -124,6 +125,13 @@ OPERATIONS += [
     ("/api/v1/records/{id}/approval/{trigger}", "post", "An approval-step action: approve, reject (with the "
      "data_digest reviewed), send_back, transfer, delegate, add_approver, withdraw, copy, urge (429 within "
      "the step's interval)", _a.ApprovalRequest, s.RecordOut, "200", None),
+]
+
+# protected values in full (web/api/keys.py)
+OPERATIONS += [
+    ("/api/v1/records/{id}/reveal", "post", "Protected values in full: `fields` (pointers) and a `reason`; "
+     "manager or supervisor only, each reveal in the audit log (never the values)", _k.RevealRequest, None,
+     "200", None),
 ]
 
 
