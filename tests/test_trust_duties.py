@@ -100,6 +100,9 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
       for state in ("draft", "submitted", "returned") for trigger in ("accept", "withdraw")],
     *[("intake", state, "submit", RECORD, {}, CLERKS) for state in ("draft", "returned")],
     *[("intake", state, "return", RECORD, {}, CLERKS) for state in ("draft", "submitted")],
+    # decline (不予受理): a clerk's, with the reason and where else to go
+    *[("intake", state, "decline", RECORD, {"reason": "不属于本机关职权范围", "refer_to": "区市场监督管理局"},
+       CLERKS) for state in ("draft", "submitted", "returned")],
     # assign: the department head's; never to whoever created or accepted the record or approved it
     ("review", "pending", "assign", ACCEPTED_BY_CR, {"assignee": "reviewer"}, HEADS),
     ("review", "pending", "assign", ACCEPTED_BY_CR, {"assignee": "clerk_reviewer"}, set()),
