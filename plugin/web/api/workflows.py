@@ -6,12 +6,16 @@ aliases: core.definitions). Editing a draft takes the revision the caller saw as
 """
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from counterflow.core import definitions
-from counterflow.core.errors import BadRequest
+from counterflow.core import definitions, pointer
+from counterflow.core.errors import BadRequest, Invalid
+from counterflow.core.i18n import message
 from counterflow.web.api import schemas as s
 from counterflow.web.api.routes import _storable, actor, body, bp, event_view, ext, lang, out, schema
 
@@ -19,6 +23,9 @@ YAML_TYPES = ("application/yaml", "text/yaml", "application/x-yaml", "text/x-yam
 UNREADABLE = {"zh-CN": "无法读取流程定义：{why}", "en": "The workflow definition cannot be read: {why}"}
 CONTENT_TYPE = {"zh-CN": "请以 application/json 或 application/yaml 发送流程定义",
                 "en": "Send the workflow definition as application/json or application/yaml"}
+NOT_AN_OBJECT = {"zh-CN": "流程定义必须是一个对象（键和值的映射），不能是列表、文字或数字",
+                 "en": "The workflow definition must be an object (keys and values), "
+                       "not a list, text or a number"}
 REVISION = {"zh-CN": "请在地址中提供 ?revision=（您看到的修订号）",
             "en": "Send the revision you are changing as ?revision=N"}
 
@@ -67,7 +74,27 @@ def definition_body(optional: bool = False) -> Any:
     except definitions.UnreadableDefinition as exc:
         raise BadRequest(UNREADABLE[lang()].format(why=exc), code="malformed") from None
     _storable(found)
+    # The body is the definition itself, so its top level is the request's envelope: refused like any other
+    # request body (400 when not an object, 422 invalid_request naming each unknown member), before the
+    # service checks the definition's content (422 invalid_definition).
+    if not isinstance(found, dict):
+        raise BadRequest(NOT_AN_OBJECT[lang()], code="malformed")
+    unknown = [name for name in found if name not in _top_level()]
+    if unknown:
+        details = [{"path": pointer.join([name]), "code": "unknown_field",
+                    "message": message(s.MESSAGES, "unknown_field", lang(), field=name[:64])}
+                   for name in unknown]
+        raise Invalid(message(s.MESSAGES, "fields", lang(), count=len(details)), code="invalid_request",
+                      details=details)
     return found
+
+
+@lru_cache(maxsize=1)
+def _top_level() -> frozenset[str]:
+    """The members a workflow definition may have (the meta-schema's top-level properties)."""
+    meta = json.loads(resources.files("counterflow.schemas.meta").joinpath("workflow.schema.json")
+                      .read_text("utf-8"))
+    return frozenset(meta["properties"])
 
 
 def _revision() -> dict[str, Any]:
