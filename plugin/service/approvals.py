@@ -95,11 +95,11 @@ class ApprovalActions(RecordActions):
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _visible_stored(self, actor: Actor, record_id: str, lang: str) -> Doc:
+    def _visible_stored(self, actor: Actor, record_id: str, lang: str, *, acting: bool = False) -> Doc:
         """A person a step names (approver, delegate, copied to) may read the record even outside their
         department: the task is theirs."""
         try:
-            return super()._visible_stored(actor, record_id, lang)
+            return super()._visible_stored(actor, record_id, lang, acting=acting)
         except Forbidden:
             record = self.store.record(record_id)
             if actor.id in self.step_people(record):

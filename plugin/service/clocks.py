@@ -155,7 +155,8 @@ class ClockActions(ServiceBase):
     _calendar_read: float = -1e9
 
     if TYPE_CHECKING:
-        def _visible_stored(self, actor: Actor, record_id: str, lang: str) -> Doc: ...
+        def _visible_stored(self, actor: Actor, record_id: str, lang: str, *,
+                            acting: bool = False) -> Doc: ...
 
         def opened(self, record: Doc) -> Doc: ...
 

@@ -119,24 +119,28 @@ def acting_roles(workflow: Any, state: str) -> set[str]:
     return {role for t in workflow.transitions if state in t.sources for role in t.roles}
 
 
-def read_allowed(service: "ServiceBase", actor: Actor, record: Doc, lang: str, seen: bool) -> bool:
+def read_allowed(service: "ServiceBase", actor: Actor, record: Doc, lang: str, seen: bool, *,
+                 log: bool = True) -> bool:
     """Whether `actor` may read `record` (`seen`: the department rule's answer). A record in a state flagged
     `reading: granted` is read by records staff and grant holders only (403 with the way to ask otherwise);
-    every read of such a record, or of one with sensitive fields, is logged with the grant it used."""
+    every read of such a record, or of one with sensitive fields, is logged with the grant it used (unless
+    `log` is off: the read serves a change whose own history event is in the audit log)."""
     workflow = service.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
     if not access.reading_restricted(workflow.states.get(record["state"], {})):
         if seen and service.validator(record["form"], record["form_version"]).sensitive:
-            _audit_read(service, actor, record, None)
+            _audit_read(service, actor, record, None, log)
         return seen
     if access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"]):
-        _audit_read(service, actor, record, None)
+        _audit_read(service, actor, record, None, log)
         return True
     grant = active_grant(service, actor, record)
     if grant is None:
         raise Forbidden(message(MESSAGES, "needs_grant", lang), code="reading_needs_grant")
-    _audit_read(service, actor, record, grant["_id"])
+    _audit_read(service, actor, record, grant["_id"], log)
     return True
 
 
-def _audit_read(service: "ServiceBase", actor: Actor, record: Mapping[str, Any], grant: str | None) -> None:
-    service.audit("read", actor, object_id=record["_id"], grant=grant)
+def _audit_read(service: "ServiceBase", actor: Actor, record: Mapping[str, Any], grant: str | None,
+                log: bool = True) -> None:
+    if log:
+        service.audit("read", actor, object_id=record["_id"], grant=grant)

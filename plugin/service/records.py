@@ -53,16 +53,17 @@ class RecordActions(Transitions, AttachmentActions):
         or a records-wide role."""
         return access.can_see(actor, record)
 
-    def _visible_record(self, actor: Actor, record_id: str, lang: str) -> Doc:
-        return self.opened(self._visible_stored(actor, record_id, lang))
+    def _visible_record(self, actor: Actor, record_id: str, lang: str, *, acting: bool = False) -> Doc:
+        return self.opened(self._visible_stored(actor, record_id, lang, acting=acting))
 
-    def _visible_stored(self, actor: Actor, record_id: str, lang: str) -> Doc:
-        """The record as stored (protected fields sealed), if the caller may see it."""
+    def _visible_stored(self, actor: Actor, record_id: str, lang: str, *, acting: bool = False) -> Doc:
+        """The record as stored (protected fields sealed), if the caller may see it. `acting`: read to change
+        it (an edit, a transition), whose own history event is its audit entry, so no separate read entry."""
         self.require(actor, STAFF, lang)
         if not isinstance(record_id, str) or len(record_id) > 64:
             raise NotFound("no such record", code="record_not_found")
         record = self.store.record(record_id)
-        if not read_allowed(self, actor, record, lang, self.can_see(actor, record)):   # archived: grants
+        if not read_allowed(self, actor, record, lang, self.can_see(actor, record), log=not acting):
             raise Forbidden(msg("record_access", lang), code="record_access")
         return record
 
@@ -276,7 +277,7 @@ class RecordActions(Transitions, AttachmentActions):
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],
                     lang: str) -> tuple[Doc, list[Doc]]:
-        stored = self._visible_stored(actor, record_id, lang)
+        stored = self._visible_stored(actor, record_id, lang, acting=True)
         record = self.opened(stored)
         self.require(actor, {"clerk", "reviewer"}, lang)
         check_revision(record, payload, lang)
@@ -334,7 +335,7 @@ class RecordActions(Transitions, AttachmentActions):
 
     def fire_record(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any],
                     lang: str) -> Doc:
-        record = self._visible_record(actor, record_id, lang)
+        record = self._visible_record(actor, record_id, lang, acting=True)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         return self.fire("record", self.store.records, workflow, record, actor, trigger, payload, lang)
 
