@@ -93,7 +93,9 @@ def _storable(data: Any) -> None:
 
 
 def args(schema: s.Schema) -> dict[str, Any]:
-    raw = {k: v for k, v in request.args.items()}
+    """The query string loaded by `schema`; `lang` is every route's language choice (request_lang), so no
+    route's schema has to list it, and none refuses it as an unknown field."""
+    raw = {k: v for k, v in request.args.items() if k != "lang"}
     return s.load(schema, raw, lang())
 
 
