@@ -343,7 +343,21 @@ def test_an_upgraded_shipped_workflow_is_a_new_version_and_running_records_keep_
     service.bootstrap(upgraded, {})                       # and again: nothing more to load
     versions = [d["version"] for d in service.store.workflow_versions() if d["key"] == "intake"]
     assert versions == [1, 2]
+    # a form version names the process versions it runs (pinned when it was published): its new records
+    # keep running intake v1; the form's next published version pins v2, and its records run that
     fresh = _new(staff, dict(COMPLETE))
     store = service.store
     assert store.record(running["id"])["workflows"]["intake"] == 1
-    assert store.record(fresh["id"])["workflows"]["intake"] == 2
+    assert store.record(fresh["id"])["workflows"]["intake"] == 1
+    r = staff.post("/api/v1/forms/parking-permit/versions", "admin", json={})
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    base = f"/api/v1/forms/parking-permit/versions/{doc['version']}/transitions"
+    for trigger, who in (("submit", "admin"), ("review", "head"), ("approve", "boss")):
+        r = staff.post(f"{base}/{trigger}", who, json={"revision": doc["revision"]})
+        assert r.status_code == 200, (trigger, r.get_json())
+        doc = r.get_json()
+    assert doc["workflows"]["intake"] == 2
+    newer = _new(staff, dict(COMPLETE))
+    assert store.record(newer["id"])["workflows"]["intake"] == 2
+    assert store.record(running["id"])["workflows"]["intake"] == 1
