@@ -62,7 +62,9 @@ def load_yaml(text: str) -> Any:
         raise _too_big()
     loader = _DefinitionLoader(text)
     try:
-        return loader.get_single_data()
+        found = loader.get_single_data()
+        _json_shaped(found, [])
+        return found
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -70,6 +72,28 @@ def load_yaml(text: str) -> Any:
         raise UnreadableDefinition(f"not valid YAML ({where}{what[:200]}); fix: correct the syntax") from None
     finally:
         loader.dispose()
+
+
+_JSON_VALUES = (str, int, float, bool, type(None))
+
+
+def _json_shaped(value: Any, path: list[Any]) -> None:
+    """What YAML read is what JSON could have said: member names are text, values text, numbers, true/false,
+    null, lists and objects. YAML reads `1:` or `2026-01-01:` as a number or a date, `!!binary` as bytes; the
+    store and the checks downstream take none of them (nesting is bounded by MAX_DEFINITION_DEPTH)."""
+    if isinstance(value, dict):
+        for name, member in value.items():
+            if not isinstance(name, str):
+                where = pointer.join(path) or "/"
+                raise UnreadableDefinition(f"{where}: the member name {str(name)[:40]} is read as "
+                                           f"{type(name).__name__}, not text; fix: put it in quotes")
+            _json_shaped(member, [*path, name])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _json_shaped(item, [*path, index])
+    elif not isinstance(value, _JSON_VALUES):
+        raise UnreadableDefinition(f"{pointer.join(path) or '/'}: the value is read as "
+                                   f"{type(value).__name__}, not text or a number; fix: put it in quotes")
 
 
 def json_depth(text: str, limit: int) -> int:
