@@ -398,6 +398,11 @@ def test_yaml_definition_answers_as_json(world: dict[str, Any], method: str, pat
     ("tabs", "key:\n\t- a\n"),
     ("python_tag", "key: !!python/object/apply:os.system ['echo hi']\n"),
     ("billion_laughs", "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"),
+    ("list_key", "key: a\n? [x, y]\n: z\n"),
+    ("date_value", "key: a\ndescription: 2026-01-01\n"),
+    ("nested_number_key", "key: a\nstates:\n  - {name: x, 1: y}\n"),
+    ("binary", "key: !!binary aGVsbG8=\n"),
+    ("set", "key: a\ntitle: !!set {x, y}\n"),
 ])
 @pytest.mark.parametrize("method, path, good", DEFINITION_ENDPOINTS, ids=ids(DEFINITION_ENDPOINTS))
 def test_hostile_yaml_definition_is_400(world: dict[str, Any], method: str, path: str, good: Any, kind: str,
@@ -405,6 +410,18 @@ def test_hostile_yaml_definition_is_400(world: dict[str, Any], method: str, path
     data = text if isinstance(text, bytes) else text.encode("utf-8")
     r = send(world["api"], method, fill(path, world), data=data, content_type=YAML_TYPE)
     error_of(r, 400, "malformed")
+
+
+@pytest.mark.parametrize("member", ["1", "true", "null", "2026-01-01", "1.5", "'$where'", "'a.b'", "'~1'"])
+@pytest.mark.parametrize("method, path, good", DEFINITION_ENDPOINTS, ids=ids(DEFINITION_ENDPOINTS))
+def test_yaml_member_names_that_are_not_text_are_refused(
+        world: dict[str, Any], method: str, path: str, good: Any, member: str) -> None:
+    """YAML reads `1:` or `2026-01-01:` as a number or a date, not a name: refused, never a 500."""
+    text = yaml.safe_dump(good, allow_unicode=True) + f"{member}: x\n"
+    r = send(world["api"], method, fill(path, world), data=text.encode("utf-8"), content_type=YAML_TYPE)
+    err = error_of(r, (400, 409, 422))
+    if r.status_code == 422:
+        assert err["code"] == "invalid_request" and len(err["details"]) == 1, err
 
 
 @pytest.mark.parametrize("method, path, good", DEFINITION_ENDPOINTS, ids=ids(DEFINITION_ENDPOINTS))
@@ -614,6 +631,24 @@ def test_markup_in_errors_stays_json(world: dict[str, Any], method: str, path: s
     "/api/v1/forms/visit-note/versions/-1",
     "/api/v1/forms/visit-note/versions/99999999999999999999999",
     "/api/v1/forms/visit-note/versions/1e3",
+    "/api/v1/calendar/99999999999999999999",
+    "/api/v1/calendar/0",
+    "/api/v1/calendar/10000",
+    "/api/v1/calendar/-1",
+    "/api/v1/destructions/$where",
+    "/api/v1/destructions/%00/items",
+    "/api/v1/destructions/" + "L" * 10_240 + "/certificate",
+    "/api/v1/destructions/..%2f..%2fetc%2fpasswd/transitions",
+    "/api/v1/query-requests/{\"$ne\":null}",
+    "/api/v1/query-requests/%24ne/transitions",
+    "/api/v1/records/$where/approval",
+    "/api/v1/worklists/" + "w" * 10_240,
+    "/api/v1/worklists/..%2f..%2fetc%2fpasswd",
+    "/api/v1/workflows/../../etc/passwd",
+    "/api/v1/workflows/$where/versions/1/diagram.svg",
+    "/api/v1/workflows/hostile_check/versions/99999999999999999999/history",
+    "/api/v1/workflows/hostile_check/versions/0/diagram.svg",
+    "/api/v1/workflows/" + "k" * 10_240,
 ])
 def test_path_tricks_are_404_or_400_json(world: dict[str, Any], path: str) -> None:
     r = world["api"].get(path, "clerk")
@@ -737,6 +772,50 @@ def test_stale_revision_on_transition_is_409_and_changes_nothing(world: dict[str
                           json={"revision": stale, "opinion": "x"}), 409, "stale")
     assert api.get(f"/api/v1/records/{rid}", "clerk").get_json() == before
     assert counts(world["app"]) == n
+
+
+@pytest.mark.parametrize("method, path, who, payload", [
+    ("POST", "/api/v1/records/{rid}/extension", "clerk", {"revision": 7, "days": 5, "reason": "材料待补"}),
+    ("POST", "/api/v1/destructions/{lid}/transitions/submit", "keeper", {"revision": 7, "opinion": "请审批"}),
+    ("POST", "/api/v1/query-requests/{qid}/transitions/submit", "clerk", {"revision": 7}),
+    ("POST", "/api/v1/workflows/{wf}/versions/1/transitions/submit", "admin", {"revision": 7}),
+    ("PUT", "/api/v1/workflows/{wf}/versions/1?revision=7", "admin", WORKFLOW),
+])
+def test_stale_revision_on_the_new_endpoints_is_409_and_changes_nothing(
+        world: dict[str, Any], method: str, path: str, who: str, payload: Any) -> None:
+    """What the caller saw is out of date: 409 stale, said in both languages, and nothing written."""
+    r = send(world["api"], method, fill(path, world), who, json=payload)
+    assert CJK.search(error_of(r, 409, "stale")["message"])
+    path_en = fill(path, world) + ("&" if "?" in path else "?") + "lang=en"
+    err = error_of(send(world["api"], method, path_en, who, json=payload), 409, "stale")
+    assert not CJK.search(err["message"]), err
+
+
+@pytest.mark.parametrize("method, path, who, payload", [
+    ("POST", "/api/v1/records/{rid}/approval/approve", "boss", {"revision": 0, "opinion": "同意"}),
+    ("POST", "/api/v1/records/{rid}/extension/decision", "head", {"revision": 0, "grant": True}),
+    ("POST", "/api/v1/destructions/{lid}/items/{rid}", "boss", {"action": "remove", "reason": "仍在诉讼中"}),
+    ("POST", "/api/v1/destructions/{lid}/transitions/approve", "boss", {"revision": 0, "opinion": "同意"}),
+    ("POST", "/api/v1/query-requests/{qid}/transitions/approve", "head", {"revision": 0}),
+    ("POST", "/api/v1/workflows/{wf}/versions", "admin", WORKFLOW),
+    ("POST", "/api/v1/records/{rid}/reveal", "clerk", {"fields": ["/visitor"], "reason": "核对身份"}),
+    ("POST", "/api/v1/records/{rid}/reveal", "boss", {"fields": ["/visitor"], "reason": "核对身份"}),
+    ("PUT", "/api/v1/calendar/2031", "clerk", {"days_off": ["2031-10-08"], "workdays": []}),
+    ("PUT", "/api/v1/calendar/2031", "admin", {"days_off": ["2031-02-30"], "workdays": []}),
+    ("GET", "/api/v1/audit", "admin", None),
+    ("GET", "/api/v1/worklists/nosuchlist", "clerk", None),
+    ("POST", "/api/v1/inbox/{eid}/read", "clerk", None),
+    ("POST", "/api/v1/status/rating", None, {"number": "VIS-NOSUCH", "code": "NOSUCH", "score": 5}),
+    ("POST", "/api/v1/status/rating", None, {"number": "VIS-NOSUCH", "code": "NOSUCH", "score": 99}),
+])
+def test_a_step_out_of_turn_is_a_bilingual_4xx_that_writes_nothing(
+        world: dict[str, Any], method: str, path: str, who: str | None, payload: Any) -> None:
+    """The wrong state, the wrong person, a thing that is not there: a 4xx in both languages, no write."""
+    kw = {"json": payload} if payload is not None else {}
+    r = send(world["api"], method, fill(path, world), who, **kw)
+    assert CJK.search(error_of(r, (400, 403, 404, 409, 422))["message"])
+    err = error_of(send(world["api"], method, fill(path, world) + "?lang=en", who, **kw), r.status_code)
+    assert not CJK.search(err["message"]), err
 
 
 @pytest.mark.parametrize("payload", [{}, {"revision": None}, {"revision": "0"}, {"revision": 0.0},
@@ -878,6 +957,21 @@ def test_messages_in_english_when_asked(world: dict[str, Any], headers: dict[str
         assert not CJK.search(err["message"]), (label, err["message"])
         for d in err["details"] if isinstance(err["details"], list) else []:
             assert not CJK.search(d["message"]), (label, d)
+
+
+GETS = [e for e in ENDPOINTS if e[0] == "GET"]
+
+
+@pytest.mark.parametrize("method, path, good", GETS, ids=ids(GETS))
+def test_lang_query_is_taken_by_every_endpoint(world: dict[str, Any], method: str, path: str,
+                                               good: Any) -> None:
+    """?lang= chooses the language everywhere; no query schema refuses it as an unknown field."""
+    for who in ("admin", "clerk", "auditor"):
+        r = world["api"].get(fill(path, world) + "?lang=en", who if path not in PUBLIC else None)
+        if r.status_code >= 400:
+            err = error_of(r, r.status_code)
+            assert "/lang" not in [d["path"] for d in err["details"] if isinstance(d, dict)], (who, err)
+            assert not CJK.search(err["message"]), (who, err)
 
 
 def test_lang_query_overrides_accept_language_to_chinese(world: dict[str, Any]) -> None:
