@@ -802,6 +802,12 @@ def test_stale_revision_on_the_new_endpoints_is_409_and_changes_nothing(
     ("POST", "/api/v1/records/{rid}/reveal", "boss", {"fields": ["/visitor"], "reason": "核对身份"}),
     ("PUT", "/api/v1/calendar/2031", "clerk", {"days_off": ["2031-10-08"], "workdays": []}),
     ("PUT", "/api/v1/calendar/2031", "admin", {"days_off": ["2031-02-30"], "workdays": []}),
+    # one record not yet past retention and one not there: all refused at once, none added
+    ("POST", "/api/v1/destructions/{lid}/items", "keeper",
+     {"records": [{"id": "{rid}"}, {"id": "rec_nosuch"}]}),
+    ("POST", "/api/v1/destructions/{lid}/items", "clerk", {"records": [{"id": "{rid}"}]}),
+    ("POST", "/api/v1/destructions/{lid}/items", "keeper",
+     {"records": [{"id": "rec_nosuch"}], "early": {"cause": "duplicate", "reason": "重复登记"}}),
     ("GET", "/api/v1/audit", "admin", None),
     ("GET", "/api/v1/worklists/nosuchlist", "clerk", None),
     ("POST", "/api/v1/inbox/{eid}/read", "clerk", None),
@@ -811,7 +817,8 @@ def test_stale_revision_on_the_new_endpoints_is_409_and_changes_nothing(
 def test_a_step_out_of_turn_is_a_bilingual_4xx_that_writes_nothing(
         world: dict[str, Any], method: str, path: str, who: str | None, payload: Any) -> None:
     """The wrong state, the wrong person, a thing that is not there: a 4xx in both languages, no write."""
-    kw = {"json": payload} if payload is not None else {}
+    sent = json.loads(json.dumps(payload).replace("{rid}", world["rid"]))
+    kw = {"json": sent} if payload is not None else {}
     r = send(world["api"], method, fill(path, world), who, **kw)
     assert CJK.search(error_of(r, (400, 403, 404, 409, 422))["message"])
     err = error_of(send(world["api"], method, fill(path, world) + "?lang=en", who, **kw), r.status_code)
@@ -900,7 +907,8 @@ def test_no_token_is_401_json(world: dict[str, Any], method: str, path: str, goo
 @pytest.mark.parametrize("method, path, good", ENDPOINTS, ids=ids(ENDPOINTS))
 def test_every_endpoint_answers_json_without_a_500(fresh: dict[str, Any], method: str, path: str,
                                                    good: Any) -> None:
-    """A plain call by each kind of user: whatever the answer, it is JSON and never a 500."""
+    """A plain call by each kind of user: whatever the answer, it is JSON and never a 500; a refusal says why
+    in Chinese by default and in English when asked."""
     api = fresh["api"]
     for who in ("admin", "clerk", "outsider", "reviewer", "keeper", "auditor"):
         kw = {"json": good} if good is not None else {}
@@ -911,7 +919,14 @@ def test_every_endpoint_answers_json_without_a_500(fresh: dict[str, Any], method
             continue
         assert r.mimetype == "application/json"
         if r.status_code >= 400:
-            error_of(r, r.status_code)
+            assert CJK.search(error_of(r, r.status_code)["message"]), (who, r.get_json())
+            english = fill(path, fresh) + ("&" if "?" in path else "?") + "lang=en"
+            r = send(api, method, english, who if path not in PUBLIC else None, **kw)
+            if r.status_code >= 400:                            # the refusal again, now in English
+                err = error_of(r, r.status_code)
+                assert not CJK.search(err["message"]), (who, err)
+                for d in err["details"] if isinstance(err["details"], list) else []:
+                    assert not CJK.search(d["message"]), (who, d)
 
 
 # -- language ------------------------------------------------------------------------------------------------
