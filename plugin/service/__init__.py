@@ -2,6 +2,7 @@
 from counterflow.service.approvals import ApprovalActions
 from counterflow.service.attachments import AttachmentActions
 from counterflow.service.audit import AuditActions
+from counterflow.service.backups import BackupActions
 from counterflow.service.base import ServiceBase
 from counterflow.service.bootstrap import BootstrapActions
 from counterflow.service.disposal import DisposalActions
@@ -16,7 +17,7 @@ from counterflow.service.workflows import WorkflowActions
 from counterflow.service.worklists import WorklistActions
 
 
-class Service(DisposalActions,
+class Service(BackupActions, DisposalActions,
               TickActions, ApprovalActions, GrantActions, WorklistActions, BootstrapActions,
               IdentityActions, UserActions, FormActions, WorkflowActions, RecordActions, AttachmentActions,
               StatusActions, AuditActions, ServiceBase):

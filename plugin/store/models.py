@@ -367,3 +367,22 @@ class Grant(_Base):
 
 
 ALL = (*ALL, Grant, DisposalItem, DestructionCertificate)
+
+
+class Backup(_Base):
+    """A/B posts (issue 8, item 3): `backup` acts for `holder` from `from` to `until` (dates in the counter's
+    timezone, both included) unless ended before (`ended_at`)."""
+
+    id = StringField(primary_key=True)
+    holder = StringField(required=True)         # user ids
+    backup = StringField(required=True)
+    starts = StringField(db_field="from")       # ISO date
+    until = StringField()                       # ISO date
+    created_by = StringField()
+    created_at = StringField()
+    ended_at = StringField()
+    ended_by = StringField()
+    meta = {"collection": "backups", "indexes": [["holder"], ["backup"]]}
+
+
+ALL = (*ALL, Backup)

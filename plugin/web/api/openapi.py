@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from counterflow.web.api import approvals as _a
+from counterflow.web.api import backups as _b
 from counterflow.web.api import destructions as _d
 from counterflow.web.api import keys as _k
 from counterflow.web.api import schemas as s
@@ -132,6 +133,19 @@ OPERATIONS += [
     ("/api/v1/records/{id}/reveal", "post", "Protected values in full: `fields` (pointers) and a `reason`; "
      "manager or supervisor only, each reveal in the audit log (never the values)", _k.RevealRequest, None,
      "200", None),
+]
+
+
+# A/B posts (web/api/backups.py); a backup acts with `on_behalf_of` on a record's transition
+OPERATIONS += [
+    ("/api/v1/me/backups", "post", "Name a backup for a period (from, until: dates, at most 366 days); the "
+     "backup then fires transitions with on_behalf_of", _b.BackupCreate, _b.BackupOut, "201", None),
+    ("/api/v1/me/backups", "get", "My A/B posts: who stands in for me, for whom I stand in",
+     None, _b.BackupList, "200", None),
+    ("/api/v1/me/backups/{backup_id}", "delete", "End an A/B post at once (holder, backup or admin)",
+     None, _b.BackupOut, "200", None),
+    ("/api/v1/users/{username}/backups", "post", "Name a backup for anyone (admin)", _b.BackupCreate,
+     _b.BackupOut, "201", None),
 ]
 
 

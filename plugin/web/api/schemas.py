@@ -203,6 +203,8 @@ class TransitionRequest(Strict):
     items = fields.List(fields.String(validate=validate.Length(max=500)), validate=validate.Length(max=100))
     refer_to = fields.String(validate=validate.Length(max=2000))      # a decline: where else to go
     authority = fields.String(validate=validate.Length(max=500))     # a legal hold's court order, audit...
+    on_behalf_of = fields.String(validate=ID, metadata={
+        "description": "a backup acting for this holder (username; see /api/v1/me/backups)"})
 
 
 class TransitionOption(Schema):
@@ -231,6 +233,7 @@ class HistoryEvent(Schema):
     details = fields.Dict()
     notify = fields.Dict(allow_none=True)            # {"kind", "to"}: what the notifications send
     automatic = fields.Dict(allow_none=True)         # set when the system did it (tick), never a person
+    on_behalf_of = fields.Dict(allow_none=True)      # {"id", "username", "name"}: a backup acted for them
 
 
 class Receipt(Schema):
