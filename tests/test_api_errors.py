@@ -802,6 +802,10 @@ def test_stale_revision_on_the_new_endpoints_is_409_and_changes_nothing(
     ("POST", "/api/v1/records/{rid}/reveal", "boss", {"fields": ["/visitor"], "reason": "核对身份"}),
     ("PUT", "/api/v1/calendar/2031", "clerk", {"days_off": ["2031-10-08"], "workdays": []}),
     ("PUT", "/api/v1/calendar/2031", "admin", {"days_off": ["2031-02-30"], "workdays": []}),
+    ("PUT", "/api/v1/calendar/2031", "admin", {"days_off": ["2030-10-08"], "workdays": []}),
+    ("PUT", "/api/v1/calendar/2031", "admin", {"days_off": ["2031-10-08"], "workdays": ["2031-10-08"]}),
+    ("PUT", "/api/v1/calendar/1", "admin", {"days_off": ["0001-01-03"], "workdays": []}),
+    ("POST", "/api/v1/records/{rid}/extension", "clerk", {"revision": 0, "days": 5, "reason": "   "}),
     # one record not yet past retention and one not there: all refused at once, none added
     ("POST", "/api/v1/destructions/{lid}/items", "keeper",
      {"records": [{"id": "{rid}"}, {"id": "rec_nosuch"}]}),
