@@ -53,6 +53,9 @@ WORKFLOW: dict[str, Any] = {
                      "source": "lodged", "dest": "settled", "roles": ["clerk"]}],
 }
 
+# clerk2 stands in for the caller (or for clerk) for a week
+POST_BODY = {"backup": "clerk2", "from": "2031-01-02", "until": "2031-01-09"}
+
 # (method, path template, body sent when the test needs a well-formed one)
 # {key}: the published simple form; {draft}: a second form kept in draft; {rid}: a record in intake/draft
 ENDPOINTS: list[tuple[str, str, Any]] = [
@@ -131,6 +134,11 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/workflows/{wf}/versions/1/transitions/submit", {"revision": 0, "opinion": "请审批"}),
     ("GET", "/api/v1/workflows/{wf}/versions/1/history", None),
     ("GET", "/api/v1/workflows/{wf}/versions/1/diagram.svg", None),
+    # A/B posts ({bid}: a post nobody named, so ending it is a clean 404)
+    ("POST", "/api/v1/me/backups", POST_BODY),
+    ("GET", "/api/v1/me/backups", None),
+    ("DELETE", "/api/v1/me/backups/{bid}", None),
+    ("POST", "/api/v1/users/clerk/backups", POST_BODY),
 ]
 PUBLIC = {"/healthz", "/api/v1/auth/token", "/api/v1/status", "/api/v1/openapi.json", "/api/v1/status/rating"}
 # A workflow upload's body is the definition itself, as JSON (sent here) or YAML (test_yaml_definition_*);
@@ -221,7 +229,8 @@ def build_world(api: Api, app: Any) -> dict[str, Any]:
     r = api.post("/api/v1/workflows", "admin", json=WORKFLOW)
     assert r.status_code == 201, r.get_json()
     return {"key": KEY, "draft": "draft-form", "rid": new_record(api), "aid": "att_01NOSUCHATTACHMENT",
-            "lid": lid, "qid": qid, "wf": WORKFLOW["key"], "eid": "ntf_01NOSUCHENTRY", "api": api, "app": app}
+            "lid": lid, "qid": qid, "wf": WORKFLOW["key"], "eid": "ntf_01NOSUCHENTRY",
+            "bid": "bak_01NOSUCHPOST", "api": api, "app": app}
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +281,8 @@ def test_endpoint_list_covers_every_api_route(module_app: Any) -> None:
         generic = generic.replace("/approval/approve", "/approval/{trigger}")
         generic = generic.replace("/worklists/mine", "/worklists/{name}").replace("{lid}", "{list_id}")
         generic = generic.replace("{eid}", "{entry_id}").replace("{qid}", "{record_id}")
-        generic = generic.replace("{wf}", "{key}")
+        generic = generic.replace("{wf}", "{key}").replace("{bid}", "{backup_id}")
+        generic = generic.replace("/users/clerk/", "/users/{username}/")
         listed.add((method, generic))
     assert routes == listed, (routes - listed, listed - routes)
 
@@ -527,6 +537,14 @@ INJECTIONS = [
     ("POST", "/api/v1/query-requests/{qid}/transitions/submit", "clerk", {"revision": OP_NE}),
     ("GET", "/api/v1/query-requests?cursor[$gt]=", "clerk", None),
     ("GET", "/api/v1/query-requests?limit[$gt]=0", "clerk", None),
+    # A/B posts
+    ("POST", "/api/v1/me/backups", "clerk", {"backup": OP_NE, "from": "2031-01-02", "until": "2031-01-09"}),
+    ("POST", "/api/v1/me/backups", "clerk", {"backup": "clerk2", "from": OP_GT, "until": "2031-01-09"}),
+    ("POST", "/api/v1/users/clerk/backups", "admin",
+     {"backup": ["clerk2"], "from": "2031-01-02", "until": "2031-01-09"}),
+    ("POST", "/api/v1/users/$where/backups", "admin",
+     {"backup": "clerk2", "from": "2031-01-02", "until": "2031-01-09"}),
+    ("DELETE", "/api/v1/me/backups/%7B%22%24ne%22%3Anull%7D", "clerk", None),
     # workflow definitions
     ("POST", "/api/v1/workflows", "admin", dict(WORKFLOW, key=OP_NE)),
     ("POST", "/api/v1/workflows", "admin", dict(WORKFLOW, key="other_check", states=OP_NE)),
