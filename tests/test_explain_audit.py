@@ -46,13 +46,7 @@ class World:
                         "actor": {"id": "u-1"}, "trigger": "t"} for i in range(50)]
 
     def run(self, case: Callable[["World"], Any]) -> list[tuple[str, dict[str, Any], Any]]:
-        self.captured.queries.clear()
-        self.captured.on = True
-        try:
-            case(self)
-        finally:
-            self.captured.on = False
-        return [q for q in self.captured.queries if q[0].startswith("audit")]
+        return [q for q in self.captured.during(lambda: case(self)) if q[0].startswith("audit")]
 
 
 @pytest.fixture(scope="module")

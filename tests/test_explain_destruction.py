@@ -48,13 +48,7 @@ class World:
         self.store.attachments.insert_one({"_id": "att_EXPLAIN", "records": {RID: "2026-01-01"}})
 
     def run(self, case: Callable[["World"], Any]) -> list[tuple[str, dict[str, Any], Any]]:
-        self.captured.queries = []
-        self.captured.on = True
-        try:
-            case(self)
-        finally:
-            self.captured.on = False
-        return list(self.captured.queries)
+        return self.captured.during(lambda: case(self))
 
 
 @pytest.fixture(scope="module")

@@ -44,13 +44,7 @@ class World:
         self.ns.add_rating({"_id": "rec000001", "score": 5, "comment": "", "at": stamp(BASE)})
 
     def run(self, case: Callable[["World"], Any]) -> list[tuple[str, dict[str, Any], Any]]:
-        self.captured.queries = []
-        self.captured.on = True
-        try:
-            case(self)
-        finally:
-            self.captured.on = False
-        return list(self.captured.queries)
+        return self.captured.during(lambda: case(self))
 
 
 @pytest.fixture(scope="module")

@@ -67,13 +67,7 @@ class World:
             self.service.notify_store.set_tasks(f"01JWORK{i:019d}", f"01JWORK{i:019d}", ["u-boss"])
 
     def run(self, case: Any) -> list[tuple[str, dict[str, Any], Any]]:
-        self.captured.queries = []
-        self.captured.on = True
-        try:
-            case()
-        finally:
-            self.captured.on = False
-        return list(self.captured.queries)
+        return self.captured.during(lambda: case())
 
 
 @pytest.fixture(scope="module")

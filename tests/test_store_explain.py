@@ -61,6 +61,16 @@ class Captured(monitoring.CommandListener):
             match: dict[str, Any] = next((s["$match"] for s in cmd.get("pipeline", []) if "$match" in s), {})
             self.queries.append((cmd["aggregate"], dict(match), None))
 
+    def during(self, case: Callable[[], Any]) -> list[tuple[str, dict[str, Any], Any]]:
+        """The filtered commands `case` sends."""
+        self.queries = []
+        self.on = True
+        try:
+            case()
+        finally:
+            self.on = False
+        return list(self.queries)
+
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
 
@@ -151,13 +161,7 @@ class World:
 
     def run(self, case: Callable[["World"], Any]) -> list[tuple[str, dict[str, Any], Any]]:
         """The filtered commands `case` sends."""
-        self.captured.queries = []
-        self.captured.on = True
-        try:
-            case(self)
-        finally:
-            self.captured.on = False
-        return list(self.captured.queries)
+        return self.captured.during(lambda: case(self))
 
 
 @pytest.fixture(scope="module")
