@@ -33,7 +33,13 @@ def _prefix() -> str:
 
 
 def _wants_page() -> bool:
-    return not _ours() and request.blueprint == "counterflow_pages"
+    """A page gets an error page; a page's JSON endpoint (the builder's and the designer's) gets JSON."""
+    return not _ours() and request.blueprint == "counterflow_pages" and not page_json()
+
+
+def page_json() -> bool:
+    """A script on one of our pages calling a JSON endpoint: a JSON body, or a GET that asks for JSON."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
 def handle_domain_error(exc: CounterflowError) -> Any:

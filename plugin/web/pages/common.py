@@ -58,6 +58,21 @@ def actor(required: bool = True, initial_ok: bool = False) -> Any:
     return g.cf_actor
 
 
+def json_body(limit_keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The JSON object a page's script sent; 400 with a message a person can act on otherwise."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
+    if not isinstance(data, dict):
+        raise BadRequest(t("json_object_expected"), code="bad_json")
+    if limit_keys is not None:
+        unknown = sorted(k for k in data if k not in limit_keys)
+        if unknown:
+            raise BadRequest(t("unknown_members", names=", ".join(unknown)[:200]), code="unknown_field")
+    return data
+
+
 def _shown_actor() -> Any:
     """The user in the page header; a store that does not answer shows nobody instead of failing the page."""
     try:
@@ -70,9 +85,12 @@ def _shown_actor() -> Any:
 @bp.before_request
 def _protect() -> Any:
     request.max_content_length = ext().settings.max_upload_bytes
-    if request.method == "POST":
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        # a form posts its token as a field; a page's script sending JSON (the builder, the designer)
+        # sends it in the X-CSRF-Token header, which another site's page cannot set
+        token = request.form.get("csrf_token") if not request.is_json else request.headers.get("X-CSRF-Token")
         try:
-            validate_csrf(request.form.get("csrf_token"))
+            validate_csrf(token)
         except (ValidationError, CSRFError):
             raise BadRequest(t("csrf"), code="csrf") from None
     return None
