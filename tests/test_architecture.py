@@ -138,6 +138,7 @@ NOT_A_PROCESS = {
     ("service/worklists.py", "acknowledge"):
         "the worklist's name in GET /worklists/{name}; which transitions count is the `acknowledges` flag",
     ("core/definitions.py", "review"): "the same form settings section, checked",
+    ("core/defdiff.py", "review"): "the same form settings section, named in a version's differences",
 }
 
 
