@@ -49,7 +49,7 @@ class World:
             doc = dict(stored, _id=f"01JWORK{i:019d}", process=process, state=state_,
                        department=("counter-1", "counter-2", "counter-3")[i % 3], created_by=people[i % 4],
                        assignee=people[(i // len(self.places)) % 4] if (i // len(self.places)) % 5 else None,
-                       due_date=(self.today + dt.timedelta(days=(i % 9) - 4)).isoformat(),
+                       due_at=(self.today + dt.timedelta(days=(i % 9) - 4)).isoformat(),
                        created_at=at, updated_at=at, state_since=at)
             doc.pop("outbox", None)
             records.append(doc)

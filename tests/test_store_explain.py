@@ -139,7 +139,7 @@ class World:
                        department=("counter-1", "counter-2", "counter-3")[i % 3],
                        created_by=people[i % 4], first_responder=people[i % 4],
                        assignee=people[(i // 3) % len(people)] if i % 5 else None,
-                       due_date=(self.today + dt.timedelta(days=(i % 11) - 5)).isoformat(),
+                       due_at=(self.today + dt.timedelta(days=(i % 11) - 5)).isoformat(),
                        created_at=at, updated_at=at, state_since=at)
             doc.pop("outbox", None)
             if i % 2:
@@ -191,7 +191,7 @@ def plain_rows(world: World, actor: Actor, filters: dict[str, Any]) -> list[str]
         if filters.get(name):
             query[column] = filters[name]
     if filters.get("overdue"):
-        query["due_date"] = {"$lt": world.today.isoformat()}
+        query["due_at"] = {"$lt": world.today.isoformat()}
         pairs = [p for p in world.timed
                  if query.get("process", p[0]) == p[0] and query.get("state", p[1]) == p[1]]
         query.pop("process", None)

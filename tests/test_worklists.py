@@ -55,14 +55,14 @@ def test_record_worklists_follow_the_record(staff: Any) -> None:
     assert ids(staff, "acknowledge", "reviewer") == []
     assert ids(staff, "mine", "reviewer") == [record["id"]]
 
-    # the clock: due within two working days, or past due (only in states whose clock runs)
+    # the clock: due within a working day (settings.due_soon_days), or past due (states whose clock runs)
     store = staff.client.application.extensions["counterflow"].store
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     soon = WorkCalendar().add_working_days(today, 1).isoformat()
-    store.records.update_one({"_id": record["id"]}, {"$set": {"due_date": soon}})
+    store.records.update_one({"_id": record["id"]}, {"$set": {"due_at": soon}})
     assert ids(staff, "due_soon", "reviewer") == [record["id"]] and ids(staff, "overdue", "reviewer") == []
     yesterday = (today - dt.timedelta(days=1)).isoformat()
-    store.records.update_one({"_id": record["id"]}, {"$set": {"due_date": yesterday}})
+    store.records.update_one({"_id": record["id"]}, {"$set": {"due_at": yesterday}})
     assert ids(staff, "overdue", "reviewer") == [record["id"]] and ids(staff, "due_soon", "reviewer") == []
     assert record["id"] in ids(staff, "overdue", "boss")          # a records-wide role sees every one
     assert ids(staff, "overdue", "outsider") == []

@@ -2,7 +2,6 @@
 their processes."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Callable, Mapping
 
@@ -250,7 +249,8 @@ class RecordActions(Transitions, AttachmentActions):
         # one query per way the actor may see a record (the same rule as can_see)
         alternatives = [query]
         if filters.get("overdue"):
-            query["due_date"] = {"$lt": dt.datetime.now(self.tz).date().isoformat()}
+            # the date the clock moves (a pause, an extension), on the installation's clock
+            query["due_at"] = {"$lt": utcnow().astimezone(self.tz).date().isoformat()}
             timed = sorted({(w.key, s) for w in self.record_workflows() for s in w.states if w.clock_runs(s)})
             alternatives = [dict(query, process=p, state=s) for p, s in timed
                             if query.get("process", p) == p and query.get("state", s) == s]

@@ -7,21 +7,22 @@ fields other features may keep in the record.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from counterflow.core import access
+from counterflow.core.clock import utcnow
 from counterflow.core.engine import Actor
 from counterflow.core.errors import NotFound
 from counterflow.core.i18n import message
 from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc
+from counterflow.service.clocks import ClockActions
 from counterflow.service.notify import NotifyActions, entry_view
 
 RECORD_LISTS = ("mine", "department", "due_soon", "overdue", "acknowledge")
 BOX_LISTS = {"copied": "copied", "urged": "urged", "delegated": "delegated_by"}
 WORKLISTS = (*RECORD_LISTS, *BOX_LISTS)
-DUE_SOON_DAYS = 2
+DUE_SOON_DAYS = 1                   # as settings.due_soon_days
 
 MESSAGES = {
     "unknown_worklist": {"zh-CN": "没有工作清单「{name}」，可用：{names}",
@@ -63,6 +64,24 @@ class WorklistActions(NotifyActions):
             found = sorted(found, key=lambda r: r["listed"], reverse=True)[:limit]
         return "records", [self.opened(r) for r in found]
 
+    def due_range(self, name: str) -> Doc:
+        """The `due_at` range of the `overdue` or `due_soon` list today (the installation's clock, offset
+        included), the same test the record's clock makes (service/clocks.py `Clock.fields`): overdue once
+        today is past the last working day allowed; due soon from today while at most `due_soon_days`
+        working days are left. `due_at` is the date the clock moves (a pause pushes it on at the resume, an
+        extension too); the date printed at acceptance (`due_date`) stays as the applicant was told."""
+        today = utcnow().astimezone(self.tz).date()
+        if name == "overdue":
+            return {"$lt": today.isoformat()}
+        days = int(getattr(self.settings, "due_soon_days", DUE_SOON_DAYS))
+        calendar = self.work_calendar() if isinstance(self, ClockActions) else self.calendar   # admins' years
+        return {"$gte": today.isoformat(), "$lt": calendar.add_working_days(today, days + 1).isoformat()}
+
+    @staticmethod
+    def timed_places(flows: list[Any]) -> list[tuple[str, str]]:
+        """The (process, state) pairs where the clock runs (a paused or stopped state has no `due_at`)."""
+        return sorted({(w.key, s) for w in flows for s in w.states if w.clock_runs(s)})
+
     def worklist_queries(self, actor: Actor, name: str) -> list[Doc]:
         """The indexed queries whose union is the worklist `name` for `actor`."""
         flows = self.record_workflows()
@@ -78,14 +97,8 @@ class WorklistActions(NotifyActions):
                               if t.get("acknowledges")
                               for s in (t["source"] if isinstance(t["source"], list) else [t["source"]])})
             return [{"assignee": actor.id, "process": p, "state": s} for p, s in waiting]
-        today = dt.datetime.now(self.tz).date()
-        timed = sorted({(w.key, s) for w in flows for s in w.states if w.clock_runs(s)})
-        if name == "overdue":
-            due: Any = {"$lt": today.isoformat()}
-        else:
-            days = int((getattr(self.settings, "notify", None) or {}).get("due_soon_days") or DUE_SOON_DAYS)
-            due = {"$gte": today.isoformat(), "$lte": self.calendar.add_working_days(today, days).isoformat()}
-        queries = [{"due_date": due, "process": p, "state": s} for p, s in timed]
+        due = self.due_range(name)
+        queries = [{"due_at": due, "process": p, "state": s} for p, s in self.timed_places(flows)]
         if access.sees_everything(actor):
             return queries
         return [dict(q, **clause) for q in queries for clause in access.clauses(actor)]
