@@ -61,7 +61,8 @@ POST_BODY = {"backup": "clerk2", "from": "2031-01-02", "until": "2031-01-09"}
 ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/healthz", None),
     ("POST", "/api/v1/auth/token", {"username": "admin", "password": "x"}),
-    ("POST", "/api/v1/users", {"username": "someone", "password": "Counter-Pass-2026", "roles": ["clerk"]}),
+    ("POST", "/api/v1/users", {"username": "someone", "password": "Counter-Pass-2026", "roles": ["clerk"],
+                               "email": "someone@example.gov.cn"}),
     ("GET", "/api/v1/users", None),
     ("GET", "/api/v1/me", None),
     # a well-formed body whose current password is wrong: it reaches the service and changes nothing
@@ -454,6 +455,10 @@ INJECTIONS = [
     ("POST", "/api/v1/users", "admin", {"username": "eve", "password": "Counter-Pass-2026", "roles": OP_NE}),
     ("POST", "/api/v1/users", "admin",
      {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"], "department": OP_NE}),
+    ("POST", "/api/v1/users", "admin",
+     {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"], "email": OP_NE}),
+    ("POST", "/api/v1/users", "admin",
+     {"username": "eve", "password": "Counter-Pass-2026", "roles": ["clerk"], "email": "eve@x.cn, $where"}),
     ("POST", "/api/v1/forms", "admin", dict(SIMPLE_FORM, key=OP_NE)),
     ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": OP_GT}),
     ("PUT", "/api/v1/forms/{draft}/versions/1", "admin", {"revision": "0"}),

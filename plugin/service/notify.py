@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import smtplib
 import ssl
 import urllib.error
@@ -35,6 +34,7 @@ from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc, ServiceBase
 from counterflow.service.messages import new_id
 from counterflow.service.records import RecordActions
+from counterflow.service.users import EMAIL
 from counterflow.store.notify import NotifyStore, key_of_stamp, time_key
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ OUTCOMES = ("accepted", "returned", "declined", "decided")     # told to the app
 FAILURES = ("returned", "declined")                             # the applicant must do something
 LAG_SECONDS = 600          # each sweep looks this far behind its cursor: events copied late are not missed
 MAX_RECIPIENTS = 200
-_EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+_EMAIL = EMAIL                                      # one rule for staff and applicants (service/users.py)
 
 MESSAGES = {
     "accepted": {"zh-CN": "已受理", "en": "Accepted"},

@@ -50,6 +50,7 @@ class UserCreate(Strict):
     roles = fields.List(fields.String(validate=validate.Length(max=32)), required=True,
                         validate=validate.Length(min=1, max=8))
     department = fields.String(load_default="", validate=validate.Length(max=100))
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=254))  # checked
 
 
 class PasswordChange(Strict):
@@ -64,6 +65,7 @@ class UserOut(Schema):
     roles = fields.List(fields.String())
     department = fields.String()
     active = fields.Boolean()
+    email = fields.String(allow_none=True)
 
 
 class AttachmentOut(Schema):

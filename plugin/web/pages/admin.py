@@ -9,6 +9,7 @@ from flask import redirect, render_template, request, url_for
 from counterflow.core.errors import CounterflowError, Invalid
 from counterflow.forms.render import render_fields
 from counterflow.web.pages.common import actor, as_int, bp, ext, lang, problems_of, t
+from counterflow.web.pages.differences import version_differences
 
 
 @bp.route("/admin/forms", methods=["GET", "POST"])
@@ -70,7 +71,8 @@ def admin_form_version(key: str, version: int) -> Any:
     state_title = service.form_workflow().state_title(doc["state"], lang())
     return render_template("counterflow/admin_form_version.html", doc=doc, options=options, preview=preview,
                            definition=definition, problems=problems, error=error, history=history,
-                           state_title=state_title), 422 if problems or error else 200
+                           state_title=state_title, diff=version_differences("form", who, key, version)), \
+        422 if problems or error else 200
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -82,7 +84,8 @@ def admin_users() -> Any:
         payload = {"username": request.form.get("username", "").strip(),
                    "password": request.form.get("password", ""),
                    "name": request.form.get("name", "").strip()[:100], "roles": request.form.getlist("roles"),
-                   "department": request.form.get("department", "").strip()[:100]}
+                   "department": request.form.get("department", "").strip()[:100],
+                   "email": request.form.get("email", "").strip()[:254]}
         try:
             if not payload["roles"] or not payload["username"]:
                 raise Invalid(t("user_fields"), details=[{"path": "/roles", "code": "required",
