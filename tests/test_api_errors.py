@@ -135,6 +135,11 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/workflows/{wf}/versions/1/transitions/submit", {"revision": 0, "opinion": "请审批"}),
     ("GET", "/api/v1/workflows/{wf}/versions/1/history", None),
     ("GET", "/api/v1/workflows/{wf}/versions/1/diagram.svg", None),
+    # definitions under review: differences between versions, checks that write nothing
+    ("GET", "/api/v1/forms/{key}/versions/1/diff", None),
+    ("GET", "/api/v1/workflows/{wf}/versions/1/diff", None),
+    ("POST", "/api/v1/forms/check", dict(SIMPLE_FORM, key="checked-form")),
+    ("POST", "/api/v1/workflows/check", dict(WORKFLOW, key="checked_check")),
     # A/B posts ({bid}: a post nobody named, so ending it is a clean 404)
     ("POST", "/api/v1/me/backups", POST_BODY),
     ("GET", "/api/v1/me/backups", None),
@@ -558,6 +563,19 @@ INJECTIONS = [
     ("PUT", "/api/v1/workflows/{wf}/versions/1?revision=0", "admin", dict(WORKFLOW, title=OP_NE)),
     ("PUT", "/api/v1/workflows/{wf}/versions/1?revision=0", "admin", dict(WORKFLOW, transitions=[OP_NE])),
     ("POST", "/api/v1/workflows/{wf}/versions/1/transitions/submit", "admin", {"revision": OP_GT}),
+    # differences and checks
+    ("GET", "/api/v1/forms/{key}/versions/1/diff?against[$ne]=1", "admin", None),
+    ("GET", "/api/v1/forms/{key}/versions/1/diff?against=%7B%22%24ne%22%3Anull%7D", "admin", None),
+    ("GET", "/api/v1/forms/{key}/versions/1/diff?against=-1", "admin", None),
+    ("GET", "/api/v1/forms/{key}/versions/1/diff?against=99999999999999999999", "admin", None),
+    ("GET", "/api/v1/forms/{key}/versions/1/diff?against=7", "admin", None),
+    ("GET", "/api/v1/workflows/{wf}/versions/1/diff?against[$gt]=0", "admin", None),
+    ("GET", "/api/v1/workflows/{wf}/versions/1/diff?against=1e3", "admin", None),
+    ("POST", "/api/v1/forms/check", "admin", dict(SIMPLE_FORM, key=OP_NE)),
+    ("POST", "/api/v1/forms/check", "admin", dict(SIMPLE_FORM, schema=OP_NE)),
+    ("POST", "/api/v1/forms/check", "admin", dict(SIMPLE_FORM, settings={"processes": [OP_NE]})),
+    ("POST", "/api/v1/workflows/check", "admin", dict(WORKFLOW, states=OP_NE)),
+    ("POST", "/api/v1/workflows/check", "admin", dict(WORKFLOW, transitions=[OP_NE])),
 ]
 
 
@@ -672,6 +690,10 @@ def test_markup_in_errors_stays_json(world: dict[str, Any], method: str, path: s
     "/api/v1/workflows/hostile_check/versions/99999999999999999999/history",
     "/api/v1/workflows/hostile_check/versions/0/diagram.svg",
     "/api/v1/workflows/" + "k" * 10_240,
+    "/api/v1/forms/$where/versions/1/diff",
+    "/api/v1/forms/visit-note/versions/99999999999999999999/diff",
+    "/api/v1/workflows/hostile_check/versions/0/diff",
+    "/api/v1/workflows/..%2f..%2fetc/versions/1/diff",
 ])
 def test_path_tricks_are_404_or_400_json(world: dict[str, Any], path: str) -> None:
     r = world["api"].get(path, "clerk")

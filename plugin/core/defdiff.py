@@ -19,7 +19,7 @@ A change: `{"kind": "added"|"removed"|"changed", "path", "area": "field"|"form"|
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from counterflow.core import pointer as jp
 
@@ -453,3 +453,46 @@ def diff_workflows(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Chang
                         {p: v for p, v in new_moves.items() if p not in paired_new},
                         "transition", {**old_tl, **new_tl})
     return changes
+
+
+# -- a version against another ------------------------------------------------------------------------
+
+NOTES = {
+    "first": {"zh-CN": "这是第一个版本，没有更早的版本可以比较",
+              "en": "This is the first version: there is no earlier version to compare with"},
+    "same": {"zh-CN": "比较的是同一个版本，没有差异", "en": "A version compared with itself: no differences"},
+    "no_version": {"zh-CN": "「{key}」没有版本 {version}", "en": "'{key}' has no version {version}"},
+}
+
+
+def text(code: str, lang: str, **params: Any) -> str:
+    words = NOTES[code]
+    return (words.get(lang) or words["zh-CN"]).format(**params)
+
+
+def in_language(changes: list[Change], lang: str) -> list[Change]:
+    """Each change (and aspect) with `text`: its sentence in `lang`."""
+    def said(item: Mapping[str, Any]) -> str:
+        return str(item["message"].get(lang) or item["message"]["zh-CN"])
+    return [dict(c, text=said(c), aspects=[dict(a, text=said(a)) for a in c["aspects"]]) for c in changes]
+
+
+def report(doc: Mapping[str, Any], other: Callable[[int], Mapping[str, Any]], against: int | None, lang: str,
+           compare: Callable[[Mapping[str, Any], Mapping[str, Any]], list[Change]],
+           definition: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> dict[str, Any]:
+    """The differences of stored version `doc` from version `against` (None: the one before; version 1 has
+    none, said in `note`), read through `other(number)` (NotFound for an unknown one)."""
+    version = int(doc["version"])
+    if against is None:
+        against = version - 1 if version > 1 else None
+    note: str | None = None
+    changes: list[Change] = []
+    if against is None:
+        changes, note = [], text("first", lang)
+    elif against == version:
+        changes, note = [], text("same", lang)
+    else:
+        changes = compare(definition(other(against)), definition(doc))
+    counted = {kind: sum(1 for c in changes if c["kind"] == kind) for kind in ("added", "removed", "changed")}
+    return {"key": doc["key"], "version": version, "against": against, "note": note, "counts": counted,
+            "changes": in_language(changes, lang)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from counterflow.core import definitions
+from counterflow.core import defdiff, definitions
 from counterflow.core.clock import stamp
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Invalid, NotFound
@@ -119,6 +119,29 @@ class FormActions(Transitions):
         self.forget_published(key)          # a version published (or retired) here is seen here at once
         return updated
 
+    def check_form(self, actor: Actor, payload: Mapping[str, Any], lang: str) -> Doc:
+        """Check a definition as an upload would, writing nothing: `{"problems": []}`, else a 422 listing
+        every problem (admin)."""
+        self.require(actor, {"admin"}, lang)
+        self.check_definition(_definition_from(payload), lang)
+        return {"problems": []}
+
+    def form_version_diff(self, actor: Actor, key: str, version: int, against: int | None,
+                          lang: str) -> Doc:
+        """What changed from version `against` (by default the one before) to `version`, field by field;
+        read by whoever may read the version."""
+        doc = self.form_version(actor, key, version, lang)
+
+        def other(number: int) -> Doc:
+            try:
+                return self.store.form_version(key, number)
+            except NotFound:
+                raise NotFound(defdiff.text("no_version", lang, key=key, version=number),
+                               code="version_not_found") from None
+
+        found = defdiff.report(doc, other, against, lang, defdiff.diff_forms, _definition_of)
+        return dict(found, versions=[d["version"] for d in self.store.form_versions(key)])
+
     def form_history(self, actor: Actor, key: str, version: int, lang: str) -> list[Doc]:
         doc = self.form_version(actor, key, version, lang)
         return self.store.history(doc["_id"], doc.get("outbox"))
@@ -128,6 +151,11 @@ def _definition_from(payload: Mapping[str, Any]) -> Doc:
     return {k: copy.deepcopy(payload[k])
             for k in ("key", "title", "description", "schema", "ui_schema", "settings")
             if k in payload and payload[k] is not None and not (k == "description" and payload[k] == {})}
+
+
+def _definition_of(doc: Mapping[str, Any]) -> Doc:
+    """A stored form version's definition, as it was uploaded."""
+    return {k: doc.get(k) for k in ("key", "title", "description", "schema", "ui_schema", "settings")}
 
 
 def _place(problem: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from counterflow.core import approval as approval_steps, definitions
+from counterflow.core import approval as approval_steps, defdiff, definitions
 from counterflow.core.clock import stamp
 from counterflow.core.diagram import progress_of, render_svg
 from counterflow.core.engine import Actor, Workflow
@@ -95,6 +95,30 @@ class WorkflowActions(Transitions):
         if problems:
             raise Invalid(_text("definition", lang, count=len(problems)), code="invalid_definition",
                           details=[{"path": _place(p), "code": "definition", "message": p} for p in problems])
+
+    def check_workflow(self, actor: Actor, definition: Any, lang: str) -> Doc:
+        """Check a definition as an upload would, writing nothing: `{"problems": []}`, else a 422 listing
+        every problem (admin)."""
+        self.require(actor, {"admin"}, lang)
+        self.check_workflow_definition(definition, lang)
+        return {"problems": []}
+
+    def workflow_version_diff(self, actor: Actor, key: str, version: int, against: int | None,
+                              lang: str) -> Doc:
+        """What changed from version `against` (by default the one before) to `version`: states,
+        transitions, the process's own keys; read by whoever may read the version."""
+        doc = self.workflow_version_doc(actor, key, version, lang)
+
+        def other(number: int) -> Doc:
+            try:
+                return stored.version(self.store, key, number)
+            except NotFound:
+                raise NotFound(defdiff.text("no_version", lang, key=key, version=number),
+                               code="version_not_found") from None
+
+        found = defdiff.report(doc, other, against, lang, defdiff.diff_workflows,
+                               lambda given: given.get("definition") or {})
+        return dict(found, versions=[d["version"] for d in stored.versions(self.store, key)])
 
     # -- versions ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from counterflow.web.api import approvals as _a
 from counterflow.web.api import backups as _b
+from counterflow.web.api import definitions as _defs
 from counterflow.web.api import destructions as _d
 from counterflow.web.api import keys as _k
 from counterflow.web.api import schemas as s
@@ -146,6 +147,21 @@ OPERATIONS += [
      None, _b.BackupOut, "200", None),
     ("/api/v1/users/{username}/backups", "post", "Name a backup for anyone (admin)", _b.BackupCreate,
      _b.BackupOut, "201", None),
+]
+
+# definitions under review (web/api/definitions.py): differences between versions, checks without saving
+OPERATIONS += [
+    ("/api/v1/forms/{key}/versions/{version}/diff", "get", "What changed from version ?against=N (default: "
+     "the version before) to this one, field by field: added, removed, changed rules, labels, layout, "
+     "settings, each in words", None, _defs.DiffOut, "200", _defs.DiffQuery),
+    ("/api/v1/workflows/{key}/versions/{version}/diff", "get", "What changed from version ?against=N "
+     "(default: the version before) to this one: states, transitions by trigger and source, the process's "
+     "own keys", None, _defs.DiffOut, "200", _defs.DiffQuery),
+    ("/api/v1/forms/check", "post", "Check a form definition as an upload would, writing nothing: 200 "
+     "{problems: []}, else 422 listing every problem (admin)", s.FormCreate, _defs.CheckOut, "200", None),
+    ("/api/v1/workflows/check", "post", "Check a workflow definition (JSON or YAML) as an upload would, "
+     "writing nothing: 200 {problems: []}, else 422 listing every problem (admin)", "definition",
+     _defs.CheckOut, "200", None),
 ]
 
 

@@ -432,3 +432,4 @@ from counterflow.web.api import calendar  # noqa: E402,F401  (clocks: calendar, 
 from counterflow.web.api import destructions  # noqa: E402,F401  (destruction lists and certificates)
 from counterflow.web.api import keys  # noqa: E402,F401  (reveal: its route joins bp)
 from counterflow.web.api import backups  # noqa: E402,F401  (A/B posts: their routes join bp)
+from counterflow.web.api import definitions  # noqa: E402,F401  (differences between versions, checks)

@@ -11,6 +11,7 @@ from counterflow.core import definitions
 from counterflow.core.errors import CounterflowError, Invalid
 from counterflow.core.i18n import text
 from counterflow.web.pages.common import actor, as_int, bp, ext, lang, problems_of
+from counterflow.web.pages.differences import version_differences
 
 WORDS = {
     "processes": {"zh-CN": "流程", "en": "Processes"},
@@ -113,4 +114,6 @@ def admin_workflow_version(key: str, version: int) -> Any:
                            diagram=Markup(service.workflow_diagram(who, key, version, lang())),
                            editable=in_approval and approval.is_editable(doc["state"]) and "admin" in
                            who.roles,
-                           can_edit="admin" in who.roles, w=w()), 422 if problems or error else 200
+                           can_edit="admin" in who.roles, w=w(),
+                           diff=version_differences("workflow", who, key, version)), \
+        422 if problems or error else 200
