@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from counterflow.core import approval
 from counterflow.core.clock import stamp, utcnow
@@ -104,12 +104,14 @@ def transition_notifies(workflow: Workflow, source: str, trigger: str) -> Mappin
 
 
 def notify_fields(workflow: Workflow, plan: Plan, obj: Mapping[str, Any], changes: Mapping[str, Any],
-                  actor: Actor) -> Doc:
+                  actor: Actor, superiors: Callable[[], list[str]] | None = None) -> Doc:
     """`{"notify": {...}}` for the event of a transition whose definition `notifies`, else `{}`.
 
     Told: the record's creator, its first responder and its assignee (not the one who fired it), and the
     applicant for outcomes. `decided` is told only when the transition ends its process (an approval that
-    branches to a further level decides nothing yet).
+    branches to a further level decides nothing yet). A flag with `superior: true` tells the superior too
+    (`superiors()`, see `superiors_of`: the handling unit's department head, else the level above), named in
+    the event's `notify.superior`.
     """
     flag = transition_notifies(workflow, plan.source, plan.trigger)
     if not flag or flag.get("kind") not in KINDS:
@@ -122,7 +124,23 @@ def notify_fields(workflow: Workflow, plan: Plan, obj: Mapping[str, Any], change
     notify: Doc = {"kind": kind, "to": to, "applicant": kind in OUTCOMES}
     if flag.get("failed"):
         notify["failed"] = True
+    if flag.get("superior") and superiors is not None:
+        above = [p for p in superiors() if p != actor.id]
+        notify.update(to=list(dict.fromkeys(to + above)), superior=above)
     return {"notify": notify}
+
+
+def superiors_of(service: ServiceBase, record: Mapping[str, Any], actor_id: str) -> list[str]:
+    """Who a `superior: true` notice goes to: the active department heads of the unit handling the record
+    (its department), other than whoever acted; where there is none, the level above (the active managers).
+    Read from the accounts (a small collection, as approval steps resolve their approvers)."""
+    people = [u for u in service.store.list_users() if u.get("active", True) and u["_id"] != actor_id]
+    department = record.get("department")
+    heads = [u["_id"] for u in people if "dept_head" in (u.get("roles") or [])
+             and department and u.get("department") == department]
+    if heads:
+        return sorted(heads)
+    return sorted(u["_id"] for u in people if "manager" in (u.get("roles") or []))
 
 
 # -- channels ------------------------------------------------------------------------------------------------

@@ -78,8 +78,9 @@ class Transitions(ServiceBase):
         details.update(event_extra.pop("details", {}))
         extra: Doc = {"to_process": to_process, "details": details} if kind == "record" else {}
         # the transition's `notifies` flag (service/notify.py, which builds on this module: imported here)
-        from counterflow.service.notify import notify_fields
-        extra.update(notify_fields(workflow, plan, obj, changes, actor))
+        from counterflow.service.notify import notify_fields, superiors_of
+        extra.update(notify_fields(workflow, plan, obj, changes, actor,
+                                   superiors=lambda: superiors_of(self, obj, actor.id)))
         for key, value in event_extra.items():           # an approval step's own `notify`, unless flagged
             extra.setdefault(key, value)
         event = self._event(kind, actor, trigger, plan.process, plan.source, plan.dest,
