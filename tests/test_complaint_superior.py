@@ -31,8 +31,7 @@ def _inbox(api: Api, user_id: str, record_id: str) -> list[str]:
     return sorted(e["kind"] for e in found)
 
 
-def test_the_handling_unit_s_head_is_told_when_the_limit_cannot_be_met(api: Api,
-                                                                      ports: dict[str, int]) -> None:
+def test_the_unit_s_head_is_told_when_the_limit_cannot_be_met(api: Api, ports: dict[str, int]) -> None:
     service = api.client.application.extensions["counterflow"].service
     service.store.users.update_one({"username": "head"}, {"$set": {"email": "head@example.gov.cn"}})
     ids = _ids(api)
