@@ -323,8 +323,10 @@ class ApprovalActions(RecordActions):
                 move_ctx = Context(moved, actor, payload, lang, env)
                 notify = {"kind": "decided", "to": self._told(obj, step)}
                 details["outcome"] = result
-                _plan, move, event = self.planned("record", workflow, moved, move_ctx, final_trigger,
-                                                  with_roles=False, details=details, notify=notify)
+                plan, move, event = self.planned("record", workflow, moved, move_ctx, final_trigger,
+                                                 with_roles=False, details=details, notify=notify)
+                if not plan.final and event.get("notify") == notify:
+                    del event["notify"]          # on to another step or level: nothing is decided yet
                 changes.update(move)
                 event["trigger"] = trigger
                 return self.commit_move(self.store.records, obj, changes, event, move_ctx)
