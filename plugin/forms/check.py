@@ -13,6 +13,7 @@ import jsonschema_rs
 
 from counterflow.core import definitions
 from counterflow.core.errors import DefinitionError
+from counterflow.core.roles import ROLES, STAFF
 from counterflow.forms.conditions import condition_problems, ui_condition_problems
 from counterflow.forms.validate import (DRAFT7_URIS, DRAFT202012_URIS, MAX_PROPERTIES, MAX_SCHEMA_BYTES,
                                         SENSITIVE_KINDS, FormValidator, _clip, pointer, valid_field_name)
@@ -193,12 +194,27 @@ def _extension_problems(node: dict[str, Any], where: list[str | int],
         elif not _is_file_field(node, root):
             yield pointer([*where, "x-material"]), "x-material is on a field that takes no file", \
                 "put it on {\"type\": \"string\", \"format\": \"attachment\"} or an array of those"
-    if "x-show-if" in node:
-        for place, what, fix in condition_problems(node["x-show-if"]):
-            yield pointer([*where, "x-show-if", *place]), f"x-show-if: {what}", fix
+    for keyword in ("x-show-if", "x-required-if"):
+        if keyword in node:
+            for place, what, fix in condition_problems(node[keyword]):
+                yield pointer([*where, keyword, *place]), f"{keyword}: {what}", fix
     if "x-title" in node and not _bilingual(node["x-title"]):
         yield pointer([*where, "x-title"]), "x-title needs both languages", \
             "write {\"zh-CN\": \"...\", \"en\": \"...\"}"
+    if "x-visible-to" in node:
+        yield from _visible_to_problems(node["x-visible-to"], [*where, "x-visible-to"])
+
+
+def _visible_to_problems(roles: Any, where: list[str | int]) -> Iterator[tuple[str, str, str]]:
+    """`x-visible-to`: a non-empty list of the roles that read records (not admin, who reads none)."""
+    known = [r for r in ROLES if r in STAFF]
+    fix = "list the roles that may see the field, from " + ", ".join(known) + " (records staff see it anyway)"
+    if not (isinstance(roles, list) and roles):
+        yield pointer(where), "x-visible-to must be a non-empty list of roles", fix
+        return
+    for i, role in enumerate(roles):
+        if not isinstance(role, str) or role not in STAFF:
+            yield pointer([*where, i]), f"x-visible-to names an unknown role {_clip(role)!r}", fix
 
 
 def _limit_problems(schema: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
