@@ -110,7 +110,56 @@ function typed(raw, type) {
   return raw;
 }
 
+// What the server's _input_attrs marks aria-required: text-like inputs, selects and text areas.
+const ARIA_REQUIRED = "input:not([type=checkbox]):not([type=radio]):not([type=file]):not([type=hidden]), select, textarea";
+
+// x-required-if: the "required" marker and aria-required follow the rule; a hidden field is never required
+// (the server's completeness check says the same: forms/validate.py).
+// A row left blank is not posted (the server never sees it), so nothing in it is required.
+function rowHasData(row) {
+  const byName = new Map();
+  for (const el of row.querySelectorAll("input, select, textarea")) {
+    if (!el.name || el.disabled || el.name.startsWith("_") || el.closest("template")) continue;
+    if (["submit", "button", "reset", "image"].includes(el.type)) continue;
+    if (!byName.has(el.name)) byName.set(el.name, []);
+    byName.get(el.name).push(el);
+  }
+  for (const fields of byName.values()) {
+    const value = readField(fields, false);
+    if (value !== null && !(Array.isArray(value) && !value.length)) return true;
+  }
+  return false;
+}
+
+function inFilledRows(wrapper) {
+  for (let row = wrapper.closest("[data-cf-row]"); row; row = row.parentElement.closest("[data-cf-row]")) {
+    if (!rowHasData(row)) return false;
+  }
+  return true;
+}
+
+function applyRequired(form, data) {
+  for (const wrapper of form.querySelectorAll("[data-required-if]")) {
+    let rule;
+    try { rule = JSON.parse(wrapper.dataset.requiredIf); } catch { continue; }
+    const on = holds(rule, data) && !wrapper.closest("[hidden]") && inFilledRows(wrapper);
+    const own = (el) => el.closest("[data-required-if]") === wrapper;
+    for (const mark of wrapper.querySelectorAll("[data-cf-required-if]")) if (own(mark)) mark.hidden = !on;
+    const targets = [...wrapper.querySelectorAll(ARIA_REQUIRED)].filter(own);
+    if (wrapper.getAttribute("role") === "radiogroup") targets.push(wrapper);
+    for (const el of targets) {
+      if (on) el.setAttribute("aria-required", "true");
+      else el.removeAttribute("aria-required");
+    }
+  }
+}
+
 function applyConditions(form) {
+  applyShown(form);
+  if (form.querySelector("[data-required-if]")) applyRequired(form, formData(form));
+}
+
+function applyShown(form) {
   // Hiding a field can change a later condition (its value no longer counts): repeat until nothing moves.
   for (let round = 0; round < 5; round += 1) {
     const data = formData(form);
@@ -145,6 +194,7 @@ function addRow(button) {
   const row = holder.firstElementChild;
   rows.querySelector(":scope > .cf-rows-list").append(row);
   enhanceRemove(row);
+  if (logic && button.form) applyConditions(button.form);   // the new row's conditions, as the others'
   const first = row.querySelector("input:not([type=hidden]), select, textarea");
   if (first) first.focus();
   return true;
@@ -179,7 +229,8 @@ function enhance(root = document) {
     if (button && addRow(button)) event.preventDefault();
   });
   // Only fields being filled in: a read-only view shows what the record holds, as the server rendered it.
-  const forms = logic ? new Set([...root.querySelectorAll("form [data-show-if]")].map((el) => el.closest("form"))) : [];
+  const conditional = root.querySelectorAll("form [data-show-if], form [data-required-if]");
+  const forms = logic ? new Set([...conditional].map((el) => el.closest("form"))) : [];
   for (const form of forms) {
     applyConditions(form);
     form.addEventListener("input", () => applyConditions(form));

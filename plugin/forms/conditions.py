@@ -1,4 +1,5 @@
-"""Conditions (`x-show-if`, `ui:options.show_if`): which JSON Logic a definition may use, and its answer.
+"""Conditions (`x-show-if`, `x-required-if`, `ui:options.show_if`, `settings.review.second_level_if`):
+which JSON Logic a definition may use, and its answer.
 
 The browser evaluates the same rule with json-logic-js (static/vendor/json-logic-js), the reference
 implementation of JSON Logic. The Python package (panzi-json-logic) converts values its own way in a

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from counterflow.core import pointer as jp
 from counterflow.core.i18n import message, normalize, text
+from counterflow.forms.conditions import holds
 from counterflow.forms.walker import object_fields, properties, resolve, schema_type
 
 MAX_DEPTH = 10
@@ -306,6 +307,7 @@ class Node:
     note: str = ""
     errors: list[str] = field(default_factory=list)
     show_if: str = ""
+    required_if: str = ""     # x-required-if as JSON: the page marks the field required while it holds
     value: str = ""
     display: str = ""
     input_type: str = "text"
@@ -344,6 +346,7 @@ class _Context:
     view: bool
     add_rows: frozenset[str]
     tz: dt.tzinfo
+    data: Any = None          # the whole form's data: what a condition reads
 
     def t(self, code: str, **params: Any) -> str:
         return message(MESSAGES, code, self.lang, **params)
@@ -373,6 +376,7 @@ def render_fields(schema: dict, ui_schema: dict, data: Any, problems: Iterable[M
     """The fieldsets and fields of a form (no <form>, buttons or CSRF token). A date-time is shown
     in the counter's time zone `tz` (the `timezone` setting)."""
     ctx = _context(schema, ui_schema, problems, lang, sensitive_masked, readonly, add_rows, tz)
+    ctx.data = data
     nodes = _root_nodes(ctx, data)
     module: Any = _env.get_template("_fields.html").module
     html = module.view(nodes, ctx.t("empty")) if readonly else module.fields(nodes, _labels(ctx))
@@ -485,12 +489,34 @@ def _build(schema: dict, ui: dict, data: Any, parts: list[str], ctx: _Context, *
     show_if = options.get("show_if", schema.get("x-show-if"))
     if show_if is not None:
         node.show_if = json.dumps(show_if, ensure_ascii=False, separators=(",", ":"))
+    required_if = schema.get("x-required-if")
+    if isinstance(required_if, dict) and not required:
+        # required while the rule holds on the data as it is now; counterflow.js follows it live
+        node.required_if = json.dumps(required_if, ensure_ascii=False, separators=(",", ":"))
+        node.required = holds(required_if, ctx.data) and _rows_filled(ctx.data, parts)
     if schema.get("x-sensitive") and ctx.sensitive_masked and kind not in ("object", "rows"):
         return _masked(node, data, ctx)
     built = _BUILDERS[kind](node, schema, ui, data, parts, ctx, depth)
     if schema.get("x-sensitive") and isinstance(data, str) and data and not (ctx.view or built.readonly):
         built.note = ctx.t("masked_edit")  # the value shown is masked; posting it back keeps the original
     return built
+
+
+def _rows_filled(data: Any, parts: list[str]) -> bool:
+    """Whether every row of a list that the field at `parts` sits in holds something: a blank row is not
+    posted, so nothing in it is required (a new row, and the blank row of a new list, hold nothing)."""
+    for part in parts:
+        if isinstance(data, list):
+            if not part.isdigit() or int(part) >= len(data):
+                return False
+            data = data[int(part)]
+            if data is None or (isinstance(data, (str, list, dict)) and not data):
+                return False
+        elif isinstance(data, dict):
+            data = data.get(part)
+        elif part.isdigit() or part.startswith("__i"):
+            return False      # a row of a list that is not there
+    return True
 
 
 def _masked(node: Node, data: Any, ctx: _Context) -> Node:

@@ -178,7 +178,8 @@ class FormValidator:
         self._problems: dict[tuple[Any, ...], Problem] = {}
         self._by_error: dict[tuple[Any, ...], list[Problem]] = {}
         self._sort_keys: dict[str, tuple[int, ...]] = {}
-        for found in fields(schema):
+        declared = list(fields(schema))
+        for found in declared:
             self._take(found)
         for ptr, _ in self.materials:           # the layout's show_if hides a material just as x-show-if does
             rule = _ui_show_if(ui_schema or {}, split_pointer(ptr))
@@ -191,6 +192,7 @@ class FormValidator:
              {lang: message({"t": title}, "t", lang) if title else None for lang in LANGS},
              _compile(self._material_conditions.get(ptr)))
             for ptr, title in self.materials for parts in [split_pointer(ptr)]]
+        self._required_checks = _required_checks(declared, ui_schema or {})
 
     def _take(self, found: Field) -> None:
         """What one declared field tells the validator: its title, order, sensitive kind, material."""
@@ -361,6 +363,21 @@ class FormValidator:
                          for concrete in empty]
         return problems
 
+    def _missing_required_if(self, data: Any, lang: str) -> list[Problem]:
+        """`x-required-if`: a field left empty while its rule holds is missing, as `required` says it;
+        a field hidden by its own or a parent's show-if condition is never required."""
+        problems = []
+        for parts, place, rule, shown in self._required_checks:
+            if place is not None:
+                value = _value_at(data, parts)
+                empty = [] if value is _NOWHERE or not _blank(value) else [place]
+            else:
+                empty = [concrete for concrete, value in _lookup(data, parts, [], skip_blank_rows=True)
+                         if _blank(value)]
+            if empty and rule(data) and all(condition(data) for condition in shown):
+                problems += [self._problem(concrete, "required", lang) for concrete in empty]
+        return problems
+
     def _finish(self, problems: Iterable[Problem]) -> list[Problem]:
         unique: dict[tuple[str, str], Problem] = {}
         for p in problems:
@@ -395,6 +412,8 @@ class FormValidator:
         seen = {p.path for p in found}
         found += [p for p in structure if p.code in ("too_large", "field_name")
                   or (p.code == "type" and p.path not in seen)]
+        if self._required_checks:
+            found += self._missing_required_if(data, lang)
         materials = self._missing_materials(data, lang)
         if not found and not materials:
             return []
@@ -453,17 +472,20 @@ def _value_at(data: Any, parts: list[str]) -> Any:
     return data
 
 
-def _lookup(data: Any, parts: list[str], done: list[str | int]) -> Iterator[tuple[str, Any]]:
-    """(concrete pointer, value or None) for a pointer with `*` for every array element."""
+def _lookup(data: Any, parts: list[str], done: list[str | int],
+            skip_blank_rows: bool = False) -> Iterator[tuple[str, Any]]:
+    """(concrete pointer, value or None) for a pointer with `*` for every array element; with
+    `skip_blank_rows`, not inside an element that holds nothing (the page never posts such a row)."""
     if not parts:
         yield pointer(done), data
         return
     head, rest = parts[0], parts[1:]
     if head == "*":
         for i, item in enumerate(data if isinstance(data, list) else []):
-            yield from _lookup(item, rest, [*done, i])
+            if not (skip_blank_rows and rest and _blank(item)):
+                yield from _lookup(item, rest, [*done, i], skip_blank_rows)
     elif isinstance(data, dict):
-        yield from _lookup(data.get(head), rest, [*done, head])
+        yield from _lookup(data.get(head), rest, [*done, head], skip_blank_rows)
     elif data is None:
         if "*" not in parts:
             yield pointer([*done, *parts]), None
@@ -478,6 +500,34 @@ def _ui_show_if(ui: Any, parts: list[str]) -> dict[str, Any] | None:
     options = ui.get("ui:options") if isinstance(ui, dict) else None
     rule = options.get("show_if") if isinstance(options, dict) else None
     return rule if isinstance(rule, dict) else None
+
+
+def _blank(value: Any) -> bool:
+    """Nothing filled in: what the page leaves out of a post (a `false` or a 0 is an answer)."""
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
+
+
+def _required_checks(declared: list[Field], ui_schema: Any) -> list[
+        tuple[list[str], str | None, Callable[[Any], bool], list[Callable[[Any], bool]]]]:
+    """(pointer's parts, the pointer when it names one place, the compiled x-required-if, the compiled
+    show-if conditions of the field and of every group it sits in) per field with an x-required-if.
+    A show-if is the layout's `ui:options.show_if` where there is one, else the schema's `x-show-if`,
+    as the page decides which one hides the field (forms/render.py)."""
+    shown = {found.parts: found.show_if for found in declared}
+    checks = []
+    for found in declared:
+        if found.required_if is None or not found.parts:
+            continue
+        conditions = []
+        for depth in range(1, len(found.parts) + 1):
+            prefix = list(found.parts[:depth])
+            rule = _ui_show_if(ui_schema, prefix) or shown.get(found.parts[:depth])
+            if rule is not None:
+                conditions.append(compile_condition(rule))
+        parts = list(found.parts)
+        checks.append((parts, None if "*" in parts else pointer(parts), compile_condition(found.required_if),
+                       conditions))
+    return checks
 
 
 def _holds(rule: dict[str, Any], data: Any) -> bool:

@@ -253,6 +253,8 @@ class Field:
     sensitive: str | None                   # an x-sensitive kind, "secret" for `true`
     material: dict[str, str] | None         # the material's title when the field is an x-material
     material_if: dict[str, Any] | None      # the x-show-if beside that x-material
+    show_if: dict[str, Any] | None = None       # the field's own x-show-if (the first schema that has one)
+    required_if: dict[str, Any] | None = None   # its x-required-if: required while this holds
 
     @property
     def pointer(self) -> str:
@@ -290,6 +292,8 @@ def _field(nodes: list[dict[str, Any]], parts: tuple[str, ...], required: bool) 
     material: dict[str, str] | None = None
     material_if: dict[str, Any] | None = None
     has_material = False
+    show_if = next((n["x-show-if"] for n in nodes if isinstance(n.get("x-show-if"), dict)), None)
+    required_if = next((n["x-required-if"] for n in nodes if isinstance(n.get("x-required-if"), dict)), None)
     for node in nodes:
         if title is None:
             if isinstance(node.get("x-title"), dict):
@@ -306,7 +310,7 @@ def _field(nodes: list[dict[str, Any]], parts: tuple[str, ...], required: bool) 
             material = found.get("title", {}) if isinstance(found, dict) else {}
             material_if = node["x-show-if"] if isinstance(node.get("x-show-if"), dict) else None
     return Field(parts, tuple(nodes), required, title, sensitive, material if has_material else None,
-                 material_if)
+                 material_if, show_if, required_if)
 
 
 # -- the union view compiled for data -----------------------------------------------------------
