@@ -474,6 +474,16 @@ function badSets() {
 }
 
 function renderCanvas() {
+  // a redraw replaces the elements: the one that had the keyboard focus gets it back
+  const active = svg.contains(document.activeElement) ? document.activeElement : null;
+  const again = active && (active.hasAttribute("data-index") ? `[data-index="${active.getAttribute("data-index")}"]` :
+    active.hasAttribute("data-transition") ? `[data-transition="${active.getAttribute("data-transition")}"]` : null);
+  drawCanvas();
+  const target = again && svg.querySelector(again);
+  if (target) target.focus();
+}
+
+function drawCanvas() {
   const missing = new Set();
   (ui.def.states || []).forEach((s, i) => { if (M.missingLanguages(s.title).length) missing.add(i); });
   const modes = {};
@@ -895,7 +905,8 @@ function renderApproval() {
         go.disabled = false;
       }
       renderStatus();
-    }, {className: "cf-button" + (o.allowed ? " cf-button--primary" : ""), "data-trigger": o.trigger});
+    }, {className: "cf-button" + (o.allowed ? " cf-button--primary" : ""), "data-trigger": o.trigger,
+        "data-needs-opinion": needs ? "1" : null});
     const row = h("div", {className: "cf-ds-option"});
     if (opinion) row.append(field(w("opinion") + (needs ? " *" : ""), opinion));
     row.append(go);
