@@ -359,6 +359,11 @@ def test_a_record_walks_from_intake_through_every_approval_step_to_a_mailed_deci
     assert "已办结" in text and "原因：准予补助" in text and "Now: Grant review · Granted" in text
     for secret in (COMPLETE["id_number"], COMPLETE["phone"]):             # never the record's data
         assert all(secret not in m["data"] for m in smtp.box.messages)
+    # the applicant sees the same result on the status look-up
+    receipt = api.get(f"/api/v1/records/{record['id']}/receipt", "clerk").get_json()
+    status = api.get(f"/api/v1/status?number={number}&code={receipt['query_code']}").get_json()
+    assert status["result"]["kind"] == "decided" and not status["result"]["failed"]
+    assert status["result"]["title"] == "已办结" and status["result"]["reason"] == ""    # no failure: no why
 
 
 # -- story 2: 补正, answered and deemed accepted -------------------------------------------------------------
@@ -393,6 +398,9 @@ def test_a_notice_answered_in_time_and_one_deemed_accepted_by_tick_now(world: An
     assert (deemed["actor"]["kind"], deemed["actor"]["id"]) == ("system", "system")
     assert deemed["automatic"] == {"by": "tick", "reason": "timeout", "action": "approve"}
     assert deemed["opinion"] is None                                    # nobody's approval
+    receipt = api.get(f"/api/v1/records/{record['id']}/receipt", "clerk").get_json()
+    status = api.get(f"/api/v1/status?number={receipt['acceptance_number']}&code={receipt['query_code']}")
+    assert status.get_json()["result"]["kind"] == "accepted"
     # the time limit counts from the day it was deemed accepted
     assert record["due_at"] == WorkCalendar().add_working_days(when.date(), 2).isoformat()
     # the answered one was never touched by tick (it was accepted by a person); a second run does nothing
@@ -438,7 +446,8 @@ def test_a_deadline_passed_while_paused_is_not_overdue_one_passed_running_is_esc
 
     # the paused record resumes: the weeks away count as paused, not used
     resumed = ok(fire(api, got_record(api, paused), "resume", "head"))
-    assert resumed["state"] == "triage" and resumed["overdue"] is False and resumed["due_at"]
+    assert resumed["state"] == "triage" and resumed["overdue"] is False
+    assert resumed["due_at"] == running["due_at"]                      # no day was used while paused
 
 
 def got_record(api: Api, record: dict[str, Any]) -> dict[str, Any]:

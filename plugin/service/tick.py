@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from counterflow.core.clock import stamp, utcnow
-from counterflow.core.engine import Actor, Context
+from counterflow.core.engine import Actor, Context, Plan
 from counterflow.core.errors import CounterflowError
 from counterflow.core.registry import ACTIONS
 from counterflow.service.base import Doc
@@ -163,9 +163,15 @@ class TickActions(ClockActions):
         changes.update(transition_changes(self, record, changes, t.shows, ctx, now))
         changes["tick_lease"] = None
         details = {k: changes[k] for k in ("notice", "acceptance_number") if k in changes}
+        # whoever the transition `notifies` is told, as when a person fires it (the applicant of an
+        # application deemed accepted too)
+        from counterflow.service.notify import notify_fields
+        plan = Plan(trigger, workflow.key, record["state"], t.dest, bool(dest.get("final")),
+                    bool(dest.get("ends_record")), tuple(t.actions), t.shows)
+        told = notify_fields(workflow, plan, record, changes, SYSTEM)
         event = self._event("record", SYSTEM, trigger, workflow.key, record["state"], t.dest, now=now,
                             at=env.stamp, to_process=to_process, details=details,
-                            automatic={"by": "tick", "reason": "timeout", "action": action})
+                            automatic={"by": "tick", "reason": "timeout", "action": action}, **told)
         event["actor"] = dict(SYSTEM_ACTOR)
         try:
             return self.store.commit(self.store.records, record, changes, event)
