@@ -140,6 +140,9 @@ def test_an_admin_designs_a_joint_approval_process_that_a_record_then_walks(live
     page.check("#cf-ds-approver-0-users input[data-value='r2']")
     expect(page.locator("#cf-ds-approval-approve")).to_have_value("agree")
     page.fill("#cf-ds-state-deadline", "3")
+    # field rights are picked from a form chosen as context: the step does not see the new phone number
+    page.select_option("#cf-ds-form", "account-change")
+    page.check("#cf-ds-fields-hidden input[data-value='/new_details/new_phone']")
 
     # a problem shows at its place and blocks saving; fixing it clears it
     page.select_option("#cf-ds-approval-approve", "")
@@ -160,7 +163,8 @@ def test_an_admin_designs_a_joint_approval_process_that_a_record_then_walks(live
     assert stored["author"] != "counterflow"
     definition = stored["definition"]
     joint = next(s for s in definition["states"] if s["name"] == "joint")
-    assert joint["approval"] == {"mode": "all", "approvers": [{"users": ["r1", "r2"]}], "approve": "agree"}
+    assert joint["approval"] == {"mode": "all", "approvers": [{"users": ["r1", "r2"]}], "approve": "agree",
+                                 "fields": {"hidden": ["/new_details/new_phone"]}}
     assert joint["deadline"] == {"working_days": 3}
     assert definition["initial"] == "lodged"
     assert [(t["trigger"], t["source"], t["dest"], t["roles"]) for t in definition["transitions"]] == [
@@ -256,4 +260,13 @@ def test_shipped_processes_open_read_only_and_a_copy_is_made_by_naming_it(
     shipped = staff.get("/api/v1/workflows/intake", "admin").json()
     original = staff.get(f"/api/v1/workflows/intake/versions/{shipped['latest_version']}", "admin").json()
     assert copy["definition"] == dict(original["definition"], key="my_intake")
+
+    # the draft copy is editable: the Delete key removes the state that has the focus, with its transitions
+    states = page.locator("svg .cf-ds-state")
+    count = states.count()
+    page.locator("svg .cf-ds-state.cf-ds-final").first.focus()
+    page.keyboard.press("Delete")
+    expect(states).to_have_count(count - 1, timeout=T)
+    expect(page.locator("#cf-ds-status")).to_contain_text("Unsaved", timeout=T)
+    shot(page, "designer-copy-en.png")
     assert errors == [], errors

@@ -84,6 +84,10 @@ def test_the_page_serves_the_registry_with_descriptions_in_both_languages(app: A
     assert {"clerk", "reviewer", "manager"} <= set(data["choices"]["roles"])
     assert data["choices"]["modes"] == ["all", "any", "sequence", "ratio"]
     assert {u["username"] for u in data["users"]} >= {"reviewer", "head", "boss"}
+    # field rights are picked from a form's fields: every field as a JSON pointer, nested ones too
+    forms = {f["key"]: f for f in data["forms"]}
+    pointers = {f["pointer"]: f["title"] for f in forms["account-change"]["fields"]}
+    assert "/new_details/new_phone" in pointers and pointers["/new_details/new_phone"]["en"]
     served = admin.client.get(f"{DESIGNER}/registry.json").get_json()
     assert served["guards"] == data["registry"]["guards"] and served["choices"] == data["choices"]
     # the processes page links to the designer

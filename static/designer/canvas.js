@@ -46,8 +46,9 @@ function boxesFor(def, layout) {
 
 /**
  * Draw the definition into `svg`.
- * opts: {lang, selected: {kind, index}, connectFrom, bad: {states:Set, transitions:Set}, missing: Set of state
- *        indexes with a missing translation, words, onPick(kind, index)}
+ * opts: {lang, selected: {kind, index}, connectFrom, bad: {states:Set, transitions:Set}, missing and
+ *        missingTransitions: Sets of indexes with a missing translation, words, onPick(kind, index),
+ *        onDelete(kind, index) (the Delete key; absent when read only)}
  */
 export function draw(svg, def, layout, opts) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
@@ -72,7 +73,8 @@ export function draw(svg, def, layout, opts) {
                            (opts.bad.transitions.has(index) ? " cf-ds-bad" : ""),
                            "data-transition": index, "data-trigger": t.trigger || "", tabindex: 0,
                            role: "button"}, edges);
-    const label = (textOf(t.title, opts.lang) || t.trigger || "?") + (opts.bad.transitions.has(index) ? " ⚠" : "");
+    const label = (textOf(t.title, opts.lang) || t.trigger || "?") + (opts.missingTransitions.has(index) ? " *" : "") +
+      (opts.bad.transitions.has(index) ? " ⚠" : "");
     group.setAttribute("aria-label", `${opts.words.transition}: ${label}`);
     if (selected) group.setAttribute("aria-pressed", "true");
     for (const source of sourcesOf(t)) {
@@ -136,8 +138,9 @@ export function draw(svg, def, layout, opts) {
   });
   const pad = 30;
   svg.setAttribute("viewBox", `${minX - pad} ${minY - pad} ${maxX - minX + 2 * pad} ${maxY - minY + 2 * pad}`);
-  svg.setAttribute("width", Math.max(320, maxX - minX + 2 * pad));
-  svg.setAttribute("height", Math.max(160, maxY - minY + 2 * pad));
+  const scale = 1.25;                       // a little larger than the server's drawing: easier to hit
+  svg.setAttribute("width", Math.max(320, (maxX - minX + 2 * pad) * scale));
+  svg.setAttribute("height", Math.max(160, (maxY - minY + 2 * pad) * scale));
 }
 
 function hook(group, kind, index, opts) {
@@ -148,6 +151,9 @@ function hook(group, kind, index, opts) {
       opts.onPick(kind, index);
     } else if (event.key === "Escape") {
       opts.onPick("none", -1);
+    } else if (event.key === "Delete" && opts.onDelete) {
+      event.preventDefault();
+      opts.onDelete(kind, index);
     }
   });
 }

@@ -56,6 +56,9 @@ const WORDS = {
   acknowledges: {"zh-CN": "签收（acknowledges）", en: "Acknowledges (acknowledges)"},
   with_data: {"zh-CN": "在数据表单上提供（with_data）", en: "Offered on the data form (with_data)"},
   read_only: {"zh-CN": "只读", en: "Read only"},
+  amendable_by: {"zh-CN": "可调整销毁清单的角色（amendable_by）", en: "Roles that may amend a destruction list (amendable_by)"},
+  canvas_help: {"zh-CN": "Tab 键在环节与流转之间移动，Enter 选择，Delete 删除，Esc 取消连线。",
+                en: "Tab moves between states and transitions, Enter selects, Delete removes, Esc cancels connecting."},
   reading: {"zh-CN": "查阅范围", en: "Who reads"},
   clock: {"zh-CN": "计时", en: "Clock"},
   default: {"zh-CN": "默认", en: "default"},
@@ -358,6 +361,7 @@ svg.setAttribute("id", "cf-ds-svg");
 svg.setAttribute("role", "group");
 svg.setAttribute("aria-label", w("canvas"));
 canvasWrap.appendChild(svg);
+svg.setAttribute("aria-describedby", "cf-ds-canvas-help");
 canvasWrap.addEventListener("click", () => pick("none", -1));
 const processPanel = h("section", {className: "cf-card cf-ds-panel", id: "cf-ds-process", "aria-label": w("process")});
 const panel = h("section", {className: "cf-card cf-ds-panel", id: "cf-ds-panel", "aria-live": "off"});
@@ -366,7 +370,8 @@ const versionsBox = h("section", {className: "cf-card", id: "cf-ds-versions"});
 const banner = h("div", {className: "cf-ds-banner", id: "cf-ds-banner"});
 
 root.append(banner, bar, statusLine, noticeLine,
-  h("div", {className: "cf-ds-main"}, h("div", {className: "cf-ds-left"}, canvasWrap, problemsBox),
+  h("div", {className: "cf-ds-main"}, h("div", {className: "cf-ds-left"}, canvasWrap,
+    h("p", {className: "cf-help", id: "cf-ds-canvas-help", text: w("canvas_help")}), problemsBox),
     h("div", {className: "cf-ds-right"}, panel, processPanel)),
   approvalBox, versionsBox);
 
@@ -486,10 +491,13 @@ function renderCanvas() {
 function drawCanvas() {
   const missing = new Set();
   (ui.def.states || []).forEach((s, i) => { if (M.missingLanguages(s.title).length) missing.add(i); });
+  const missingTransitions = new Set();
+  (ui.def.transitions || []).forEach((t, i) => { if (M.missingLanguages(t.title).length) missingTransitions.add(i); });
   const modes = {};
   for (const [k, v] of Object.entries(MODE_TITLES)) modes[k] = v[LANG].split(/[（:]/)[0];
   draw(svg, ui.def, ui.layout, {lang: LANG, selected: ui.selected, connectFrom: ui.connectFrom, bad: badSets(),
-    missing, words: {state: w("state"), transition: w("transition"), modes}, onPick: pick});
+    missing, missingTransitions, words: {state: w("state"), transition: w("transition"), modes}, onPick: pick,
+    onDelete: editable() ? (kind, index) => { ui.selected = {kind, index}; removeSelected(); } : null});
 }
 
 function focusSelected() {
@@ -622,6 +630,9 @@ function statePanel(s, index) {
       if (v) s[key] = v; else delete s[key]; changed();
     }, {id: `cf-ds-state-${key}`})));
   }
+  panel.append(checkGroup(w("amendable_by"), roleOptions(), s.amendable_by || [], (v) => {
+    if (v.length) s.amendable_by = v; else delete s.amendable_by; changed();
+  }, {id: "cf-ds-state-amendable"}));
   panel.append(deadlineEditor(s));
   panel.append(timeoutEditor(s));
   panel.append(approvalEditor(s));

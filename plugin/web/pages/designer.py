@@ -261,8 +261,8 @@ def _forms(who: Any) -> list[dict[str, Any]]:
     out = []
     for key, doc in sorted(latest.items()):
         fields: list[dict[str, Any]] = []
-        _form_fields((doc.get("definition") or {}).get("schema"), [], [], fields)
-        title = (doc.get("definition") or {}).get("title") or doc.get("title") or key
+        _form_fields(doc.get("schema"), [], [], fields)
+        title = doc.get("title") or key
         out.append({"key": key, "title": title, "fields": fields})
     return out
 
