@@ -9,9 +9,11 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import ADMIN_PASSWORD
 from forms import COMPLETE, permit, publish
+from test_api_workflows import PERMIT_CHECK
 from test_browser import ARTIFACTS, T, LiveApi, LiveServer, browser, live, page, sign_in, sign_out, staff
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -269,4 +271,17 @@ def test_shipped_processes_open_read_only_and_a_copy_is_made_by_naming_it(
     expect(states).to_have_count(count - 1, timeout=T)
     expect(page.locator("#cf-ds-status")).to_contain_text("Unsaved", timeout=T)
     shot(page, "designer-copy-en.png")
+
+    # import: a YAML file replaces the drawing; it is checked like any other and saved as a new process
+    page.goto(base + "/admin/workflows/designer?lang=en")
+    _ready(page)
+    page.set_input_files("#cf-ds-import", {"name": "permit_check.yaml", "mimeType": "application/yaml",
+                                           "buffer": PERMIT_CHECK.encode("utf-8")})
+    expect(page.locator("svg [data-state='vetting']")).to_be_visible(timeout=T)
+    expect(page.locator("#cf-ds-key")).to_have_value("permit_check")
+    _checked_clean(page)
+    page.click("#cf-ds-save")
+    expect(page).to_have_url(re.compile(r"/admin/workflows/permit_check/designer$"), timeout=T)
+    imported = staff.get("/api/v1/workflows/permit_check/versions/1", "admin").json()
+    assert imported["definition"] == yaml.safe_load(PERMIT_CHECK)
     assert errors == [], errors
