@@ -120,6 +120,7 @@ BUILDER_UI: dict[str, dict[str, str]] = {
     "b_page_title": {"zh-CN": "表单设计器", "en": "Form builder"},
     "b_build_new": {"zh-CN": "用设计器新建表单（无需编写 JSON）", "en": "Build a new form (no JSON needed)"},
     "b_builder_link": {"zh-CN": "设计器", "en": "Builder"},
+    "g_gallery": {"zh-CN": "从模板库复制表单", "en": "Copy a form from the template gallery"},  # pages/gallery.py
     "b_needs_script": {"zh-CN": "表单设计器需要启用 JavaScript；也可在模板管理页粘贴 JSON 定义。",
                        "en": "The form builder needs JavaScript; you can also paste a JSON definition on "
                              "the Forms page."},
