@@ -113,12 +113,13 @@ export class Editor {
     const Sortable = globalThis.Sortable;
     if (Sortable) {
       this.sortables.push(new Sortable(ol, {
-        group: "cf-fields", handle: ".cf-b-handle", animation: 0, fallbackOnBody: true, swapThreshold: 0.6,
+        group: "cf-fields", handle: ".cf-b-handle", animation: 0, forceFallback: true, fallbackOnBody: true,
+        swapThreshold: 0.6, ghostClass: "cf-b-sortable-ghost",
         onEnd: (evt) => {
           const path = JSON.parse(evt.item.dataset.path);
           const to = JSON.parse(evt.to.dataset.parent);
           if (evt.from === evt.to && evt.oldIndex === evt.newIndex) return;
-          this.moveTo(path, to, evt.newIndex);
+          setTimeout(() => this.moveTo(path, to, evt.newIndex), 0); // after Sortable has tidied up its drag
         },
       }));
     }

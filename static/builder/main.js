@@ -191,7 +191,7 @@ async function importFile() {
   if (!file) return;
   const text = await file.text();
   $("cf-b-import-text").value = text;
-  if (replaceModel(text, $("cf-b-import-error"))) message(t("imported"));
+  if (replaceModel(text, $("cf-b-import-error"))) { showTab("fields"); message(t("imported")); }
 }
 
 // ---- tabs ----------------------------------------------------------------------------------------------
@@ -224,7 +224,9 @@ for (const tab of document.querySelectorAll("[data-cf-tab]")) {
 }
 $("cf-b-save").addEventListener("click", save);
 $("cf-b-export").addEventListener("click", exportDefinition);
-$("cf-b-import-apply").addEventListener("click", () => { if (replaceModel($("cf-b-import-text").value, $("cf-b-import-error"))) message(t("imported")); });
+$("cf-b-import-apply").addEventListener("click", () => {
+  if (replaceModel($("cf-b-import-text").value, $("cf-b-import-error"))) { showTab("fields"); message(t("imported")); }
+});
 $("cf-b-import-file").addEventListener("change", importFile);
 $("cf-b-json-apply").addEventListener("click", () => { if (replaceModel($("cf-b-json").value, $("cf-b-json-error"))) message(t("applied")); });
 $("cf-b-try").addEventListener("click", () => preview.run(structuredClone(definition()), true));
