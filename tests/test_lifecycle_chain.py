@@ -519,3 +519,26 @@ def test_a_complaint_through_escalation_answer_reconsideration_and_callbacks(wor
     expected.append(("close", "clerk", "called_back", "closed"))
     assert who_did(history(api, record)) == expected
     assert [c["level"] for c in record["callbacks"]] == (["unit", "above"] if picked else ["unit"])
+
+
+# -- processes are data on every host ---------------------------------------------------------------------
+
+def test_a_process_approved_on_one_host_reaches_the_worklists_of_another(config: dict[str, Any]) -> None:
+    """Host B was running before host A approved the process: within the cache's few seconds B's worklists
+    (asked by process and state) list the new process's records too."""
+    import time
+
+    config = {**config, "COUNTERFLOW_TICK_EVERY_SECONDS": 0}
+    with running_app(config) as here, running_app(config) as there:
+        api = add_staff(signed_in(here.test_client()))
+        for name, roles, department in PEOPLE:
+            api.add_user(name, roles, department)
+        other = Api(there.test_client())
+        other.tokens = api.tokens
+        assert other.get("/api/v1/worklists/department", "head").get_json()["items"] == []   # B has read
+        upload_process(api)
+        publish(api, grant_form())
+        record = accepted(api)
+        time.sleep(there.extensions["counterflow"].service.published_ttl + 0.1)
+        assert record["id"] in [r["id"] for r in other.get("/api/v1/worklists/department", "head")
+                                .get_json()["items"]]

@@ -53,6 +53,7 @@ class ServiceBase:
         self.calendar = WorkCalendar(_overrides(settings.calendar_overrides))
         self._workflows: dict[tuple[str, int], Workflow] = {}
         self._latest_workflow: dict[str, int] = {}
+        self._workflows_read = 0.0                              # when load_workflows last ran (monotonic)
         self._forms: dict[str, Doc] = {}
         self._published: dict[str, tuple[float, Doc]] = {}      # form key -> (when read, latest published)
         self._form_workflow: Workflow | None = None
@@ -66,6 +67,7 @@ class ServiceBase:
         """Build one machine per stored workflow version, once, and read again which version of each process
         is the latest that runs: one approved (in a state its approval process flags `in_use`), or stored
         before workflow versions were approved (no state). Drafts get a machine, never new records."""
+        self._workflows_read = time.monotonic()
         docs = self.store.workflow_versions()
         for doc in docs:
             self._workflow_from_doc(doc)
@@ -114,7 +116,10 @@ class ServiceBase:
         raise NotFound("no workflow for form versions", code="unknown_process")
 
     def record_workflows(self) -> list[Workflow]:
-        """The latest version of every process a record can go through."""
+        """The latest version of every process a record can go through; read again once `published_ttl`
+        seconds have passed, since another host may have approved a process (worklists ask by process)."""
+        if time.monotonic() - self._workflows_read >= self.published_ttl:
+            self.load_workflows()
         latest = [self.workflow(k) for k in sorted(self._latest_workflow)]
         return [w for w in latest if w.subjects == ("record",)]
 
