@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from counterflow.core import approval, pointer
+from counterflow.core import approval
 from counterflow.core.approval import ApprovalSpec
 from counterflow.core.clock import utcnow
 from counterflow.core.engine import Actor, Context, Workflow
@@ -118,19 +118,25 @@ class ApprovalActions(RecordActions):
         return found
 
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
-        """The record; a person it was copied to has their reading recorded in the history, once a step.
-        The step's people do not see the fields its `fields.hidden` names (the digest stays the full
-        data's)."""
+        """The record (as `readable` lets the caller read it); a person it was copied to has their reading
+        recorded in the history, once a step."""
         found = super().record(actor, record_id, lang)
         step = self.current_step(found)
         if step and actor.id in (step.get("copies") or {}):
             self._note_reading(found, step, actor)
-        flow = self.workflow(found["process"], found["workflows"].get(found["process"]))
-        spec = flow.approval(found["state"])
-        if step and spec and spec.hidden and actor.id in self.step_people(found):
-            found = dict(found, data=_without(found.get("data") or {}, spec.hidden),
-                         _data_digest=approval.data_digest(found.get("data")))
         return found
+
+    def hidden_fields(self, actor: Actor, record: Mapping[str, Any]) -> list[str]:
+        """The fields `actor` does not see: those whose `x-visible-to` names none of their roles, and, for the
+        step's people, those the approval step's `fields.hidden` names (the same path: `readable`)."""
+        hidden = super().hidden_fields(actor, record)
+        step = self.current_step(record)
+        if step:
+            flow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
+            spec = flow.approval(record["state"])
+            if spec and spec.hidden and actor.id in self.step_people(record):
+                hidden += [p for p in spec.hidden if p not in hidden]
+        return hidden
 
     def _note_reading(self, record: Doc, step: Mapping[str, Any], actor: Actor) -> None:
         event = self._event("record", actor, "read", record["process"], record["state"], record["state"],
@@ -512,19 +518,6 @@ class ApprovalActions(RecordActions):
         change.put("urged_at", env.stamp)
         return self._plain(record, change, actor, "urge", payload, env, lang,
                            details={"step": spec.state, "to": held}, notify={"kind": "urged", "to": held})
-
-
-def _without(data: Mapping[str, Any], pointers: tuple[str, ...]) -> Doc:
-    """`data` without the values at `pointers` (JSON pointers; a missing one is ignored)."""
-    out = _copy(data)
-    for ptr in pointers:
-        parts = pointer.split(ptr)
-        node: Any = out
-        for part in parts[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if parts and isinstance(node, dict):
-            node.pop(parts[-1], None)
-    return out
 
 
 def _copy(step: Mapping[str, Any]) -> Doc:

@@ -7,12 +7,14 @@ from typing import Any, Callable, Mapping
 
 from counterflow.core import access
 from counterflow.core import pointer as jp
+from counterflow.core.approval import data_digest
 from counterflow.core.changes import attachment_ids, diff, keep_masked, map_changes
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.roles import STAFF
 from counterflow.core.masking import mask_data
+from counterflow.forms.walker import fields as declared_fields
 from counterflow.security.envelope import (KeyUnavailable, RecordKey, is_sealed, map_leaves, open_tree,
                                            seal_tree)
 from counterflow.security.sealing import PLACEHOLDER, PREFIX, Unreadable
@@ -37,6 +39,9 @@ REVEAL_ROLES = frozenset({"manager", "supervisor"})
 NOT_PROTECTED = {"zh-CN": "只能查看受保护字段（身份证号、银行卡号等）的完整内容，请列出这些字段",
                  "en": "Only protected fields (ID number, bank card and the like) can be revealed; "
                        "list those"}
+NOT_VISIBLE = {"zh-CN": "您无权查看或修改字段 {fields}，请不要提交其内容（已保存的内容会保留）",
+               "en": "You may not see or change the field(s) {fields}: send no value for them "
+                     "(what is stored is kept)"}
 KEY_UNAVAILABLE = {"zh-CN": "此业务单的数据密钥无法解开（主密钥未配置或密钥已销毁），不能修改",
                    "en": "This record's data key cannot be unwrapped (its master key is not configured, or "
                          "the "
@@ -51,6 +56,48 @@ class RecordActions(Transitions, AttachmentActions):
         """Record-level access: your department's records, ones you created or are assigned,
         or a records-wide role."""
         return access.can_see(actor, record)
+
+    # -- who sees which field: `x-visible-to` (and, in service/approvals.py, a step's `fields.hidden`) ------
+
+    def visible_to_fields(self, key: str, version: int) -> dict[str, frozenset[str]]:
+        """The form version's fields that name who sees them (`x-visible-to`), by pattern pointer; a record's
+        form version is published, so never changes: computed once per version."""
+        cache: dict[str, dict[str, frozenset[str]]] = self.__dict__.setdefault("_visible_to_fields", {})
+        form_id = f"{key}@{version}"
+        found = cache.get(form_id)
+        if found is None:
+            found = {}
+            for field in declared_fields(self.form_doc(key, version)["schema"]):
+                roles = next((n["x-visible-to"] for n in field.nodes
+                              if isinstance(n.get("x-visible-to"), list)), None)
+                if roles and field.parts:
+                    found[field.pointer] = frozenset(r for r in roles if isinstance(r, str))
+            cache[form_id] = found
+        return found
+
+    def hidden_fields(self, actor: Actor, record: Mapping[str, Any]) -> list[str]:
+        """The fields of `record` that `actor` does not see (pattern pointers)."""
+        return access.hidden_fields(actor, self.visible_to_fields(record["form"], record["form_version"]))
+
+    def readable(self, actor: Actor, record: Doc) -> Doc:
+        """The record as `actor` may read it: without the fields they do not see (`_hidden` names them; the
+        digest an opinion is bound to stays the full data's). The one place every read of a record's data
+        (the API, the pages, lists, history, printouts) passes; done once, the answer is kept on the
+        record."""
+        if "_hidden" in record:
+            return record
+        hidden = self.hidden_fields(actor, record)
+        if not hidden:
+            return dict(record, _hidden=[])
+        return dict(record, data=access.without_fields(record.get("data") or {}, hidden), _hidden=hidden,
+                    _data_digest=data_digest(record.get("data")))
+
+    def refuse_hidden_values(self, sent: Any, hidden: list[str], lang: str) -> None:
+        """A value sent for a field the sender does not see: 403 naming each field."""
+        places = [at for pattern in hidden for at, value in access.values_at(sent, pattern)
+                  if not access.blank(value)]
+        if places:
+            raise _not_visible(places, lang)
 
     def _visible_record(self, actor: Actor, record_id: str, lang: str, *, acting: bool = False) -> Doc:
         return self.opened(self._visible_stored(actor, record_id, lang, acting=acting))
@@ -202,6 +249,8 @@ class RecordActions(Transitions, AttachmentActions):
         if form is None:
             raise NotFound(msg("no_form", lang, key=payload["form"]), code="form_not_found")
         validator = self.validator(form["key"], form["version"])
+        rights = self.visible_to_fields(form["key"], form["version"])
+        self.refuse_hidden_values(payload.get("data") or {}, access.hidden_fields(actor, rights), lang)
         data, masked = keep_masked({}, payload.get("data") or {}, validator.sensitive, lang)  # nothing stored
         problems, warnings = validator.check_draft(data, lang)
         files = attachment_ids(data)
@@ -231,10 +280,10 @@ class RecordActions(Transitions, AttachmentActions):
         doc = self.store.insert_record(doc, event)
         self._remember_opened(doc["_id"], doc["data"], data, wrapped)
         doc["data"] = data
-        return doc, [w.to_dict() for w in warnings]
+        return self.readable(actor, doc), [w.to_dict() for w in warnings]
 
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
-        return self._visible_record(actor, record_id, lang)
+        return self.readable(actor, self._visible_record(actor, record_id, lang))
 
     def list_records(self, actor: Actor, filters: Mapping[str, Any], limit: int, after: str | None,
                      lang: str) -> list[Doc]:
@@ -273,12 +322,15 @@ class RecordActions(Transitions, AttachmentActions):
         if access.reading_restricted(workflow.states.get(record["state"], {})) and not (
                 access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"])):
             return dict(record, data={})
-        return self.opened(record)
+        return self.readable(actor, self.opened(record))
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],
                     lang: str) -> tuple[Doc, list[Doc]]:
         stored = self._visible_stored(actor, record_id, lang, acting=True)
         record = self.opened(stored)
+        # `x-visible-to`: a value sent for a field the editor does not see is refused, before anything else
+        unseen = access.hidden_fields(actor, self.visible_to_fields(record["form"], record["form_version"]))
+        self.refuse_hidden_values(payload.get("data"), unseen, lang)
         self.require(actor, {"clerk", "reviewer"}, lang)
         check_revision(record, payload, lang)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
@@ -289,7 +341,10 @@ class RecordActions(Transitions, AttachmentActions):
         validator = self.validator(record["form"], record["form_version"])
         # masked values sent back stand for the stored ones; one no key opens stays exactly as stored
         before, _ = self.open_data(stored, marked=True)
-        kept, masked = keep_masked(before, payload["data"], validator.sensitive, lang)
+        sent = payload["data"]
+        if unseen:                                        # what the editor does not see stays as stored
+            sent = access.restore_fields(sent, before, unseen)
+        kept, masked = keep_masked(before, sent, validator.sensitive, lang)
         data = map_leaves(kept, lambda v: PLACEHOLDER if isinstance(v, Unreadable) else v)
         problems, warnings = validator.check_draft(data, lang)
         metas: dict[str, Doc] = {}
@@ -309,8 +364,8 @@ class RecordActions(Transitions, AttachmentActions):
                 raise Invalid(msg("correction_invalid", lang, count=len(problems)),
                               details=[p.to_dict() for p in problems])
         changes = diff(record.get("data") or {}, data, validator.sensitive)
-        if not changes:
-            return record, [w.to_dict() for w in warnings]       # nothing changed: no new revision
+        if not changes:                                           # nothing changed: no new revision
+            return self.readable(actor, record), [w.to_dict() for w in warnings]
         key, fields = self._writing_key(stored, lang)
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason,
@@ -323,13 +378,16 @@ class RecordActions(Transitions, AttachmentActions):
         updated = self.store.commit(self.store.records, record, fields, event)
         if data == kept:                              # no unreadable value kept as stored
             self._remember_opened(record["_id"], sealed, data, fields.get("data_key", stored.get("data_key")))
-        return dict(updated, data=data), [w.to_dict() for w in warnings]
+        return self.readable(actor, dict(updated, data=data)), [w.to_dict() for w in warnings]
 
     def record_options(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
         return self.options_for(actor, self._visible_record(actor, record_id, lang), lang)
 
     def options_for(self, actor: Actor, record: Doc, lang: str) -> list[Doc]:
-        """The triggers from a record the caller was already allowed to see (`record()`)."""
+        """The triggers from a record the caller was already allowed to see (`record()`); guards judge the
+        whole data, also the fields the caller does not see."""
+        if record.get("_hidden"):
+            record = self.opened(self.store.record(record["_id"]))
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         return self.options_on(workflow, record, actor, lang)
 
@@ -337,20 +395,28 @@ class RecordActions(Transitions, AttachmentActions):
                     lang: str) -> Doc:
         record = self._visible_record(actor, record_id, lang, acting=True)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
-        return self.fire("record", self.store.records, workflow, record, actor, trigger, payload, lang)
+        return self.readable(actor, self.fire("record", self.store.records, workflow, record, actor, trigger,
+                                              payload, lang))
 
     def history(self, actor: Actor, record_id: str, lang: str) -> list[Doc]:
-        return self.events_of(self._visible_record(actor, record_id, lang))
+        return self.events_of(self.readable(actor, self._visible_record(actor, record_id, lang)))
 
     def events_of(self, record: Doc) -> list[Doc]:
-        """The history of a record the caller was already allowed to see (`record()`)."""
-        return self._opened_events(record, self.store.history(record["_id"], record.get("outbox")))
+        """The history of a record the caller was already allowed to see (`record()`), without the changes of
+        the fields they do not see."""
+        events = self.store.history(record["_id"], record.get("outbox"))
+        hidden = record.get("_hidden") or ()
+        if hidden:
+            events = [dict(e, changes=[c for c in e["changes"] if not any(
+                access.under(str(c.get("path", "")), p) for p in hidden)]) if e.get("changes") else e
+                for e in events]
+        return self._opened_events(record, events)
 
     def printable(self, actor: Actor, record_id: str, lang: str) -> Doc:
         """A record for a printout (receipt, notice, decision): a copy, so a record in a state flagged
         `reading: granted` prints for records staff and the roles its process names there only; a grant
         reads on screen, under its watermark, and copies nothing."""
-        record = self._visible_record(actor, record_id, lang)
+        record = self.readable(actor, self._visible_record(actor, record_id, lang))
         workflow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
         if access.reading_restricted(workflow.states.get(record["state"], {})) and not (
                 access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"])):
@@ -378,6 +444,11 @@ class RecordActions(Transitions, AttachmentActions):
         record = self._visible_record(actor, record_id, lang)
         sensitive = self.validator(record["form"], record["form_version"]).sensitive
         wanted = list(dict.fromkeys(payload.get("fields") or ()))
+        hidden = self.hidden_fields(actor, record)
+        unseen = [p for p in wanted if isinstance(p, str) and p.startswith("/") and any(
+            access.under(p, h) for h in hidden)]
+        if unseen:
+            raise _not_visible(unseen, lang)
         problems = [{"path": f"/fields/{i}", "code": "not_protected", "message": NOT_PROTECTED[lang]}
                     for i, pointer in enumerate(wanted)
                     if not any(jp.matches(pointer, pattern) for pattern in sensitive)]
@@ -468,6 +539,13 @@ class RecordActions(Transitions, AttachmentActions):
     def masked(self, record: Doc) -> Doc:
         validator = self.validator(record["form"], record["form_version"])
         return mask_data(record.get("data") or {}, validator.sensitive)
+
+
+def _not_visible(places: list[str], lang: str) -> Forbidden:
+    """403 naming each field (pointer) the caller does not see yet sent a value for, or asked to reveal."""
+    text = NOT_VISIBLE.get(lang, NOT_VISIBLE["zh-CN"]).format(fields=", ".join(places[:20]))
+    return Forbidden(text, code="field_not_visible",
+                     details=[{"path": at, "code": "field_not_visible", "message": text} for at in places])
 
 
 def _values_at(node: Any, parts: list[str]) -> list[Any]:

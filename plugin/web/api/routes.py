@@ -105,6 +105,7 @@ def out(schema: s.Schema, value: Any, status: int = 200) -> tuple[Response, int]
 
 def record_view(doc: dict[str, Any], warnings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     service = ext().service
+    doc = service.readable(actor(), doc)          # without the fields the caller does not see (once)
     workflow = service.workflow(doc["process"], doc["workflows"].get(doc["process"]))
     view = dict(doc, id=doc["_id"], data=service.masked(doc),
                 state_title=workflow.state_title(doc["state"], lang()), **service.approval_view(doc))

@@ -7,6 +7,7 @@ from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 
+from counterflow.core import access
 from counterflow.core.errors import Invalid
 from counterflow.core.i18n import text
 from counterflow.forms.parse import parse_form
@@ -156,6 +157,8 @@ def record(record_id: str) -> Any:
     service = ext().service
     doc = service.record(who, record_id, lang())
     form = service.form_doc(doc["form"], doc["form_version"])
+    if doc.get("_hidden"):                  # fields this person does not see: neither shown nor posted
+        form = dict(form, schema=access.schema_without(form["schema"], doc["_hidden"]))
     if request.method == "POST":
         return _post_record(doc, form)
     shown = service.masked(doc)
