@@ -6,7 +6,6 @@ a clerk fills the published form (the conditional field comes and goes), accepts
 draws the process with its current state highlighted. Screenshots go to test-artifacts/builder/."""
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
@@ -288,8 +287,9 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     """The tree's other moves: drag a field into a section, the buttons, duplicate, remove; then the JSON tab
     and the import refuse what is not a definition without losing the model."""
     sign_in(page, live.url, "admin", ADMIN_PASSWORD)
-    page.goto(live.url + "/admin/forms/builder")
+    page.goto(live.url + "/admin/forms/builder?lang=en")          # the builder in English, this time
     expect(page.locator("#cf-builder[data-ready='1']")).to_have_count(1, timeout=T)
+    expect(page.locator("#cf-b-palette button[data-kind=group]")).to_have_text("Repeatable group")
     add(page, "text", "甲", "Alpha")
     add(page, "section", "分组", "Box")
     select(page, "alpha")
@@ -331,4 +331,10 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     expect(page.locator("#cf-b-json-error")).to_be_visible()
     page.locator("#cf-b-tab-fields").click()
     expect(item(page, "first")).to_have_count(1)
-    copy.deepcopy(shown)
+    shot(page, "builder-en.png")
+
+    # a template from the gallery opens as a new form's start, under a key no form has
+    page.goto(live.url + "/admin/forms/builder?template=account-change")
+    expect(item(page, "new_details", "new_phone")).to_have_count(1, timeout=T)
+    page.locator("#cf-b-tab-form").click()
+    expect(page.locator("#cf-b-form-key")).to_have_value(re.compile(r"^account-change"), timeout=T)

@@ -80,6 +80,7 @@ function updateToolbar() {
   $("cf-b-problem-count").dataset.count = String(problems.length);
   const editable = !status || status.editable || !status.open;
   const save = $("cf-b-save");
+  save.textContent = status && !status.editable && !status.open ? t("save_new_version") : t("save");
   save.disabled = !checked || problems.length > 0 || !editable;
   save.title = !editable ? t("in_approval_short") : (problems.length ? t("fix_first") : (!checked ? t("checking") : ""));
   $("cf-b-save-why").textContent = save.title;
@@ -232,7 +233,7 @@ $("cf-b-json-apply").addEventListener("click", () => { if (replaceModel($("cf-b-
 $("cf-b-try").addEventListener("click", () => preview.run(structuredClone(definition()), true));
 $("cf-b-recheck").addEventListener("click", () => preview.run(structuredClone(definition()), false));
 
-// A template from the gallery (?template=KEY): its definition, without its key, as a new form's start.
+// A template from the gallery (?template=KEY): its definition as a new form's start.
 const template = new URLSearchParams(location.search).get("template");
 if (!data.definition && template && /^[a-z][a-z0-9-]{1,63}$/.test(template)) {
   try {
@@ -240,7 +241,7 @@ if (!data.definition && template && /^[a-z][a-z0-9-]{1,63}$/.test(template)) {
     if (response.ok) {
       const found = await response.json();
       const def = isObject(found.definition) ? found.definition : found;
-      if (isObject(def)) { def.key = ""; model.load(def); }
+      if (isObject(def)) model.load(def);          // under a key no form has yet (the gallery's choice)
     }
   } catch { /* the gallery is not there: a blank form */ }
 }

@@ -126,6 +126,7 @@ BUILDER_UI: dict[str, dict[str, str]] = {
                              "the Forms page."},
     "b_toolbar": {"zh-CN": "保存与审批", "en": "Save and approval"},
     "b_save": {"zh-CN": "保存草稿", "en": "Save draft"},
+    "b_save_new_version": {"zh-CN": "另存为新版本草稿", "en": "Save as a new draft version"},
     "b_export": {"zh-CN": "导出 JSON", "en": "Export JSON"},
     "b_tabs": {"zh-CN": "编辑内容", "en": "What to edit"},
     "b_tab_fields": {"zh-CN": "字段", "en": "Fields"},
