@@ -15,7 +15,9 @@ import pytest
 from counterflow.forms.conditions import condition_problems, holds
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, T  # noqa: E402
+from conftest import ADMIN_PASSWORD  # noqa: E402
+from test_browser import (ARGS, ARTIFACTS, CHROMIUM, T, LiveApi, LiveServer, live,  # noqa: E402,F401
+                          sign_in, staff)
 
 expect = playwright_sync.expect
 pytestmark = pytest.mark.browser
@@ -246,3 +248,103 @@ def test_rules_open_as_rows_and_hand_written_rules_are_kept(page: Any) -> None:
     page.evaluate("([fields]) => window.mount({fields, value: {'==': [{var: 'reason'}, 'lost']}})", [hostile])
     expect(page.locator("#mount img")).to_have_count(0)
     expect(page.get_by_label("字段", exact=True).locator("option")).to_have_text("<img src=x onerror=alert(1)>")
+
+
+# ---- the settings editor, against the real numbering preview -------------------------------------------
+
+SETTINGS: dict[str, Any] = {
+    "processes": ["intake", "review", "archive", "destroy"],
+    "numbering": "ACC-{yyyy}{mm}{dd}-{seq:05d}",
+    "time_limit": {"working_days": 5},
+    "retention": {"years": 5, "from": "archived"},
+    "review": {"second_level_if": {">": [{"var": "amount"}, 50000]}},
+    "purpose": {"zh-CN": "核实身份", "en": "To verify the applicant"},
+    "contact": {"zh-CN": "窗口电话 12345", "en": "Counter phone 12345"},     # a key the editor does not know
+}
+
+MOUNT_SETTINGS = """async ([settings, fields, processes]) => {
+  const {settingsEditor} = await import("/cf-static/builder/settings.js");
+  window.settingsChanges = [];
+  const editor = settingsEditor({settings, fields, processes, lang: "zh-CN",
+                                 onChange: (s) => window.settingsChanges.push(s)});
+  const main = document.querySelector("main");
+  main.replaceChildren(editor);
+  return true;
+}"""
+
+
+def last_settings(page: Any) -> Any:
+    changes = page.evaluate("() => window.settingsChanges")
+    assert changes, "the settings editor reported no change"
+    return changes[-1]
+
+
+def test_the_settings_editor_previews_numbers_and_keeps_what_it_does_not_know(
+        live: LiveServer, staff: LiveApi, browser: Any) -> None:  # noqa: F811
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from counterflow.forms.check import check_form_definition
+    from forms import permit
+
+    service = live.app.extensions["counterflow"].service
+    processes = [{"key": w.key, "title": w.definition.get("title")} for w in service.record_workflows()]
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(T)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sign_in(page, live.url, "admin", ADMIN_PASSWORD)
+        page.goto(live.url + "/admin/forms/templates")          # any admin page: its session and CSRF token
+        page.evaluate(MOUNT_SETTINGS, [SETTINGS, FIELDS, processes])
+        numbers = page.locator("[data-cf-numbers]")
+        day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
+        expect(numbers.locator("li")).to_have_text([f"ACC-{day}-0000{n}" for n in (1, 2, 3)])
+        assert page.evaluate("() => window.settingsChanges") == []          # opening changes nothing
+
+        pattern = page.get_by_label("受理编号规则")
+        pattern.fill("ACC-{foo}-{seq}")
+        expect(numbers.locator(".cf-error li")).to_have_text(
+            "未知的标记「{foo}」：可用 {yyyy}、{yy}、{mm}、{dd}、{seq} 或 {seq:0Nd}")
+        expect(pattern).to_have_attribute("aria-invalid", "true")
+        pattern.fill("BL-{yyyy}{mm}-{seq:03d}")
+        expect(numbers.locator("li")).to_have_text([f"BL-{day[:6]}-00{n}" for n in (1, 2, 3)])
+        expect(pattern).not_to_have_attribute("aria-invalid", "true")
+
+        page.get_by_label("办理时限（工作日，1–365）").fill("7")
+        page.get_by_label("保存期限（年，5–100，自归档起算）").fill("10")
+        # the processes' order, by keyboard: "move down" on review, then back up
+        down = page.get_by_role("button", name="下移: 审核 (review)")
+        down.focus()
+        page.keyboard.press("Enter")
+        assert last_settings(page)["processes"] == ["intake", "archive", "review", "destroy"]
+        expect(page.get_by_role("button", name="下移: 审核 (review)")).to_be_focused()
+        page.get_by_role("button", name="上移: 审核 (review)").click()
+        page.get_by_label("销毁 (destroy)", exact=True).uncheck()
+        assert last_settings(page)["processes"] == ["intake", "review", "archive"]
+        page.get_by_label("销毁 (destroy)", exact=True).check()
+        # the second-level rule, built by picking
+        review = page.locator("[data-cf-review]")
+        review.get_by_label("值", exact=True).fill("1000")
+        page.get_by_label("收集目的（英文）").fill("To verify who applies")
+        settings = last_settings(page)
+        assert settings == {
+            "processes": ["intake", "review", "archive", "destroy"], "numbering": "BL-{yyyy}{mm}-{seq:03d}",
+            "time_limit": {"working_days": 7}, "retention": {"years": 10, "from": "archived"},
+            "review": {"second_level_if": {">": [{"var": "amount"}, 1000]}},
+            "purpose": {"zh-CN": "核实身份", "en": "To verify who applies"},
+            "contact": SETTINGS["contact"]}
+        definition = permit()
+        definition["settings"] = {k: v for k, v in settings.items() if k != "contact"}
+        assert check_form_definition(definition, "f.json") == []
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "settings-editor.png"), full_page=True)
+        # removing the rule removes the review section; clearing the retention drops the optional key
+        review.get_by_role("button", name="删除此条件", exact=True).click()
+        page.get_by_label("保存期限（年，5–100，自归档起算）").fill("")
+        settings = last_settings(page)
+        assert "review" not in settings and "retention" not in settings
+        assert errors == []
+    finally:
+        context.close()
