@@ -304,7 +304,8 @@ def _page(key: str | None, version: int | None) -> Any:
         "latest": latest or doc is None, "shipped": shipped, "editable": editable,
         "is_admin": "admin" in who.roles,
         "definition": doc["definition"] if doc else None,
-        "options": _options(who, key, doc["version"], doc) if key and doc else [],
+        # a shipped process is read only here (its version page still lists what the approval process allows)
+        "options": _options(who, key, doc["version"], doc) if key and doc and not shipped else [],
         "versions": _versions(summary, key),
         "registry": registry_entries(), "choices": choices(), "users": people, "departments": departments,
         "forms": _forms(who) if "admin" in who.roles else [],
