@@ -542,3 +542,40 @@ def test_a_process_approved_on_one_host_reaches_the_worklists_of_another(config:
         time.sleep(there.extensions["counterflow"].service.published_ttl + 0.1)
         assert record["id"] in [r["id"] for r in other.get("/api/v1/worklists/department", "head")
                                 .get_json()["items"]]
+
+
+# -- the format's documentation and the API's description --------------------------------------------------
+
+def test_definitions_doc_has_an_example_per_approval_mode_and_every_action_and_registry_name() -> None:
+    from pathlib import Path
+
+    from counterflow.core import approval, complaints, keeping, registry, rules   # each fills the registry
+
+    assert complaints and keeping
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "definitions.md").read_text("utf-8")
+    for mode in approval.MODES:
+        assert f"mode: {mode}" in doc, f"no example of the approval mode {mode}"
+    for action in (*approval.DECISIONS, *approval.ACTIONS):
+        assert f"| `{action}`" in doc, f"the approval action {action} is not documented"
+    for table in (registry.GUARDS, registry.CONDITIONS, registry.ACTIONS):
+        for name in set(table) - {rules.FILL_DUTY}:           # fill_duty: added by `duty`, never named
+            assert f"| `{name}` |" in doc, f"the registry's {name} is not documented"
+
+
+def test_every_openapi_path_is_a_route_of_the_app(app: Any, client: Any) -> None:
+    """The other half of tests/test_openapi.py (every route is documented): nothing is documented that the
+    app does not serve."""
+    import re
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            shape = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "{}", rule.rule)
+            served |= {(shape, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in operations:
+            assert (re.sub(r"\{[a-z_]+\}", "{}", path), method.upper()) in served, f"{method} {path}"
