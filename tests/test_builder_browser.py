@@ -331,6 +331,17 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     expect(page.locator("#cf-b-json-error")).to_be_visible()
     page.locator("#cf-b-tab-fields").click()
     expect(item(page, "first")).to_have_count(1)
+    # what the server refuses, written in the JSON tab, is shown next to its field and blocks saving
+    page.locator("#cf-b-tab-json").click()
+    shown["schema"]["properties"]["first"]["pattern"] = "([unclosed"
+    page.fill("#cf-b-json", json.dumps(shown))
+    page.locator("#cf-b-json-apply").click()
+    page.locator("#cf-b-tab-fields").click()
+    expect(item(page, "first").locator(":scope > .cf-b-row .cf-b-problem")).to_be_visible(timeout=T)
+    expect(page.locator("#cf-b-problems li[data-path='/schema/properties/first/pattern']")).to_have_count(1)
+    expect(page.locator("#cf-b-save")).to_be_disabled()
+    select(page, "first")
+    expect(page.locator("#cf-b-field .cf-b-field-problems li")).to_have_count(1)
     shot(page, "builder-en.png")
 
     # a template from the gallery opens as a new form's start, under a key no form has
