@@ -23,6 +23,7 @@ pytestmark = pytest.mark.browser
 __all__ = ["browser", "live", "page", "staff"]      # the fixtures this module shares with test_browser.py
 
 SHOTS = ARTIFACTS / "designer"
+IMG = "<img src=x onerror=window.__xss=1>"
 
 
 def shot(page: Any, name: str) -> None:
@@ -275,13 +276,19 @@ def test_shipped_processes_open_read_only_and_a_copy_is_made_by_naming_it(
     # import: a YAML file replaces the drawing; it is checked like any other and saved as a new process
     page.goto(base + "/admin/workflows/designer?lang=en")
     _ready(page)
+    hostile = yaml.safe_load(PERMIT_CHECK)
+    hostile["states"][1]["title"] = {"zh-CN": IMG, "en": IMG}          # admin text is text, never markup
     page.set_input_files("#cf-ds-import", {"name": "permit_check.yaml", "mimeType": "application/yaml",
-                                           "buffer": PERMIT_CHECK.encode("utf-8")})
-    expect(page.locator("svg [data-state='vetting']")).to_be_visible(timeout=T)
+                                           "buffer": yaml.safe_dump(hostile, allow_unicode=True).encode()})
+    expect(page.locator("svg [data-state='vetting'] .cf-ds-title")).to_have_text(IMG, timeout=T)
+    page.locator("svg [data-state='vetting']").click()
+    expect(page.locator("#cf-ds-state-title-en")).to_have_value(IMG)
+    assert page.locator("img").count() == 0 and page.evaluate("window.__xss") is None
     expect(page.locator("#cf-ds-key")).to_have_value("permit_check")
     _checked_clean(page)
     page.click("#cf-ds-save")
     expect(page).to_have_url(re.compile(r"/admin/workflows/permit_check/designer$"), timeout=T)
     imported = staff.get("/api/v1/workflows/permit_check/versions/1", "admin").json()
-    assert imported["definition"] == yaml.safe_load(PERMIT_CHECK)
+    assert imported["definition"] == hostile
+    assert page.evaluate("window.__xss") is None
     assert errors == [], errors
