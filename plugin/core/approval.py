@@ -19,7 +19,10 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from counterflow.core import pointer
+from counterflow.core.i18n import message
 
 MODES = ("all", "any", "sequence", "ratio")
 ACTIONS = ("send_back", "transfer", "delegate", "add_approver", "withdraw", "copy", "urge")
@@ -165,6 +168,83 @@ def task_list(step: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "decision": vote.get("decision"), "at": vote.get("at"),
                     "delegate": task.get("delegate"), "added_by": task.get("added_by")})
     return out
+
+
+FIELD_MESSAGES = {
+    "not_editable": {"zh-CN": "本审批环节只能修改：{allowed}；不能修改 {path}",
+                     "en": "In this approval step only {allowed} may be changed; {path} may not"},
+    "not_holding": {"zh-CN": "您不是本审批环节当前的办理人，不能修改业务单数据（{path}）",
+                    "en": "You do not hold this approval step now, so you may not change the record's data "
+                          "({path})"},
+    "refused": {"zh-CN": "有 {count} 个字段不能在本审批环节修改",
+                "en": "{count} field(s) cannot be changed in this approval step"},
+}
+
+
+@dataclass(frozen=True)
+class FieldRights:
+    """What one of a step's people may change in the record's data while it sits in a step whose
+    `fields.editable` names fields: the holder of the step now, exactly those fields (an approver correcting
+    an amount); an approver of the step who does not hold it now, nothing. Whoever is not the step's keeps
+    the rights the record's rules give (no FieldRights at all)."""
+
+    state: str
+    editable: tuple[str, ...]
+    hidden: tuple[str, ...]
+    holding: bool
+
+    def filled(self, sent: Any, data: Any) -> Any:
+        """The data sent with the values of the fields the step hides from its people put back as stored
+        (they were not shown, so they are not sent: not a change)."""
+        if not self.hidden or not isinstance(sent, dict) or not isinstance(data, Mapping):
+            return sent
+        out = _deep_copy(sent)
+        for ptr in self.hidden:
+            parts = pointer.split(ptr)
+            source: Any = data
+            target: Any = out
+            for part in parts[:-1]:
+                source = source.get(part) if isinstance(source, Mapping) else None
+                target = target.get(part) if isinstance(target, dict) else None
+            if parts and isinstance(source, Mapping) and isinstance(target, dict) and parts[-1] in source \
+                    and parts[-1] not in target:
+                target[parts[-1]] = source[parts[-1]]
+        return out
+
+    def allows(self, path: str) -> bool:
+        if not self.holding:
+            return False
+        return any(_within(path, pattern) for pattern in self.editable)
+
+    def problems(self, changes: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:
+        """One problem per changed field outside the step's rights, naming it (empty: allowed)."""
+        allowed = ", ".join(self.editable)
+        code = "field_not_editable" if self.holding else "not_holder"
+        return [{"path": str(c["path"]), "code": code,
+                 "message": message(FIELD_MESSAGES, "not_editable" if self.holding else "not_holding", lang,
+                                    allowed=allowed, path=str(c["path"]))}
+                for c in changes if not self.allows(str(c.get("path")))]
+
+    def refusal(self, problems: list[dict[str, str]], lang: str) -> str:
+        return problems[0]["message"] if len(problems) == 1 else message(FIELD_MESSAGES, "refused", lang,
+                                                                         count=len(problems))
+
+
+def _deep_copy(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _deep_copy(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_deep_copy(v) for v in node]
+    return node
+
+
+def _within(path: str, pattern: str) -> bool:
+    """`path` is the field `pattern` names (`*` standing for any one part) or lies inside it."""
+    try:
+        parts, wanted = pointer.split(path), pointer.split(pattern)
+    except ValueError:
+        return False
+    return len(parts) >= len(wanted) and all(w == pointer.WILDCARD or p == w for p, w in zip(parts, wanted))
 
 
 def data_digest(data: Any) -> str:

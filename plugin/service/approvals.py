@@ -138,6 +138,26 @@ class ApprovalActions(RecordActions):
                 hidden += [p for p in spec.hidden if p not in hidden]
         return hidden
 
+    def step_field_rights(self, actor: Actor, record: Mapping[str, Any]) -> approval.FieldRights | None:
+        """While the record sits in a step whose `fields.editable` names fields, the step's approvers (and
+        their delegates) may change those fields only, and only the one holding the step now (an approver
+        correcting an amount before deciding); everyone else keeps the record's ordinary rights. The digest
+        a vote is bound to is the data's at the vote, so it binds to the corrected data."""
+        step = self.current_step(record)
+        if step is None or "workflows" not in record:
+            return None
+        spec = self.workflow(record["process"], record["workflows"].get(record["process"])).approval(
+            record["state"])
+        if spec is None or not spec.editable:
+            return None
+        tasks = (step.get("tasks") or {}).values()
+        people = set(step.get("order") or [])
+        people.update(str(t["delegate"]) for t in tasks if isinstance(t, Mapping) and t.get("delegate"))
+        if actor.id not in people:
+            return None
+        return approval.FieldRights(spec.state, spec.editable, spec.hidden,
+                                    actor.id in approval.holders(spec, step))
+
     def _note_reading(self, record: Doc, step: Mapping[str, Any], actor: Actor) -> None:
         event = self._event("record", actor, "read", record["process"], record["state"], record["state"],
                             outcome="read", details={"step": step.get("state")})

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 from counterflow.core import access
 from counterflow.core import pointer as jp
 from counterflow.core.approval import data_digest
+from counterflow.core.approval import FieldRights
 from counterflow.core.changes import attachment_ids, diff, keep_masked, map_changes
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor
@@ -282,6 +283,11 @@ class RecordActions(Transitions, AttachmentActions):
         doc["data"] = data
         return self.readable(actor, doc), [w.to_dict() for w in warnings]
 
+    def step_field_rights(self, actor: Actor, record: Mapping[str, Any]) -> FieldRights | None:
+        """What `actor` may change of the record's data when an approval step limits it (ApprovalActions);
+        None: the record's ordinary rights."""
+        return None
+
     def record(self, actor: Actor, record_id: str, lang: str) -> Doc:
         return self.readable(actor, self._visible_record(actor, record_id, lang))
 
@@ -331,7 +337,11 @@ class RecordActions(Transitions, AttachmentActions):
         # `x-visible-to`: a value sent for a field the editor does not see is refused, before anything else
         unseen = access.hidden_fields(actor, self.visible_to_fields(record["form"], record["form_version"]))
         self.refuse_hidden_values(payload.get("data"), unseen, lang)
-        self.require(actor, {"clerk", "reviewer"}, lang)
+        rights = self.step_field_rights(actor, record)     # a step's people: the step's fields, nothing else
+        if rights is None:
+            self.require(actor, {"clerk", "reviewer"}, lang)
+        else:                                         # what the step hides from them is not sent: kept
+            payload = dict(payload, data=rights.filled(payload.get("data"), record.get("data")))
         check_revision(record, payload, lang)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         in_intake = workflow.is_editable(record["state"])      # a draft; elsewhere an edit is a correction
@@ -346,6 +356,10 @@ class RecordActions(Transitions, AttachmentActions):
             sent = access.restore_fields(sent, before, unseen)
         kept, masked = keep_masked(before, sent, validator.sensitive, lang)
         data = map_leaves(kept, lambda v: PLACEHOLDER if isinstance(v, Unreadable) else v)
+        if rights is not None:
+            outside = rights.problems(diff(record.get("data") or {}, data, validator.sensitive), lang)
+            if outside:
+                raise Forbidden(rights.refusal(outside, lang), code=outside[0]["code"], details=outside)
         problems, warnings = validator.check_draft(data, lang)
         metas: dict[str, Doc] = {}
         refused = ([p.to_dict() for p in problems] + masked +
@@ -367,9 +381,11 @@ class RecordActions(Transitions, AttachmentActions):
         if not changes:                                           # nothing changed: no new revision
             return self.readable(actor, record), [w.to_dict() for w in warnings]
         key, fields = self._writing_key(stored, lang)
+        about: dict[str, Any] = {"details": {"step": rights.state}} if rights is not None else {}
         event = self._event("record", actor, "edit" if in_intake else "correct", record["process"],
                             record["state"], record["state"], reason,
-                            changes=map_changes(changes, int(record.get("revision", 0)) + 1, key.seal))
+                            changes=map_changes(changes, int(record.get("revision", 0)) + 1, key.seal),
+                            **about)
         held = self.hold_attachments(record["_id"], data, known=record.get("data"), key=key, metas=metas)
         if held:
             fields["attachment_keys"] = dict(stored.get("attachment_keys") or {}, **held)

@@ -13,6 +13,7 @@ from counterflow.core.i18n import text
 from counterflow.forms.parse import parse_form
 from counterflow.forms.render import error_summary, render_fields
 from counterflow.web.pages.common import actor, as_int, bp, ext, lang, local_time, t
+from counterflow.web.pages.step_fields import ACTION as STEP_FIELDS, post_step_fields, step_form
 
 
 @bp.get("/worklist")
@@ -177,13 +178,16 @@ def record(record_id: str) -> Any:
     fields = render_fields(form["schema"], form.get("ui_schema") or {}, shown, [], lang(), readonly=True,
                            tz=ext().service.tz)
     return render_template("counterflow/record.html", form=form, record=doc, fields=fields,
-                           reading=ext().service.reading_grant(who, doc), **_record_context(doc))
+                           reading=ext().service.reading_grant(who, doc), step_fields=step_form(doc, form),
+                           **_record_context(doc))
 
 
 def _post_record(doc: dict[str, Any], form: dict[str, Any]) -> Any:
     service = ext().service
     who = actor()
     action = request.form.get("_action", "save")
+    if action == STEP_FIELDS:                  # an approval step's own fields (fields.editable)
+        return post_step_fields(doc, form)
     revision = as_int(request.form.get("revision"))
     posts_fields = (action == "save" or action in _data_triggers(form, doc) or
                     bool(request.form.getlist("_add_row")))
