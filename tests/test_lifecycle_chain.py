@@ -265,9 +265,13 @@ def test_a_record_walks_from_intake_through_every_approval_step_to_a_mailed_deci
     record = ok(fire(api, record, "to_panel", "deputy", on_behalf_of="head"))
     assert record["state"] == "panel"
     assert tasks(record, ids) == [("r1", "pending"), ("r2", "pending"), ("r3", "pending")]   # afresh
-    for who in ("r3", "r1"):
-        record = ok(act(api, record, "approve", who, opinion=f"{who} 同意"))
-        assert record["state"] == "panel"
+    # two votes on the same revision: the compare-and-set lets one land, the other reloads and votes again
+    seen = record
+    record = ok(act(api, seen, "approve", "r3", opinion="r3 同意"))
+    late = act(api, seen, "approve", "r1", opinion="r1 同意")
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "stale"
+    record = ok(act(api, record, "approve", "r1", opinion="r1 同意"))
+    assert record["state"] == "panel"
     record = ok(act(api, record, "approve", "r2", opinion="r2 同意，已补充核查记录"))
     assert record["state"] == "sign_off"
 
@@ -295,6 +299,10 @@ def test_a_record_walks_from_intake_through_every_approval_step_to_a_mailed_deci
     assert record["id"] in listed(api, "copied", "head")                # the holder sees what the backup did
     record = ok(act(api, record, "approve", "s4", opinion="经核实，金额无误"))
     assert record["state"] == "sign_off" and tasks(record, ids)[0] == ("s3", "pending")
+    service.pump_notifications()
+    assert record["id"] in listed(api, "mine", "s3")                    # back to the delegator to decide
+    assert record["id"] not in listed(api, "mine", "s4")
+    assert record["id"] not in listed(api, "mine", "s1")                # transferred away
     record = ok(act(api, record, "approve", "s3", opinion="同意"))
     # 加签: s2 adds s5 before themself and waits for them
     record = ok(act(api, record, "add_approver", "s2", to=ids["s5"], position="before"))
@@ -477,6 +485,7 @@ def corrected(api: Api, record: dict[str, Any], **data: Any) -> dict[str, Any]:
 
 def test_a_complaint_through_escalation_answer_reconsideration_and_callbacks(world: Any) -> None:
     _, api, _ = world
+    ids = user_ids(api)
     record = complaint(api)
     assert record["state"] == "handling"
     # only the first receiver escalates it; they must say why
@@ -484,6 +493,9 @@ def test_a_complaint_through_escalation_answer_reconsideration_and_callbacks(wor
     assert fire(api, record, "escalate", "clerk").status_code == 422
     record = ok(fire(api, record, "escalate", "clerk", reason="涉及收费标准，需上级协调"))
     assert record["state"] == "raised"
+    escalated = done(history(api, record))[-1]
+    assert escalated["notify"]["kind"] == "escalated"
+    assert ids["head"] in escalated["notify"].get("superior", escalated["notify"]["to"])    # the superior
     record = corrected(api, record, level="regional")
     # the answer needs the fault classified
     assert fire(api, record, "reply", "head", opinion="已退还").status_code == 422
