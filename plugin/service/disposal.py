@@ -22,7 +22,7 @@ from counterflow.core.changes import ATTACHMENT_ID, attachment_ids
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor, Workflow
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
-from counterflow.core.i18n import message
+from counterflow.core.i18n import message, text
 from counterflow.security.signing import Signer, canonical, load_public_key
 from counterflow.service.base import Doc
 from counterflow.service.messages import msg, new_id
@@ -61,6 +61,11 @@ MESSAGES = {
                         "may go earlier"},
     "listed_elsewhere": {"zh-CN": "业务单已在另一份未完成的销毁清单中", "en": "The record is on another open list"},
     "is_list": {"zh-CN": "销毁清单本身不能列入销毁清单", "en": "A destruction list cannot itself be destroyed"},
+    "not_closed": {"zh-CN": "业务单 {record} 处于「{where}」，尚未归档或办结，不能销毁"
+                            "（提前销毁同样须先归档或办结）",
+                   "en": "Record {record} is at '{where}': it is neither archived nor closed, so it "
+                         "cannot be destroyed (an early destruction too waits until it is archived or "
+                         "closed)"},
     "early_reason": {"zh-CN": "提前销毁须说明原因（误建 error 或重复 duplicate）并填写理由",
                      "en": "An early destruction needs its cause (error or duplicate) and a reason"},
     "amend_reason": {"zh-CN": "请填写理由", "en": "Give a reason"},
@@ -175,7 +180,8 @@ class DisposalActions(RecordActions):
                  "form_version": r["form_version"], "process": r["process"], "state": r["state"],
                  "retention_until": r.get("retention_until"), "created_at": r.get("created_at")}
                 for r in self.disposal.disposable(self._dsp_today(), limit, form=form, before=before,
-                                                  after=after)]
+                                                  after=after)
+                if self._dsp_not_resting(r, lang) is None]
 
     # -- proposing and amending -------------------------------------------------------------------------
 
@@ -273,6 +279,9 @@ class DisposalActions(RecordActions):
             return "already_destroyed", {}
         if record.get("legal_hold"):
             return "held", {}
+        resting = self._dsp_not_resting(record, lang)
+        if resting is not None:
+            return resting
         until = record.get("retention_until")
         if not early and not (until and until <= today):
             return "retention", {"until": until or "—"}
@@ -280,6 +289,23 @@ class DisposalActions(RecordActions):
         if other is not None and other["list"] != list_id:
             return "listed_elsewhere", {}
         return None
+
+    def _dsp_not_resting(self, record: Mapping[str, Any], lang: str) -> tuple[str, dict[str, Any]] | None:
+        """None when the record's process has brought it to rest where it may be destroyed, early or not: a
+        state flagged `archived`, or a final state that ends the record (closed: withdrawn, declined, a
+        closed complaint) and is not a tombstone. Flags only: no process or state is named here."""
+        process, state = record.get("process") or "", record.get("state") or ""
+        try:
+            flow = self.workflow(process, (record.get("workflows") or {}).get(process))
+        except NotFound:
+            flow = None
+        flags = flow.states.get(state, {}) if flow is not None else {}
+        if flags.get("archived") or (flags.get("final") and flags.get("ends_record")
+                                     and not flags.get("tombstone")):
+            return None
+        where = (f"{text(flow.title, lang) or process} / {flow.state_title(state, lang)}" if flow is not None
+                 else f"{process} / {state}")
+        return "not_closed", {"record": record.get("acceptance_number") or record.get("_id"), "where": where}
 
     def amend_destruction_item(self, actor: Actor, list_id: str, record_id: str, payload: Mapping[str, Any],
                                lang: str) -> Doc:
@@ -401,9 +427,12 @@ class DisposalActions(RecordActions):
                 self.disposal.set_item(list_id, record["_id"], attachments=files)
             if stop_after is not None and shredded + count >= stop_after:
                 raise RuntimeError(f"destruction interrupted after {stop_after} record(s) (test crash)")
+            if self._dsp_block_unrested(list_id, record, at):
+                continue
             if self.disposal.shred(record["_id"], list_id, today=today, early=bool(item.get("early")),
                                    tombstone=self._dsp_tombstone(record, at),
-                                   retained_until=record.get("retention_until")):
+                                   retained_until=record.get("retention_until"),
+                                   resting=(record.get("process"), record.get("state"))):
                 count += 1
                 self._dsp_finish(record["_id"], files)
                 destroyed.append(record["_id"])
@@ -414,6 +443,19 @@ class DisposalActions(RecordActions):
                 self._dsp_refused(list_id, record["_id"], today, at)
         self.disposal.mark_destroyed(list_id, destroyed, at)
         return count
+
+    def _dsp_block_unrested(self, list_id: str, record: Mapping[str, Any], at: str) -> bool:
+        """Checked again at execution: a record that left the archive (or never reached it) since it was
+        listed is not destroyed; its item says why, in both languages. True if it was blocked."""
+        found = self._dsp_not_resting(record, "zh-CN")
+        if found is None:
+            return False
+        code, params = found
+        english = self._dsp_not_resting(record, "en") or found
+        self.disposal.set_item(list_id, record["_id"], "blocked", outcome={
+            "code": code, "at": at, "message": {"zh-CN": _m(code, "zh-CN", **params),
+                                                "en": _m(code, "en", **english[1])}})
+        return True
 
     def _dsp_files_of(self, record: Doc) -> list[str]:
         """Every attachment the record holds or held (its data and the changes in its history)."""
@@ -457,6 +499,8 @@ class DisposalActions(RecordActions):
             code = "already_destroyed"
         elif now.get("legal_hold"):
             code = "held"
+        elif self._dsp_block_unrested(list_id, now, at):       # it moved between the check and the write
+            return
         else:
             code = "retention"
         self.disposal.set_item(list_id, record_id, "blocked", outcome={"code": code, "at": at})

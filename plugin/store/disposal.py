@@ -107,11 +107,15 @@ class DisposalStore:
     # -- the destruction itself ------------------------------------------------------------------------
 
     def shred(self, record_id: str, list_id: str, *, today: str, early: bool, tombstone: Doc,
-              retained_until: str | None) -> bool:
+              retained_until: str | None, resting: tuple[Any, Any] | None = None) -> bool:
         """Turn the record into a tombstone in ONE atomic write, only if no hold is on it and its retention
         has ended (or it is an approved early destruction) and it is not destroyed yet: a hold set at any
-        moment before this write wins. The data, its key and the pending history go; True if this call did."""
+        moment before this write wins. `resting`: the (process, state) the caller found the record at rest in
+        (archived or closed): a record that moved since is not touched. The data, its key and the pending
+        history go; True if this call did."""
         filter_: Doc = {"_id": record_id, "legal_hold": None, "destroyed_at": None}
+        if resting is not None:
+            filter_["process"], filter_["state"] = resting
         if not early:
             filter_["retention_until"] = {"$lte": today}
         kept = dict(tombstone, destruction_list=list_id, retained_until=retained_until, key_id="")
