@@ -337,6 +337,16 @@ export function describeCondition(rule, fields, lang) {
 
 // ---- the editor ----------------------------------------------------------------------------------
 
+// the editors' own styles, once per page (a stylesheet from 'self', as the pages' CSP allows)
+export function addStyles() {
+  if (typeof document === "undefined" || document.querySelector("link[data-cf-logic-css]")) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL("./logic.css", import.meta.url).href;
+  link.dataset.cfLogicCss = "";
+  document.head.append(link);
+}
+
 let counter = 0;
 function uid(prefix) {
   counter += 1;
@@ -384,6 +394,7 @@ function defaultValue(field, op) {
  * the editor's heading ("显示条件"). Returns the element.
  */
 export function conditionEditor({ fields = [], value = null, lang = "zh-CN", onChange = () => {}, label = "" } = {}) {
+  addStyles();
   fields = Array.isArray(fields) ? fields.filter((f) => f && typeof f.var === "string") : [];
   const root = el("fieldset", { className: "cf-cond" });
   root.append(el("legend", { className: "cf-cond-legend", text: label || tr(lang, "condition") }));

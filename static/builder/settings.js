@@ -5,7 +5,7 @@
 // limit, the retention, the second-level review rule (built by picking, static/builder/logic.js) and the
 // purpose of collection. Keys it does not know are kept as they are. Every control has a label and works
 // with the keyboard; definition text reaches the page through textContent only.
-import { conditionEditor } from "./logic.js";
+import { addStyles, conditionEditor } from "./logic.js";
 
 const TEXT = {
   "zh-CN": {
@@ -121,6 +121,7 @@ function defaultEndpoint() {
  */
 export function settingsEditor({ settings = {}, fields = [], processes = [], lang = "zh-CN",
   onChange = () => {}, endpoint = null } = {}) {
+  addStyles();
   const current = isObject(settings) ? clone(settings) : {};
   const root = el("div", { className: "cf-settings", "data-cf-settings": "" });
   const emit = () => onChange(clone(current));
