@@ -532,6 +532,17 @@ def test_a_complaint_through_escalation_answer_reconsideration_and_callbacks(wor
     assert who_did(history(api, record)) == expected
     assert [c["level"] for c in record["callbacks"]] == (["unit", "above"] if picked else ["unit"])
 
+    # a complaint left past its level's limit (a counter's: one working day) is escalated by tick, once
+    late = complaint(api)
+    service = api.client.application.extensions["counterflow"].service
+    for _ in range(2):
+        service.tick(later(10))
+    system = [e for e in history(api, late) if e["actor"].get("kind") == "system"]
+    kinds = [(e["trigger"], e["notify"]["kind"]) for e in system]
+    assert kinds == [("overdue", "overdue"), ("escalation", "escalated")]
+    assert system[1]["notify"]["to"] == [ids["head"]]
+    assert got_record(api, late)["overdue"] is True
+
 
 # -- processes are data on every host ---------------------------------------------------------------------
 
