@@ -697,15 +697,13 @@ function approvalEditor(s) {
     changed(); renderPanel();
   }, {id: "cf-ds-approval-mode"})));
   if (a.mode === "ratio") {
-    if (typeof a.ratio === "string") {
-      const [x, y] = a.ratio.split("/").map(Number);
-      a.ratio = {approve: x, of: y};
-    }
-    a.ratio = a.ratio || {approve: 2, of: 3};
-    box.append(field(w("ratio_approve"), numberInput(a.ratio.approve, (n) => { a.ratio.approve = n; changed(); },
+    // `2/3` or {approve: 2, of: 3}: shown as two numbers; written as an object only once one is edited
+    const shown = typeof a.ratio === "string" ? (([x, y]) => ({approve: x, of: y}))(a.ratio.split("/").map(Number)) :
+      (a.ratio || {approve: 2, of: 3});
+    const set = (k, n) => { a.ratio = Object.assign({}, shown, {[k]: n}); shown[k] = n; changed(); };
+    box.append(field(w("ratio_approve"), numberInput(shown.approve, (n) => set("approve", n),
       {id: "cf-ds-ratio-approve", min: 1, max: 99})),
-    field(w("ratio_of"), numberInput(a.ratio.of, (n) => { a.ratio.of = n; changed(); },
-      {id: "cf-ds-ratio-of", min: 1, max: 99})));
+    field(w("ratio_of"), numberInput(shown.of, (n) => set("of", n), {id: "cf-ds-ratio-of", min: 1, max: 99})));
   }
   const list = h("ol", {className: "cf-ds-approvers", id: "cf-ds-approvers"});
   (a.approvers || []).forEach((entry, i) => list.appendChild(h("li", {}, approverEditor(a, entry, i))));
