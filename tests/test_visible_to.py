@@ -160,3 +160,18 @@ def test_the_record_page_neither_shows_nor_erases_the_field(world: dict[str, Any
     assert r.status_code in (302, 303), r.get_data(as_text=True)[:800]
     assert stored_record(app, rid)["data"] == {"person": "赵六", "salary": 8000,
                                                "note": {"public": "页面改", "internal": "仅限经理"}}
+
+
+def test_the_new_record_page_leaves_the_field_out(world: dict[str, Any]) -> None:
+    app = world["app"]
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token
+    client.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": token.group(1)})
+    page = client.get("/forms/salary-note/new").get_data(as_text=True)
+    assert "月薪" not in page and "内部" not in page and "姓名" in page
+    chief = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', chief.get("/login").get_data(as_text=True))
+    assert token
+    chief.post("/login", data={"username": "chief", "password": PASSWORD, "csrf_token": token.group(1)})
+    assert "月薪" in chief.get("/forms/salary-note/new").get_data(as_text=True)

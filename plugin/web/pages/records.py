@@ -82,6 +82,9 @@ def new_record(key: str) -> Any:
     service = ext().service
     form = service.published_form(who, key, lang())
     form = service.form_doc(form["key"], form["version"])
+    unseen = access.hidden_fields(who, service.visible_to_fields(form["key"], form["version"]))
+    if unseen:                              # fields this clerk may not see: neither shown nor posted
+        form = dict(form, schema=access.schema_without(form["schema"], unseen))
     if request.method == "GET":
         return _form_page(form, {}, [])
     data, problems = parse_form(form["schema"], request.form, request.files, store_file=_store_file,
