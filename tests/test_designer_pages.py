@@ -321,3 +321,13 @@ def test_who_may_open_the_designer_and_admin_text_is_escaped(app: Any, admin: Pa
     assert sign_in(clerk, "clerk").status_code == 302
     assert clerk.get(DESIGNER).status_code == 403
     assert clerk.get("/admin/workflows/permit_check/designer").status_code == 403
+
+
+def test_refusals_say_why_in_chinese_by_default_and_in_english_when_asked(app: Any, admin: Page) -> None:
+    for suffix, expected in (("", re.compile(r"[\u4e00-\u9fff]")), ("?lang=en", re.compile(r"^[ -~]+$"))):
+        r = admin.post(f"{DESIGNER}/save{suffix}", {"definition": "not an object"})
+        assert r.status_code == 400 and expected.search(r.get_json()["error"]["message"]), r.get_json()
+        r = admin.post(f"{DESIGNER}/save{suffix}", {"definition": _definition(), "key": "intake"})
+        assert r.status_code == 409 and expected.search(r.get_json()["error"]["message"]), r.get_json()
+        page = admin.get(f"/admin/workflows/intake/designer{suffix}").get_data(as_text=True)
+        assert expected.search(_data(page)["messages"]["shipped"])
