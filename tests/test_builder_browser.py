@@ -344,6 +344,29 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     expect(page.locator("#cf-b-field .cf-b-field-problems li")).to_have_count(1)
     shot(page, "builder-en.png")
 
+    # the model, run in the page: a move or a rename carries the field's required flag, its ui entry and its
+    # place in ui:order (a "*" kept), and conditions naming it follow it; keys it does not know stay
+    result = page.evaluate("""async () => {
+      const { Model } = await import("/cf-static/builder/model.js");
+      const m = new Model({ key: "x", "x-unknown": 1, schema: { type: "object", required: ["a"],
+          properties: { a: { type: "string", "x-odd": [1] },
+                        b: { type: "string", "x-show-if": { "==": [{ var: "a" }, "y"] } },
+                        box: { type: "object", properties: {} } } },
+        ui_schema: { "ui:order": ["b", "a", "*"], a: { "ui:widget": "textarea" } },
+        settings: { review: { second_level_if: { "!!": [{ var: ["a", ""] }] } } } });
+      const moved = m.move(["a"], ["box"], 0);
+      const renamed = m.rename(moved, "c");
+      return { def: m.def, renamed };
+    }""")
+    d = result["def"]
+    assert result["renamed"] == ["box", "c"]
+    assert d["x-unknown"] == 1
+    assert d["schema"]["properties"]["box"]["properties"]["c"] == {"type": "string", "x-odd": [1]}
+    assert d["schema"]["properties"]["box"]["required"] == ["c"] and "required" not in d["schema"]
+    assert d["ui_schema"] == {"ui:order": ["b", "*"], "box": {"c": {"ui:widget": "textarea"}}}
+    assert d["schema"]["properties"]["b"]["x-show-if"] == {"==": [{"var": "box.c"}, "y"]}
+    assert d["settings"]["review"]["second_level_if"] == {"!!": [{"var": ["box.c", ""]}]}
+
     # a template from the gallery opens as a new form's start, under a key no form has
     page.goto(live.url + "/admin/forms/builder?template=account-change")
     expect(item(page, "new_details", "new_phone")).to_have_count(1, timeout=T)

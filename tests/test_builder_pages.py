@@ -102,6 +102,21 @@ def test_preview_renders_with_the_clerks_renderer_and_lists_definition_problems(
     assert len(body["problems"]) >= 5        # every problem at once, the unknown top-level key too
 
 
+def test_messages_follow_the_language(admin: Any) -> None:
+    token = _token(admin)
+    zh = _post(admin, PREVIEW, {"definition": {**permit(), "schema": "x"}}, token).get_json()
+    r = _post(admin, PREVIEW + "?lang=en", {"definition": permit(), "data": {}, "try": True}, token)
+    gaps = r.get_json()["gaps"]
+    chinese = re.compile(r"[\u4e00-\u9fff]{2}")
+    assert gaps and all(not chinese.search(g["message"]) for g in gaps
+                        if g["code"] != "material_missing"), gaps
+    assert zh["problems"] and not zh["rendered"]
+    bad = _post(admin, PREVIEW + "?lang=en", {"definition": 5}, token)
+    assert bad.status_code == 400 and bad.get_json()["error"]["message"] == "definition must be a JSON object"
+    bad = _post(admin, PREVIEW + "?lang=zh-CN", {"definition": 5}, token)
+    assert bad.get_json()["error"]["message"] == "definition 应为 JSON 对象"
+
+
 def test_try_it_gives_every_message_a_clerk_gets_at_once(admin: Any) -> None:
     token = _token(admin)
     r = _post(admin, PREVIEW, {"definition": permit(), "data": {"applicant": "张三", "phone": "12345"},

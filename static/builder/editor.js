@@ -718,6 +718,13 @@ export class Editor {
         const args = [`cf-b-form-${what}-${suffix}`, `${this.t(`form_${what}`)} (${lang})`, current, (v) => {
           const value = isObject(def[what]) ? { ...def[what] } : {};
           value[lang] = v;
+          if (what === "title" && lang === "en" && !existingKey && (!def.key || def.key === this.autoFormKey)) {
+            const made = slug(v).replaceAll("_", "-").replace(/^[^a-z]+/, "").slice(0, 64);
+            this.autoFormKey = made.length >= 2 ? made : "";
+            def.key = this.autoFormKey;
+            const keyInput = document.getElementById("cf-b-form-key");
+            if (keyInput) keyInput.value = def.key;
+          }
           if (what === "description" && !Object.values(value).some((x) => String(x || "").trim())) delete def[what];
           else def[what] = value;
           this.changed();

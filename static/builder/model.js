@@ -307,6 +307,34 @@ export class Model {
     return { schema, ui: uiNode, required };
   }
 
+  /** Conditions naming a field by its old path (`{"var": "a.b"}`, or something under it) follow it to the new
+   * path: the schema's x-show-if / x-required-if, ui_schema show_if and the settings' rules. */
+  _repoint(from, to) {
+    const old = from.join(".");
+    const now = to.join(".");
+    if (old === now) return;
+    const fix = (node) => {
+      if (Array.isArray(node)) { node.forEach(fix); return; }
+      if (!isObject(node)) return;
+      if (Object.keys(node).length === 1 && "var" in node) {
+        const v = node.var;
+        const name = Array.isArray(v) ? v[0] : v;
+        if (typeof name === "string" && (name === old || name.startsWith(old + "."))) {
+          const moved = now + name.slice(old.length);
+          node.var = Array.isArray(v) ? [moved, ...v.slice(1)] : moved;
+        }
+        return;
+      }
+      Object.values(node).forEach(fix);
+    };
+    for (const part of [this.def.schema, this.def.ui_schema, this.def.settings]) fix(part);
+  }
+
+  /** Whether a path can be named by a condition (not inside a repeatable group's rows). */
+  _named(path) {
+    return path.every((_, i) => i === path.length - 1 || this.kind(path.slice(0, i + 1)) !== "group");
+  }
+
   add(parent, index, kind, name) {
     const made = KINDS.find((k) => k.kind === kind).make();
     const unique = this.uniqueName(parent, name || kind);
@@ -338,9 +366,11 @@ export class Model {
       this._order(parent, names);
       return path;
     }
+    const named = this._named(path);
     const taken = this._take(path);
     const name = this.uniqueName(parent, path.at(-1));
     this._insert(parent, index, name, taken.schema, taken.ui, taken.required);
+    if (named && this._named([...parent, name])) this._repoint(path, [...parent, name]);
     return [...parent, name];
   }
 
@@ -362,6 +392,7 @@ export class Model {
       Object.assign(ui, renamed);
     }
     this._order(parent, names);
+    if (this._named(path)) this._repoint(path, [...parent, name]);
     return [...parent, name];
   }
 
