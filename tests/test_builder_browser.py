@@ -343,6 +343,20 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     select(page, "first")
     expect(page.locator("#cf-b-field .cf-b-field-problems li")).to_have_count(1)
     shot(page, "builder-en.png")
+    # fixed in the field editor; the form titled in both languages (its key follows the English): saved as v1
+    page.fill("#cf-b-pattern", "")
+    expect(item(page, "first").locator(":scope > .cf-b-row .cf-b-problem")).to_be_hidden(timeout=T)
+    page.locator("#cf-b-tab-form").click()
+    page.fill("#cf-b-form-title-zh", "练习表")
+    page.fill("#cf-b-form-title-en", "Practice form")
+    expect(page.locator("#cf-b-form-key")).to_have_value("practice-form")
+    expect(page.locator("#cf-b-save")).to_be_enabled(timeout=T)
+    page.locator("#cf-b-save").click()
+    expect(page.locator("#cf-b-state")).to_have_attribute("data-state", "draft", timeout=T)
+    expect(page).to_have_url(re.compile(r"/admin/forms/practice-form/builder$"))
+    stored = live.app.extensions["counterflow"].store.form_version("practice-form", 1)
+    assert list(stored["schema"]["properties"]) == ["first", "beta", "box"]
+    assert "pattern" not in stored["schema"]["properties"]["first"]
 
     # the model, run in the page: a move or a rename carries the field's required flag, its ui entry and its
     # place in ui:order (a "*" kept), and conditions naming it follow it; keys it does not know stay
