@@ -40,6 +40,10 @@ function changed() {
   preview.schedule(structuredClone(definition()));
 }
 
+// A check's message without the source and place it starts with ("form 'x': /schema/...: "): the builder shows
+// it beside the field it is about.
+const plain = (p) => String(p.message || p.code || "").replace(/^form '[^']*': (\/[^:]*: )?/, "");
+
 function checkedResult(result) {
   problems = result.problems || [];
   checked = result.ok;
@@ -47,7 +51,7 @@ function checkedResult(result) {
   const formMessages = [];
   for (const p of problems) {
     const path = fieldOfProblem(model, p.path);
-    const message = p.message || p.code;
+    const message = plain(p);
     if (path) {
       const key = JSON.stringify(path);
       if (!byField.has(key)) byField.set(key, []);
@@ -61,7 +65,7 @@ function checkedResult(result) {
   const list = $("cf-b-problems");
   list.replaceChildren(...problems.map((p) => {
     const path = fieldOfProblem(model, p.path);
-    const text = p.message || p.code;
+    const text = plain(p);
     if (!path) return el("li", { dataset: { path: p.path || "" }, text });
     return el("li", { dataset: { path: p.path || "" } }, el("button", {
       type: "button", className: "cf-link", text,
