@@ -307,8 +307,11 @@ function checkbox(label, checked, onChange, attrs = {}) {
   return h("div", {className: "cf-ds-check"}, input, h("label", {for: input.id, text: label}));
 }
 
-function checkGroup(legend, options, selected, onChange, attrs = {}) {
+function checkGroup(legend, given, selected, onChange, attrs = {}) {
   const chosen = new Set(selected || []);
+  // a value the definition holds but no option offers (an inactive user, a name not registered) stays shown
+  const known = new Set(given.map((o) => (Array.isArray(o) ? o[0] : o)));
+  const options = given.concat([...chosen].filter((v) => !known.has(v)).map((v) => [v, `${v} ⚠`]));
   const box = h("fieldset", {className: "cf-ds-group", ...attrs}, h("legend", {text: legend}));
   for (const opt of options) {
     const [value, label, help] = Array.isArray(opt) ? opt : [opt, opt, null];
