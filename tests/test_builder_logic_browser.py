@@ -7,6 +7,7 @@ definition check (forms/conditions.py) and evaluated by it the same way the brow
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any, Iterator
 
@@ -296,6 +297,19 @@ def test_the_settings_editor_previews_numbers_and_keeps_what_it_does_not_know(
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         sign_in(page, live.url, "admin", ADMIN_PASSWORD)
+        # the gallery: the shipped counter forms, one copied into the builder
+        page.goto(live.url + "/admin/forms")
+        page.locator("#cf-gallery-link").click()
+        expect(page.locator("[data-template]")).to_have_count(4)
+        page.locator("[data-template=complaint] summary").click()        # the read-only preview opens
+        expect(page.locator("[data-template=complaint] .cf-view")).to_be_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "template-gallery.png"), full_page=True)
+        page.get_by_role("link", name="复制并修改：账户信息变更申请").click()
+        expect(page).to_have_url(re.compile(r"/admin/forms/builder\?template=account-change$"))
+        expect(page.locator("#cf-builder[data-ready='1']")).to_have_count(1)
+        expect(page.locator("#cf-b-form-title-zh")).to_have_value("账户信息变更申请")
+
         page.goto(live.url + "/admin/forms/templates")          # any admin page: its session and CSRF token
         page.evaluate(MOUNT_SETTINGS, [SETTINGS, FIELDS, processes])
         numbers = page.locator("[data-cf-numbers]")

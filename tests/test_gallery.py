@@ -54,12 +54,15 @@ def test_the_gallery_lists_the_shipped_counter_forms(app: Any, admin: Any) -> No
     assert "<h1>表单模板库</h1>" in html
     shipped = app.extensions["counterflow"].forms
     for key in COUNTER_FORMS:
-        card = html.split(f'data-template="{key}"', 1)[1].split("</li>", 1)[0]
+        card = html.split(f'data-template="{key}"', 1)[1].split("</section>", 1)[0]
         assert f"<h2 id=\"cf-template-{key}\">{shipped[key]['title']['zh-CN']}</h2>" in card
         assert shipped[key]["description"]["zh-CN"] in card
         count = re.search(r'cf-gallery-count">共 (\d+) 个字段<', card)
         assert count and int(count.group(1)) >= len(shipped[key]["schema"]["properties"])
-        assert f'href="/admin/forms/builder?template={key}"' in card
+        link = re.search(r'<a class="[^"]*cf-gallery-copy" href="([^"]+)" aria-label="([^"]+)">([^<]+)</a>',
+                         card)
+        assert link and link.groups() == (f"/admin/forms/builder?template={key}",
+                                          f"复制并修改：{shipped[key]['title']['zh-CN']}", "复制并修改")
         assert 'class="cf-view"' in card                         # the read-only preview, by render_fields
         assert "<input" not in card and "<select" not in card
     en = admin.get(GALLERY + "?lang=en").get_data(as_text=True)

@@ -36,7 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
                     "form from one in the builder; the template itself is left as it is."},
     "fields": {"zh-CN": "共 {n} 个字段", "en": "{n} fields"},
     "preview": {"zh-CN": "预览：{title}", "en": "Preview: {title}"},
-    "copy": {"zh-CN": "复制并修改", "en": "Copy and adapt"},
+    "copy_link": {"zh-CN": "复制并修改", "en": "Copy and adapt"},
     "copy_named": {"zh-CN": "复制并修改：{title}", "en": "Copy and adapt: {title}"},
     "none": {"zh-CN": "没有可用的模板。", "en": "There are no templates."},
     "back": {"zh-CN": "返回模板管理", "en": "Back to forms"},
@@ -187,7 +187,7 @@ def form_templates() -> Any:
                       "copy_url": url_for("counterflow_pages.form_builder", template=key),
                       "json_url": url_for("counterflow_pages.form_template_json", key=key)})
     return render_template("counterflow/admin_form_templates.html", cards=cards,
-                           words={k: _m(k) for k in ("title", "intro", "copy", "none", "back")})
+                           words={k: _m(k) for k in ("title", "intro", "copy_link", "none", "back")})
 
 
 def _not_found(key: str) -> Any:
