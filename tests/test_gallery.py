@@ -170,7 +170,12 @@ def test_the_preview_refuses_without_csrf_or_with_a_hostile_body(app: Any, admin
         assert r.status_code == 400, (body, r.status_code)
         error = r.get_json()["error"]
         assert error["code"] == code and error["message"], (body, error)
-    assert _post(admin, {"pattern": "{" * 5000}, token).status_code == 200
+    for hostile in ('{"pattern": "{" }', '{"pattern": "\\ud800{seq}"}', '{"pattern": "{seq}\\u0000"}',
+                    '{"pattern": "%Y-{seq}"}', '{"pattern": "{{seq}}"}', '{"pattern": "' + "{" * 5000 + '"}',
+                    '{"pattern": "{seq:0' + "9" * 40 + 'd}"}', '{"pattern": "\u00e9{seq}"}'):
+        r = _post(admin, hostile, token)
+        assert r.status_code == 200, (hostile[:40], r.status_code)
+        assert r.get_json()["numbers"] == [] and r.get_json()["problems"][0]["message"], hostile[:40]
     assert stored_documents(app) == before                      # nothing written, no counter drawn
     clerk = app.test_client()
     sign_in(clerk, "clerk")
