@@ -1,5 +1,5 @@
 """What a destruction may touch: only records whose processes brought them to rest in the archive (a state
-flagged `archived`) or closed them (a final state that ends the record). Early destruction (made in error,
+flagged `archival`) or closed them (a final state that ends the record). Early destruction (made in error,
 duplicated) is no way around it: a record still in intake is refused when the list is drawn up, and a
 record that left the archive after it was listed is refused again at execution; both say which record and
 why, in both languages."""

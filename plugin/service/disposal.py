@@ -292,15 +292,19 @@ class DisposalActions(RecordActions):
 
     def _dsp_not_resting(self, record: Mapping[str, Any], lang: str) -> tuple[str, dict[str, Any]] | None:
         """None when the record's process has brought it to rest where it may be destroyed, early or not: a
-        state flagged `archived`, or a final state that ends the record (closed: withdrawn, declined, a
+        state flagged `archival`, or a final state that ends the record (closed: withdrawn, declined, a
         closed complaint) and is not a tombstone. Flags only: no process or state is named here."""
         process, state = record.get("process") or "", record.get("state") or ""
         try:
             flow = self.workflow(process, (record.get("workflows") or {}).get(process))
         except NotFound:
             flow = None
-        flags = flow.states.get(state, {}) if flow is not None else {}
-        if flags.get("archived") or (flags.get("final") and flags.get("ends_record")
+        flags = dict(flow.states.get(state, {})) if flow is not None else {}
+        if flow is not None and not flags.get("archival"):
+            # a record pinned to a version from before the flag: its process's latest version says it too
+            latest = self.workflow(process)
+            flags["archival"] = bool(latest.states.get(state, {}).get("archival"))
+        if flags.get("archival") or (flags.get("final") and flags.get("ends_record")
                                      and not flags.get("tombstone")):
             return None
         where = (f"{text(flow.title, lang) or process} / {flow.state_title(state, lang)}" if flow is not None
