@@ -229,28 +229,9 @@ def test_review_archive_destroy_are_walkable_after_intake(staff: Any) -> None:
     store.records.update_one({"_id": record["id"]}, {"$set": {"retention_until": "2000-01-01"}})
     record = _fire(staff, record, "close_retention", "keeper").get_json()
     assert record["process"] == "destroy" and record["state"] == "pending"
-    record = _fire(staff, record, "approve", "boss", opinion="同意销毁").get_json()
-    assert record["state"] == "approved"
-    staff.add_user("boss_witness", ["manager", "supervisor"])
-    r = _fire(staff, record, "approve", "boss")
-    assert r.status_code == 409                                       # already approved: wrong state
-    record = _fire(staff, record, "execute", "witness", opinion="监销完毕").get_json()
-    assert record["state"] == "destroyed"
-
-
-def test_the_destruction_approver_may_not_also_witness(staff: Any) -> None:
-    publish(staff)
-    staff.add_user("both_roles", ["manager", "supervisor"])
-    record = _new(staff, dict(COMPLETE, licence_copy=upload(staff)))
-    record = _fire(staff, record, "accept").get_json()
-    store = staff.client.application.extensions["counterflow"].store
-    store.records.update_one({"_id": record["id"]}, {"$set": {"process": "destroy", "state": "pending",
-                                                              "retention_until": "2000-01-01"}})
-    record = staff.get(f"/api/v1/records/{record['id']}", "both_roles").get_json()
-    record = _fire(staff, record, "approve", "both_roles", opinion="同意").get_json()
-    r = _fire(staff, record, "execute", "both_roles", opinion="监销")
-    # destroy.yaml: execute is `separate_from: [destruction_approver]` (was the guard not_approver)
-    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["code"] == "separation_of_duties"
+    # records are destroyed only through an approved destruction list (tests/test_destruction_rules.py)
+    r = _fire(staff, record, "execute", "witness", opinion="监销完毕")
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["code"] == "destroyed_by_list"
 
 
 def test_reviewer_who_took_it_in_may_not_approve(staff: Any) -> None:

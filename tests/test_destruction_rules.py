@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from counterflow.core.engine import Actor, Context, Workflow
+from counterflow.core.errors import Invalid
 from conftest import add_staff, make_config, running_app, signed_in
 from forms import COMPLETE
 from test_destruction_helpers import FUTURE, archived_record, fire, new_list, prepare
@@ -98,3 +100,61 @@ def test_the_disposition_list_leaves_out_records_not_at_rest(world: Any) -> None
         {"_id": moved["id"]}, {"$set": {"process": "review", "state": "in_review"}})
     ids = [x["id"] for x in api.get("/api/v1/destructions/disposition", "keeper").get_json()["items"]]
     assert due["id"] in ids and moved["id"] not in ids
+
+
+def test_the_per_record_destroy_process_refuses_and_sends_people_to_a_list(world: Any) -> None:
+    """Records are destroyed only through an approved list (docs/definitions.md): the shipped forms still
+    name `destroy`, where a record waits once its retention ended, but its transition into the tombstone
+    state is refused for everyone with the way to a list; the list then erases the record there."""
+    app, api = world
+    record = archived_record(api, app)
+    current = api.get(f"/api/v1/records/{record['id']}", "keeper").get_json()
+    r = api.post(f"/api/v1/records/{record['id']}/transitions/close_retention", "keeper",
+                 json={"revision": current["revision"]})
+    assert r.status_code == 200, r.get_json()
+    waiting = r.get_json()
+    assert (waiting["process"], waiting["state"]) == ("destroy", "pending")
+    options = api.get(f"/api/v1/records/{record['id']}/transitions", "witness").get_json()["items"]
+    assert [(o["trigger"], o["allowed"], [x["code"] for x in o["reasons"]]) for o in options] == \
+        [("execute", False, ["destroyed_by_list"])]
+    for who, lang, words in (("witness", "zh-CN", "销毁清单"), ("boss", "en", "destruction list")):
+        r = api.post(f"/api/v1/records/{record['id']}/transitions/execute?lang={lang}", who,
+                     json={"revision": waiting["revision"], "opinion": "监销"})
+        assert r.status_code == 422
+        details = r.get_json()["error"]["details"]
+        assert [d["code"] for d in details] == ["destroyed_by_list"]
+        assert words in details[0]["message"] and "/api/v1/destructions" in details[0]["message"]
+    kept = _stored(app, record["id"])
+    assert kept["data"] and kept["data_key"] and kept["state"] == "pending" and not kept.get("destroyed_at")
+    # the way it is destroyed: a list, which leaves it in destroy's tombstone state, erased
+    listed = new_list(api, [record])
+    steps = (("submit", "keeper"), ("approve", "boss"), ("approve", "head"), ("execute", "witness"))
+    for trigger, who in steps:
+        assert fire(api, listed, trigger, who).status_code == 200
+    certificate = _certificate(app, listed["id"])
+    assert [r["id"] for r in certificate["records"]] == [record["id"]]
+    gone = _stored(app, record["id"])
+    assert (gone["process"], gone["state"]) == ("destroy", "destroyed") and gone["destroyed_at"]
+    assert "data" not in gone and "data_key" not in gone
+    assert app.extensions["counterflow"].store.events.count_documents({"object_id": record["id"]}) == 0
+
+
+def test_a_record_pinned_to_the_older_destroy_version_is_refused_too() -> None:
+    """The older shipped `destroy` (a manager approves, a supervisor executes into `destroyed`) still runs for
+    records pinned to it: the engine refuses any transition into a `tombstone` state, in every version."""
+    older = {"key": "destroy", "title": {"zh-CN": "销毁", "en": "Destruction"}, "initial": "pending",
+             "states": [{"name": "pending", "read_only": True}, {"name": "approved", "read_only": True},
+                        {"name": "destroyed", "final": True, "ends_record": True, "tombstone": True}],
+             "transitions": [{"trigger": "approve", "source": "pending", "dest": "approved",
+                              "roles": ["manager"]},
+                             {"trigger": "execute", "source": "approved", "dest": "destroyed",
+                              "roles": ["supervisor"], "requires": ["opinion"]}]}
+    flow = Workflow(older, 1)
+    witness = Actor("w", "witness", roles=frozenset({"supervisor"}))
+    with pytest.raises(Invalid) as refused:
+        flow.plan("approved", "execute", Context({"_id": "r1"}, witness, {"opinion": "监销"}, "en"))
+    details = refused.value.details
+    assert isinstance(details, list) and [d["code"] for d in details] == ["destroyed_by_list"]
+    assert "POST /api/v1/destructions" in details[0]["message"]
+    boss = Actor("b", "boss", roles=frozenset({"manager"}))
+    assert flow.plan("pending", "approve", Context({"_id": "r1"}, boss, {}, "en")).dest == "approved"

@@ -143,15 +143,8 @@ ROWS: list[tuple[str, str, str, dict[str, Any], dict[str, Any], set[str]]] = [
        MANAGERS - {"head_manager"}) for trigger in ("approve", "reject")],
     ("query_request", "in_force", "revoke", QUERY, {"reason": "用途已完成"}, HEADS | MANAGERS | {"archivist"}),
     ("archive", "archived", "close_retention", RECORD, {}, {"archivist"}),
-    # destruction: a manager approves, a supervisor who did not approve witnesses
-    ("destroy", "pending", "approve", RECORD, {}, MANAGERS),
-    ("destroy", "approved", "execute", {**RECORD, "duties": {"destruction_approver": ["manager_supervisor"]}},
-     {}, {"supervisor"}),
-    ("destroy", "approved", "execute", {**RECORD, "duties": {"destruction_approver": ["manager"]}}, {},
-     {"supervisor", "manager_supervisor"}),
-    # approved before duties were recorded: the field the old action set still counts
-    ("destroy", "approved", "execute", {**RECORD, "destruction_approved_by": "manager_supervisor"}, {},
-     {"supervisor"}),
+    # the per-record destroy: nobody destroys a record outside a destruction list (it would not erase it)
+    ("destroy", "pending", "execute", RECORD, {}, set()),
     # form versions: the head reviews, a manager approves; never the author, never one person at both levels
     # destruction lists by an archivist: two approvers (heads or managers), never the author nor one person
     # twice; the supervisor executes only when they approved nothing; anyone authorised cancels
@@ -414,22 +407,3 @@ def test_one_dept_head_and_manager_may_not_both_review_and_approve_a_form_versio
     trail = [(e["trigger"], e["actor"]["username"], e["outcome"]) for e in history if e["trigger"] != "edit"]
     assert trail == [("submit", "admin", "done"), ("review", "hm", "done"), ("approve", "hm", "refused"),
                      ("reject", "hm", "refused"), ("approve", "boss", "done")]
-
-
-def test_the_destruction_approver_may_not_witness_it(staff: Api) -> None:
-    publish(staff)
-    staff.add_user("ms", ["manager", "supervisor"])
-    app = staff.client.application
-    record = _ok(_fire_api(staff, _new(staff), "accept", "clerk"))
-    store = app.extensions["counterflow"].store
-    store.records.update_one({"_id": record["id"]}, {"$set": {"process": "destroy", "state": "pending",
-                                                              "retention_until": "2000-01-01"}})
-    record = staff.get(f"/api/v1/records/{record['id']}", "ms").get_json()
-    record = _ok(_fire_api(staff, record, "approve", "ms", opinion="同意销毁"))
-    assert stored_record(app, record["id"])["duties"]["destruction_approver"] == [_user_id(staff, "ms")]
-    r = _fire_api(staff, record, "execute", "ms", opinion="监销")
-    assert _codes(r) == SEPARATED
-    assert "销毁批准人" in r.get_json()["error"]["details"][0]["message"]
-    record = _ok(_fire_api(staff, record, "execute", "witness", opinion="监销完毕"))
-    assert record["state"] == "destroyed"
-    assert stored_record(app, record["id"])["duties"]["witness"] == [_user_id(staff, "witness")]

@@ -23,6 +23,11 @@ MESSAGES = {
     "requires": {"zh-CN": "请填写「{item}」", "en": "Please fill in '{item}'"},
     "blocked": {"zh-CN": "不能执行「{trigger}」：{count} 个问题",
                 "en": "'{trigger}' cannot be done: {count} problem(s)"},
+    "by_list": {"zh-CN": "业务单只能通过经批准的销毁清单销毁（两人批准、冷静期、监销人签字、销毁证明）："
+                         "请档案管理员将其列入销毁清单（POST /api/v1/destructions）",
+                "en": "Records are destroyed only through an approved destruction list (two approvers, a "
+                      "cooling-off period, a supervisor's signature, a certificate): ask records staff to "
+                      "put this record on one (POST /api/v1/destructions)"},
 }
 EVENT_TITLES = {
     "create": {"zh-CN": "新建", "en": "Created"},
@@ -229,6 +234,10 @@ class Workflow:
             raise Forbidden(message(MESSAGES, "role", ctx.lang, trigger=text(t.title, ctx.lang),
                                     roles=", ".join(t.roles)), code="role")
         problems: list[dict[str, str]] = []
+        if any(self.states.get(d, {}).get("tombstone") for d in (t.dest, t.branch_dest) if d):
+            # a tombstone is left only by a destruction list's run, which erases (service/disposal.py)
+            problems.append({"path": "", "code": "destroyed_by_list",
+                             "message": message(MESSAGES, "by_list", ctx.lang)})
         if with_requires:
             for item in t.requires:
                 value = ctx.payload.get(item)
