@@ -154,7 +154,9 @@ function applyRequired(form, data) {
   }
 }
 
-function applyConditions(form) {
+/** Show and hide the form's conditional fields, and mark its conditionally required ones, as the data
+ *  stands now (the clerk's page runs this on every input; the builder's preview may too). */
+export function applyConditions(form) {
   applyShown(form);
   if (form.querySelector("[data-required-if]")) applyRequired(form, formData(form));
 }
