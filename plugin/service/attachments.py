@@ -11,7 +11,7 @@ from counterflow.core.clock import stamp
 from counterflow.core.engine import Actor
 from counterflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from counterflow.core.roles import STAFF
-from counterflow.security.envelope import KeyUnavailable, RecordKey
+from counterflow.security.envelope import KeyUnavailable, RecordKey, is_sealed
 from counterflow.service.base import Doc, ServiceBase
 from counterflow.service.messages import msg, new_id
 from counterflow.store import AttachmentStore
@@ -30,12 +30,16 @@ class AttachmentActions(ServiceBase):
         attachment_id = "att_" + new_id()
         # its own data key until a record holds it; then the key is kept under the record's key, and this
         # master-wrapped copy is removed (hold_attachments): destroying the record's key shreds the file
+        # the file's name and digest are sealed under that key as well (they tell what the applicant brought)
         key, wrapped = self.keyring.new_key(attachment_id)
-        meta = {"_id": attachment_id, "name": safe_name, "content_type": _safe_type(content_type),
-                "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor.id,
+        digest = hashlib.sha256(content).hexdigest()
+        meta = {"_id": attachment_id, "name": key.seal(safe_name, NAME_PLACE),
+                "content_type": _safe_type(content_type), "size": len(content),
+                "sha256": key.seal(digest, DIGEST_PLACE), "uploaded_by": actor.id,
                 "department": actor.department, "created_at": stamp(), "sealed": True, "data_key": wrapped,
                 "key_id": self.keyring.current}
-        return AttachmentStore(self.store).put(meta, key.seal_bytes(content, FILE_PLACE))
+        stored = AttachmentStore(self.store).put(meta, key.seal_bytes(content, FILE_PLACE))
+        return dict(stored, name=safe_name, sha256=digest)
 
     def attachment(self, actor: Actor, attachment_id: str, lang: str) -> tuple[Doc, bytes]:
         self.require(actor, STAFF, lang)
@@ -50,7 +54,8 @@ class AttachmentActions(ServiceBase):
         if not meta.get("sealed"):                                  # uploaded before files were sealed
             return meta, content
         try:
-            return meta, self.attachment_key(meta).open_bytes(content, FILE_PLACE)
+            key = self.attachment_key(meta)
+            return opened_meta(meta, key), key.open_bytes(content, FILE_PLACE)
         except (KeyUnavailable, ValueError):
             raise Conflict({"zh-CN": "附件内容无法解密（其密钥已销毁或主密钥未配置）",
                             "en": "The attachment cannot be decrypted (its key was destroyed, or its master "
@@ -141,6 +146,18 @@ class AttachmentActions(ServiceBase):
 
 
 FILE_PLACE = "file"             # the place (AAD) of an attachment's content under its own key
+NAME_PLACE = "name"             # ... of its file name
+DIGEST_PLACE = "sha256"         # ... of its SHA-256 digest
+
+
+def opened_meta(meta: Doc, key: RecordKey) -> Doc:
+    """An attachment's metadata with its name and digest opened (older files hold them in clear); raises
+    ValueError when they do not open under `key`."""
+    opened = dict(meta)
+    for field, place in (("name", NAME_PLACE), ("sha256", DIGEST_PLACE)):
+        if is_sealed(meta.get(field)):
+            opened[field] = key.open(meta[field], place)
+    return opened
 
 
 def key_place(attachment_id: str) -> str:

@@ -25,7 +25,8 @@ class AttachmentStore:
         return self._gridfs
 
     def put(self, meta: Doc, content: bytes) -> Doc:
-        self._fs.put(content, _id=meta["_id"], filename=meta.get("name", ""))
+        """The content and its metadata; GridFS's own `filename` is the id (the name is sealed in `meta`)."""
+        self._fs.put(content, _id=meta["_id"], filename=meta["_id"])
         self._store.attachments.insert_one(meta)
         return meta
 
