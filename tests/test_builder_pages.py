@@ -38,6 +38,14 @@ def admin(app: Any, staff: Any) -> Any:
     return client
 
 
+@pytest.fixture(scope="module")
+def module_admin(module_app: Any, module_staff: Any) -> Any:
+    """One signed-in admin for the module's refusals (signing in for each case would meet the rate limit)."""
+    client = module_app.test_client()
+    assert sign_in(client, "admin", ADMIN_PASSWORD).status_code == 302
+    return client
+
+
 def _data(html: str) -> dict[str, Any]:
     found = re.search(r'<script type="application/json" id="cf-builder-data">(.*?)</script>', html, re.S)
     assert found
@@ -144,10 +152,9 @@ def test_try_it_gives_every_message_a_clerk_gets_at_once(admin: Any) -> None:
                     "ui_schema": {"a": 5}}, "data": {"a": {"$ne": 1}}, "try": True},
     b"[" * 5000 + b"]" * 5000,
 ])
-def test_hostile_previews_are_4xx_or_plain_answers_never_500(module_app: Any, module_staff: Any,
+def test_hostile_previews_are_4xx_or_plain_answers_never_500(module_app: Any, module_admin: Any,
                                                              body: Any) -> None:
-    client = module_app.test_client()
-    sign_in(client, "admin", ADMIN_PASSWORD)
+    client = module_admin
     before = stored_documents(module_app)
     r = _post(client, PREVIEW, body, _token(client))
     assert r.status_code in (200, 400, 413, 422), (r.status_code, r.get_data(as_text=True)[:300])
@@ -201,12 +208,14 @@ def test_save_creates_edits_the_draft_and_refuses_what_the_api_refuses(app: Any,
 
     changed = permit()
     changed["schema"]["properties"]["plate"]["title"] = "车牌号码"
-    r = _post(admin, SAVE, {"definition": changed, "key": "parking-permit", "revision": 0}, token)
+    r = _post(admin, SAVE, {"definition": changed, "key": "parking-permit", "version": 1, "revision": 0},
+              token)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["revision"] == 1 and r.get_json()["version"] == 1
     assert store.form_version("parking-permit", 1)["schema"]["properties"]["plate"]["title"] == "车牌号码"
-    stale = _post(admin, SAVE, {"definition": permit(), "key": "parking-permit", "revision": 0}, token)
-    assert stale.status_code == 409
+    stale = _post(admin, SAVE, {"definition": permit(), "key": "parking-permit", "version": 1, "revision": 0},
+                  token)
+    assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale"
     assert store.form_version("parking-permit", 1)["revision"] == 1
 
     # the step the options offered, fired from the builder; then the version is in approval: no saving over it
@@ -215,7 +224,8 @@ def test_save_creates_edits_the_draft_and_refuses_what_the_api_refuses(app: Any,
     r = _post(admin, fire, {"trigger": offered[0]["trigger"], "revision": 1}, token)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["state"] == "pending_review" and r.get_json()["open"] is True
-    r = _post(admin, SAVE, {"definition": changed, "key": "parking-permit", "revision": 2}, token)
+    r = _post(admin, SAVE, {"definition": changed, "key": "parking-permit", "version": 1, "revision": 2},
+              token)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "open_version"
 
 
@@ -224,9 +234,48 @@ def test_saving_after_a_published_version_makes_the_next_version(app: Any, admin
     token = _token(admin)
     second = copy.deepcopy(permit())
     second["schema"]["properties"]["note"] = {"type": "string", "title": "备注", "x-title-en": "Note"}
-    r = _post(admin, SAVE, {"definition": second, "key": "parking-permit", "revision": 3}, token)
+    stale = _post(admin, SAVE, {"definition": second, "key": "parking-permit", "version": 2, "revision": 3},
+                  token)
+    assert stale.status_code == 409                              # a page showing another version
+    r = _post(admin, SAVE, {"definition": second, "key": "parking-permit", "version": 1, "revision": 3},
+              token)
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["version"] == 2 and r.get_json()["state"] == "draft"
     stored = app.extensions["counterflow"].store.form_version("parking-permit", 2)
     assert "note" in stored["schema"]["properties"]
     assert app.extensions["counterflow"].store.form_version("parking-permit", 1)["state"] == "published"
+
+
+@pytest.mark.parametrize("path,body", [
+    (SAVE, {"definition": {"key": "x"}, "key": 5}),
+    (SAVE, {"definition": permit(), "key": "../etc"}),
+    (SAVE, {"definition": permit(), "key": "no-such-form", "revision": 0}),
+    (SAVE, {"definition": permit(), "key": {"$ne": None}}),
+    (SAVE, {"definition": {**permit(), "key": {"$gt": ""}}}),
+    (SAVE, {"definition": permit(key="parking-permit"), "key": "parking-permit", "revision": "abc"}),
+    (SAVE, {"definition": permit(), "revision": 0, "surprise": 1}),
+    (SAVE, {"definition": {**permit(), "schema": {"type": "object",
+                                                  "properties": {"$where": {"type": "string"}}}}}),
+    (SAVE, {"definition": permit(), "key": "parking-permit", "version": True, "revision": 3}),
+    (SAVE, {"definition": permit(), "key": "parking-permit", "version": 1, "revision": True}),
+    (SAVE, {"definition": permit(), "key": "parking-permit", "version": 1}),
+    (SAVE, b"[]"),
+    ("/admin/forms/parking-permit/versions/1/builder-action", {"trigger": {"$ne": ""}, "revision": 0}),
+    ("/admin/forms/parking-permit/versions/1/builder-action", {"trigger": "", "revision": 0}),
+    ("/admin/forms/parking-permit/versions/1/builder-action", {"trigger": "x", "opinion": ["a"]}),
+    ("/admin/forms/parking-permit/versions/99/builder-action", {"trigger": "x", "revision": 0}),
+    ("/admin/forms/no-such/versions/1/builder-action", {"trigger": "x", "revision": 0}),
+])
+def test_hostile_saves_and_steps_are_refused_and_write_nothing(module_app: Any, module_staff: Any,
+                                                               module_admin: Any, path: str,
+                                                               body: Any) -> None:
+    client = module_admin
+    token = _token(client)
+    if module_app.extensions["counterflow"].store.latest_form_version("parking-permit") is None:
+        publish(module_staff)
+        token = _token(client)
+    before = stored_documents(module_app)
+    r = _post(client, path, body, token)
+    assert 400 <= r.status_code < 500, (r.status_code, r.get_data(as_text=True)[:300])
+    assert set(r.get_json()["error"]) >= {"code", "message"}
+    assert stored_documents(module_app) == before

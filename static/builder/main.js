@@ -95,7 +95,7 @@ function updateToolbar() {
 async function save() {
   if ($("cf-b-save").disabled) return;
   const body = { definition: definition() };
-  if (status) { body.key = status.key; body.revision = status.revision; }
+  if (status) { body.key = status.key; body.version = status.version; body.revision = status.revision; }
   $("cf-b-save").disabled = true;
   const result = await postJSON(data.endpoints.save, body);
   if (result.status === 200 || result.status === 201) {

@@ -19,6 +19,7 @@ from counterflow.core.masking import KINDS
 from counterflow.core.roles import ROLES
 from counterflow.forms.render import render_fields
 from counterflow.forms.validate import FormValidator
+from counterflow.service.messages import check_revision
 from counterflow.web.pages.common import actor, bp, ext, json_body, lang, t
 from counterflow.web.pages.uitext import UI
 
@@ -155,7 +156,7 @@ def form_builder_save() -> Any:
     one; refused (422, nothing written) for anything the API refuses."""
     who = _admin()
     service = ext().service
-    body = json_body(("definition", "key", "revision"))
+    body = json_body(("definition", "key", "version", "revision"))
     definition = _definition(body)
     key = body.get("key")
     if key is not None and not isinstance(key, str):
@@ -171,6 +172,10 @@ def form_builder_save() -> Any:
     latest = service.store.latest_form_version(key)
     if latest is None:
         raise BadRequest(t("b_bad_key"), code="bad_key")
+    # the page saves over the version it showed: another version since then, or another change, is stale
+    if body.get("version") != latest["version"] or isinstance(body.get("version"), bool):
+        raise Conflict(t("b_other_version", version=latest["version"]), code="stale")
+    check_revision(latest, body, lang())
     fields = {k: definition[k] for k in DEFINITION_KEYS[1:] if k in definition}
     if service.form_workflow().is_editable(latest["state"]):
         if "description" not in fields:

@@ -157,6 +157,9 @@ BUILDER_UI: dict[str, dict[str, str]] = {
     "b_in_approval": {"zh-CN": "第 {version} 版正在审批中，不能修改；请等待审批结束或退回",
                       "en": "Version {version} is in approval and cannot change; wait until it is "
                             "decided or rejected"},
+    "b_other_version": {"zh-CN": "此表单已有第 {version} 版，请重新打开设计器后再修改",
+                        "en": "This form has a version {version} now; "
+                              "open the builder again before changing it"},
     "b_no_action": {"zh-CN": "此版本当前不能进行该操作", "en": "That step is not offered for this version now"},
     "b_palette": {"zh-CN": "添加字段", "en": "Add a field"},
     "b_palette_help": {"zh-CN": "新字段加在选中字段之后；选中分组时加在分组内。",
