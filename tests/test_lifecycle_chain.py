@@ -418,6 +418,54 @@ def test_a_notice_answered_in_time_and_one_deemed_accepted_by_tick_now(world: An
     assert len(done(history(api, record))) == 3
 
 
+QUICK_VOTE = """\
+key: quick_vote
+title: {zh-CN: 表决, en: Vote}
+initial: vote
+states:
+  - name: vote
+    title: {zh-CN: 表决, en: Vote}
+    approval: {mode: all, approvers: [{users: [r1, r2]}], approve: carry, reject: lose}
+  - {name: carried, title: {zh-CN: 通过, en: Carried}, final: true}
+  - {name: lost, title: {zh-CN: 否决, en: Lost}, final: true}
+transitions:
+  - {trigger: carry, title: {zh-CN: 通过, en: Carry}, source: vote, dest: carried, roles: [reviewer]}
+  - {trigger: lose, title: {zh-CN: 否决, en: Lose}, source: vote, dest: lost, roles: [reviewer]}
+"""
+
+
+def test_an_application_deemed_accepted_into_an_approval_step_gets_its_tasks(world: Any) -> None:
+    """tick's move into a step resolves its approvers as a person's move does: they hold it, it is on their
+    worklist, nobody may withdraw it (nobody submitted it)."""
+    app, api, _ = world
+    ids = user_ids(api)
+    r = api.post("/api/v1/workflows", "admin", data=QUICK_VOTE.encode("utf-8"),
+                 headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()
+    for trigger, who in (("submit", "admin"), ("review", "head"), ("approve", "boss")):
+        doc = ok(api.post(f"/api/v1/workflows/quick_vote/versions/1/transitions/{trigger}", who,
+                          json={"revision": doc["revision"], "opinion": "同意"}))
+    form = grant_form()
+    form["key"], form["settings"]["processes"] = "vote-permit", ["intake", "quick_vote"]
+    publish(api, form)
+    body = dict(COMPLETE, licence_copy=upload(api))
+    created = api.post("/api/v1/records", "clerk", json={"form": "vote-permit", "data": body}).get_json()
+    record = ok(fire(api, created, "submit", "clerk"))
+    service = app.extensions["counterflow"].service
+    assert service.tick(later(30)).events == {"timeout_approve": 1}
+    record = got_record(api, record)
+    assert (record["process"], record["state"]) == ("quick_vote", "vote")
+    assert tasks(record, ids) == [("r1", "pending"), ("r2", "pending")]
+    step = api.get(f"/api/v1/records/{record['id']}/approval", "r1").get_json()
+    assert step["holders"] == sorted([ids["r1"], ids["r2"]]) and step["submitted_by"] is None
+    service.pump_notifications()
+    assert record["id"] in listed(api, "mine", "r1")
+    for who in ("r1", "r2"):
+        record = ok(act(api, record, "approve", who, opinion="同意"))
+    assert record["state"] == "carried"
+
+
 # -- story 3: a deadline passed while paused and one while running ------------------------------------------
 
 def test_a_deadline_passed_while_paused_is_not_overdue_one_passed_running_is_escalated_once(

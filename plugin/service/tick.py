@@ -24,6 +24,7 @@ from counterflow.core.registry import ACTIONS
 from counterflow.service.base import Doc
 from counterflow.service.clocks import SYSTEM_ACTOR, ClockActions, transition_changes
 from counterflow.service.env import Env
+from counterflow.service.transitions import Transitions
 from counterflow.store import tick as tick_store
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,14 @@ class TickActions(ClockActions):
                 to_process = following[0]
                 changes.update(process=to_process,
                                state=self.workflow(to_process, record["workflows"].get(to_process)).initial)
+        if isinstance(self, Transitions):      # entering an approval step: its tasks, as a person's move does
+            flow = workflow if to_process is None else self.workflow(to_process,
+                                                                     record["workflows"].get(to_process))
+            entered = self.entering(flow, changes["state"], {**record, **changes}, SYSTEM,
+                                    "" if to_process else record["state"], env, "zh-CN")
+            for step in entered.values():
+                step["submitted_by"] = None    # nobody submitted it, so nobody withdraws it
+            changes.update(entered)
         changes.update(transition_changes(self, record, changes, t.shows, ctx, now))
         changes["tick_lease"] = None
         details = {k: changes[k] for k in ("notice", "acceptance_number") if k in changes}
