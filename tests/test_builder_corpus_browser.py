@@ -96,3 +96,18 @@ def test_one_edit_changes_only_its_own_key(builder: Any) -> None:
     expected = json.loads(json.dumps(definition))
     expected["schema"]["properties"][name]["x-title-en"] = "Stringy"
     assert exported == expected
+
+
+def test_a_definition_file_imports_as_pasted_text_does(builder: Any) -> None:
+    sample = load(next(p for p in ROOTED if p.stem == "nested"))
+    definition = as_definition("nested", sample["schema"], sample.get("uiSchema"))
+    builder.locator("#cf-b-tab-import").click()
+    builder.set_input_files("#cf-b-import-file", {"name": "nested.json", "mimeType": "application/json",
+                                                  "buffer": json.dumps(definition).encode()})
+    expect(builder.locator("#cf-b-panel-fields")).to_be_visible(timeout=T)
+    assert _export(builder) == definition
+    builder.locator("#cf-b-tab-import").click()
+    builder.set_input_files("#cf-b-import-file", {"name": "bad.json", "mimeType": "application/json",
+                                                  "buffer": b"[1, 2]"})
+    expect(builder.locator("#cf-b-import-error")).to_be_visible(timeout=T)
+    assert _export(builder) == definition              # a file that is not a definition changes nothing
