@@ -61,6 +61,11 @@ class World:
                    "actor": {"id": people[i % 4]},
                    "notify": {"kind": kinds[(i // 3) % 3], "to": [people[(i + 1) % 4]], "applicant": False}}
                   for i in range(0, N_RECORDS, 3)]
+        events += [{"_id": f"01JWORK{i:019d}:8", "kind": "record", "object_id": f"01JWORK{i:019d}",
+                    "revision": 8, "at": stamp(base + dt.timedelta(minutes=i)), "trigger": "t",
+                    "outcome": "done", "actor": {"id": people[i % 4]},
+                    "on_behalf_of": {"id": people[(i + 2) % 4]}}               # done by an A/B post's backup
+                   for i in range(1, N_RECORDS, 5)]
         self.store.copy_events(events)
         self.service.pump_notifications()
         for i in range(0, N_RECORDS, 7):                     # approval-step tasks held by the manager

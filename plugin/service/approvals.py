@@ -239,11 +239,11 @@ class ApprovalActions(RecordActions):
     # -- deciding --------------------------------------------------------------------------------
 
     def fire(self, kind: str, collection: Any, workflow: Workflow, obj: Doc, actor: Actor, trigger: str,
-             payload: Mapping[str, Any], lang: str) -> Doc:
+             payload: Mapping[str, Any], lang: str, **event_extra: Any) -> Doc:
         spec = workflow.approval(obj["state"]) if kind == "record" else None
         decision = spec.decision_of(trigger) if spec else None
         if spec is None or decision is None:
-            return super().fire(kind, collection, workflow, obj, actor, trigger, payload, lang)
+            return super().fire(kind, collection, workflow, obj, actor, trigger, payload, lang, **event_extra)
         return self._vote(workflow, spec, obj, actor, trigger, decision, payload, lang)
 
     def approval_action(self, actor: Actor, record_id: str, action: str, payload: Mapping[str, Any],

@@ -1,8 +1,11 @@
 """A/B posts (issue 8, item 3): a person names a backup for a period (or an administrator does for anyone);
 while it runs (today, in the counter's timezone, within its dates, and not ended), the backup acts on the
 holder's records within the holder's roles and department by naming the holder (`on_behalf_of`) when firing a
-transition. Separation of duties counts both people: the step is refused when either already plays a part it
-keeps apart. The history event says on whose behalf, and the holder is told (`notify` kind `copied`)."""
+transition, and reads the holder's worklists (`GET /api/v1/worklists/{name}?on_behalf_of=<holder>`: the
+holder's tasks, department queue, due lists, as the holder sees them). Separation of duties counts both
+people: the step is refused when either already plays a part it keeps apart. The transition goes through the
+one fire path (`Transitions.fire`, with the event's `on_behalf_of`); the history says on whose behalf, and the
+holder finds it in their inbox and their worklist `on_my_behalf` (service/notify.py `ON_BEHALF`)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -14,10 +17,9 @@ from counterflow.core.errors import Forbidden, Invalid, NotFound
 from counterflow.core.i18n import message, text
 from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc
-from counterflow.service.env import Env
-from counterflow.service.messages import check_revision, new_id
+from counterflow.service.messages import new_id
 from counterflow.service.reading import reading_day
-from counterflow.service.records import RecordActions
+from counterflow.service.worklists import WorklistActions
 from counterflow.store.backups import BackupStore
 
 MAX_DAYS = 366                  # the longest post one can name
@@ -63,8 +65,8 @@ def _public(user: Mapping[str, Any]) -> Doc:
     return {"id": user["_id"], "username": user.get("username", ""), "name": user.get("name", "")}
 
 
-class BackupActions(RecordActions):
-    """Name, list and end A/B posts; fire a record's transition on a holder's behalf."""
+class BackupActions(WorklistActions):
+    """Name, list and end A/B posts; fire a record's transition, read the worklists, on a holder's behalf."""
 
     def _person(self, username: Any, path: str, lang: str) -> Doc:
         user = self.store.user_by_name(username) if isinstance(username, str) else None
@@ -121,18 +123,34 @@ class BackupActions(RecordActions):
             return self.fire_on_behalf(actor, record_id, trigger, payload, lang)
         return super().fire_record(actor, record_id, trigger, payload, lang)
 
-    def fire_on_behalf(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any],
-                       lang: str) -> Doc:
-        """Fire `trigger` as the backup of `payload["on_behalf_of"]` (a username): the holder's roles and
-        department, the backup's own id for the record's duties; the holder is checked for separation too."""
+    def backed_holder(self, actor: Actor, name: Any, lang: str) -> Doc:
+        """The active user `name` (a username) whose post `actor` stands in for today, or 403 not_a_backup."""
         self.require(actor, STAFF, lang)
-        name = payload["on_behalf_of"]
         holder = self.store.user_by_name(name) if isinstance(name, str) else None
         today = reading_day(self)
         if holder is None or not holder.get("active", True) or not any(
                 p["backup"] == actor.id and current(p, today)
                 for p in BackupStore(self.store).of_holder(holder["_id"])):
             raise Forbidden(_m("not_a_backup", lang, holder=str(name)[:64]), code="not_a_backup")
+        return holder
+
+    def worklist(self, actor: Actor, name: str, limit: int, after: str | None, lang: str,
+                 on_behalf_of: str | None = None) -> tuple[str, list[Doc]]:
+        """A worklist of the caller, or, named `on_behalf_of`, of the holder whose backup the caller is today:
+        the holder's own list (their tasks, their department's queue, what was copied to them), as they
+        see it."""
+        if on_behalf_of is None:
+            return super().worklist(actor, name, limit, after, lang)
+        holder = self.backed_holder(actor, on_behalf_of, lang)
+        who = Actor(holder["_id"], holder.get("username", ""), holder.get("name", ""),
+                    frozenset(holder.get("roles") or ()) & STAFF, holder.get("department") or "")
+        return super().worklist(who, name, limit, after, lang)
+
+    def fire_on_behalf(self, actor: Actor, record_id: str, trigger: str, payload: Mapping[str, Any],
+                       lang: str) -> Doc:
+        """Fire `trigger` as the backup of `payload["on_behalf_of"]` (a username): the holder's roles and
+        department, the backup's own id for the record's duties; the holder is checked for separation too."""
+        holder = self.backed_holder(actor, payload["on_behalf_of"], lang)
         acting = Actor(actor.id, actor.username, actor.name, frozenset(holder.get("roles") or ()) & STAFF,
                        holder.get("department") or "")
         record = self._visible_record(acting, record_id, lang, acting=True)
@@ -150,15 +168,11 @@ class BackupActions(RecordActions):
         if spec is not None and spec.decision_of(trigger) is not None:
             raise _invalid("approval_step", "", lang)
         steps = {k: v for k, v in payload.items() if k != "on_behalf_of"}
-        # the plain transition, as Transitions.fire does it, its event saying on whose behalf (an approval
-        # step's decisions are its tasks' own: refused above)
-        check_revision(record, steps, lang)
-        env = Env(self, utcnow())
-        ctx = Context(record, acting, steps, lang, env)
-        _, changes, event = self.planned("record", workflow, record, ctx, trigger,
-                                         on_behalf_of=_public(holder),
-                                         notify={"kind": "copied", "to": [holder["_id"]]})
-        return self.commit_move(self.store.records, record, changes, event, ctx)
+        # the one fire path, its event saying on whose behalf (an approval step's decisions are its tasks'
+        # own: refused above); the holder is told from that field (service/notify.py ON_BEHALF)
+        moved = self.fire("record", self.store.records, workflow, record, acting, trigger, steps, lang,
+                          on_behalf_of=_public(holder))
+        return self.readable(acting, moved)
 
 
 __all__ = ["BackupActions", "current"]

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 KINDS = ("accepted", "returned", "declined", "decided", "urged", "due_soon", "overdue", "copied",
          "delegated", "escalated")
+# told to the holder of an A/B post when their backup acts for them (the event's `on_behalf_of`), whatever
+# else the event notifies: the holder's own entry, kind ON_BEHALF (the worklist "on_my_behalf")
+ON_BEHALF = "on_behalf"
 OUTCOMES = ("accepted", "returned", "declined", "decided")     # told to the applicant
 FAILURES = ("returned", "declined")                             # the applicant must do something
 LAG_SECONDS = 600          # each sweep looks this far behind its cursor: events copied late are not missed
@@ -60,6 +63,8 @@ MESSAGES = {
     "copied": {"zh-CN": "抄送", "en": "Copied to you"},
     "delegated": {"zh-CN": "委派", "en": "Delegated to you"},
     "delegated_by": {"zh-CN": "已委派", "en": "Delegated by you"},
+    "on_behalf": {"zh-CN": "替岗人代您办理", "en": "Done on your behalf"},
+    "by_backup": {"zh-CN": "{name} 作为您的替岗人办理了「{trigger}」", "en": "{name}, your backup, did '{trigger}'"},
     "subject": {"zh-CN": "【{form}】{number}：{what}", "en": "[{form}] {number}: {what}"},
     "now_in": {"zh-CN": "当前环节：{process} · {state}", "en": "Now: {process} · {state}"},
     "reason": {"zh-CN": "原因：{reason}", "en": "Reason: {reason}"},
@@ -304,7 +309,8 @@ class NotifyActions(RecordActions):
             latest = max(latest, event.get("at") or "")
             if event.get("kind") == "record" and isinstance(event.get("object_id"), str):
                 touched.add(event["object_id"])
-            if isinstance(event.get("notify"), Mapping) and event.get("outcome", "done") == "done":
+            told = isinstance(event.get("notify"), Mapping) or isinstance(event.get("on_behalf_of"), Mapping)
+            if told and event.get("outcome", "done") == "done":
                 pending.extend(self._notifications_for(event, channels))
             if len(pending) >= 200:
                 made, pending = made + ns.add_notifications(pending), []
@@ -332,11 +338,17 @@ class NotifyActions(RecordActions):
         self.notify_store.set_tasks(record_id, (record or {}).get("listed") or record_id, users)
 
     def _notifications_for(self, event: Doc, channels: Mapping[str, Channel]) -> list[Doc]:
-        notify = event["notify"]
+        notify: Mapping[str, Any] = event["notify"] if isinstance(event.get("notify"), Mapping) else {}
         kind = notify.get("kind")
-        if kind not in KINDS:
+        behalf: Mapping[str, Any] = {}
+        if isinstance(event.get("on_behalf_of"), Mapping):
+            behalf = event["on_behalf_of"]
+        holder = behalf.get("id") if isinstance(behalf.get("id"), str) and behalf.get("id") else None
+        if kind not in KINDS and holder is None:
             return []
         record = self.notify_store.record(event["object_id"]) if event.get("kind") == "record" else None
+        if kind not in KINDS:                     # only the holder of the A/B post is told
+            kind, notify = ON_BEHALF, {}
         to = [u for u in dict.fromkeys(notify.get("to") or []) if isinstance(u, str) and u][:MAX_RECIPIENTS]
         applicant, failed = bool(notify.get("applicant")), bool(notify.get("failed"))
         content = self._content(event, record, kind, failed)
@@ -350,6 +362,12 @@ class NotifyActions(RecordActions):
                         channel=channel, address=address, **more)
 
         out = []
+        if holder is not None:                                     # what the backup did for them
+            told = self._content(event, record, ON_BEHALF, False)
+            out.append(dict(base, _id=f"{event['_id']}|{holder}|{ON_BEHALF}", recipient=holder,
+                            channel="inbox", address=holder, kind=ON_BEHALF, content=told))
+        if kind == ON_BEHALF:
+            return out
         for user_id in to:
             out.append(one(user_id, "inbox", user_id))
             email = (self.store.user(user_id) or {}).get("email") if "mail" in channels else None
@@ -400,8 +418,13 @@ class NotifyActions(RecordActions):
                     pass
             number = (record or {}).get("acceptance_number") or event.get("object_id", "")
             lines = [what, now_in]
+            if kind == ON_BEHALF:
+                actor = event.get("actor") or {}
+                lines.append(say("by_backup", lang, name=actor.get("name") or actor.get("username") or "",
+                                 trigger=self._trigger_title(record, event, lang)))
             if applicant or kind in FAILURES or failed:
-                reason = event_reason(event, lang, record)
+                told = self.notice_opened_event(record, event) if record is not None else event
+                reason = event_reason(told, lang, record)
                 if reason:
                     lines.append(say("reason", lang, reason=reason))
             if applicant:
@@ -414,6 +437,16 @@ class NotifyActions(RecordActions):
             out[lang] = {"subject": subject,
                          "body": "\n".join(line for line in lines if line)}
         return out
+
+    def _trigger_title(self, record: Doc | None, event: Doc, lang: str) -> str:
+        trigger = str(event.get("trigger") or "")
+        if record is None:
+            return trigger
+        try:
+            process = event.get("process") or record["process"]
+            return self.workflow(process, record["workflows"].get(process)).trigger_title(trigger, lang)
+        except (NotFound, KeyError):
+            return trigger
 
     # -- dispatching ---------------------------------------------------------------------------------------
 

@@ -27,18 +27,19 @@ class Transitions(ServiceBase):
     """The one way any object changes state; the caller has already checked it may see the object."""
 
     def fire(self, kind: str, collection: Any, workflow: Workflow, obj: Doc, actor: Actor, trigger: str,
-             payload: Mapping[str, Any], lang: str) -> Doc:
+             payload: Mapping[str, Any], lang: str, **event_extra: Any) -> Doc:
         """Move `obj` by `trigger` or raise with every reason it cannot; a refusal stays in the history.
 
         An object that lists its `processes` moves on to the next one when a process ends
         without ending the object. Side effects an action prepared (an acceptance number)
-        are given back when the commit loses a race.
+        are given back when the commit loses a race. `event_extra`: fields the caller adds to the history
+        event (an A/B post's `on_behalf_of`, service/backups.py), as `planned` takes them.
         """
         check_revision(obj, payload, lang)
         now = utcnow()
         env = Env(self, now)                  # formats `now` once: every stamp below is env.stamp
         ctx = Context(obj, actor, payload, lang, env)
-        plan, changes, event = self.planned(kind, workflow, obj, ctx, trigger)
+        plan, changes, event = self.planned(kind, workflow, obj, ctx, trigger, **event_extra)
         return self.commit_move(collection, obj, changes, event, ctx)
 
     def planned(self, kind: str, workflow: Workflow, obj: Doc, ctx: Context, trigger: str, *,

@@ -17,10 +17,10 @@ from counterflow.core.i18n import message
 from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc
 from counterflow.service.clocks import ClockActions
-from counterflow.service.notify import NotifyActions, entry_view
+from counterflow.service.notify import ON_BEHALF, NotifyActions, entry_view
 
 RECORD_LISTS = ("mine", "department", "due_soon", "overdue", "acknowledge")
-BOX_LISTS = {"copied": "copied", "urged": "urged", "delegated": "delegated_by"}
+BOX_LISTS = {"copied": "copied", "urged": "urged", "delegated": "delegated_by", "on_my_behalf": ON_BEHALF}
 WORKLISTS = (*RECORD_LISTS, *BOX_LISTS)
 DUE_SOON_DAYS = 1                   # as settings.due_soon_days
 

@@ -15,6 +15,10 @@ class PageQuery(s.Strict):
     lang = fields.String(validate=validate.Length(max=16))
 
 
+class WorklistQuery(PageQuery):
+    on_behalf_of = fields.String(validate=validate.Length(min=1, max=64))    # an A/B post's holder (username)
+
+
 class InboxQuery(PageQuery):
     unread = fields.Boolean(load_default=False)
 
@@ -75,9 +79,10 @@ def inbox_read(entry_id: str) -> tuple[Response, int]:
 
 @bp.get("/api/v1/worklists/<name>", merge_slashes=False)
 def worklist(name: str) -> tuple[Response, int]:
-    query = args(schema(PageQuery))
+    query = args(schema(WorklistQuery))
     limit = query["limit"]
-    kind, items = ext().service.worklist(actor(), name, limit + 1, query.get("cursor"), lang())
+    kind, items = ext().service.worklist(actor(), name, limit + 1, query.get("cursor"), lang(),
+                                         on_behalf_of=query.get("on_behalf_of"))
     more = len(items) > limit
     items = items[:limit]
     if kind == "records":
@@ -103,8 +108,10 @@ OPERATIONS.extend([
     ("/api/v1/inbox/{entry_id}/read", "post", "Mark one of the caller's notifications read",
      None, EntryOut, "200", None),
     ("/api/v1/worklists/{name}", "get",
-     "A worklist: mine, department, due_soon, overdue, acknowledge (records); copied, urged, delegated "
-     "(inbox entries). Newest first, cursor paging", None, WorklistOut, "200", PageQuery),
+     "A worklist: mine, department, due_soon, overdue, acknowledge (records); copied, urged, delegated, "
+     "on_my_behalf (inbox entries: what an A/B post's backup did for the caller). Newest first, cursor "
+     "paging; on_behalf_of=<username>: the list of the holder whose backup the caller is today",
+     None, WorklistOut, "200", WorklistQuery),
     ("/api/v1/status/rating", "post",
      "The applicant rates the service once per record, with the number and query code (public, "
      "rate-limited)", RatingRequest, RatingOut, "201", None),
