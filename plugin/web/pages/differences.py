@@ -17,9 +17,6 @@ WORDS = {
     "summary": {"zh-CN": "与版本 {against} 相比：新增 {added} 处，删除 {removed} 处，修改 {changed} 处",
                 "en": "Against version {against}: {added} added, {removed} removed, {changed} changed"},
     "none": {"zh-CN": "两个版本没有差异", "en": "The two versions do not differ"},
-    "added": {"zh-CN": "新增", "en": "Added"},
-    "removed": {"zh-CN": "删除", "en": "Removed"},
-    "changed": {"zh-CN": "修改", "en": "Changed"},
 }
 
 
