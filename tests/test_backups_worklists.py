@@ -79,3 +79,11 @@ def test_the_holder_sees_what_was_done_on_their_behalf(staff: Api) -> None:
     assert entry["kind"] == "on_behalf" and "Outsider" in entry["body"] and "替岗" in entry["subject"]
     inbox = staff.get("/api/v1/inbox", "clerk").get_json()["items"]
     assert sorted(e["kind"] for e in inbox if e["record_id"] == record["id"]) == ["accepted", "on_behalf"]
+
+
+def test_hostile_holder_names_are_refused_cleanly(staff: Api) -> None:
+    for value, status in (('{"$ne":null}', 403), ("%24where", 403), ("x" * 65, 422), ("", 422),
+                          ("clerk&on_behalf_of=reviewer", 403)):
+        r = staff.get(f"/api/v1/worklists/mine?on_behalf_of={value}", "outsider")
+        assert r.status_code == status, (value, r.get_json())
+        assert r.mimetype == "application/json" and r.get_json()["error"]["message"]
