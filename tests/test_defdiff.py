@@ -155,7 +155,8 @@ def test_options_their_labels_material_and_layout_are_named() -> None:
     changed = copy.deepcopy(base)
     changed["ui_schema"]["ui:order"] = list(reversed(base["ui_schema"].get("ui:order") or ["*", "reason"]))
     found = defdiff.diff_forms(base, changed)
-    assert [(c["path"], c["aspects"][0]["aspect"]) for c in found] == [("", "ui:order")]
+    assert [(c["path"], c["area"], c["aspects"][0]["aspect"]) for c in found] == [("", "form", "ui:order")]
+    assert found[0]["message"]["en"].startswith("Form 'as a whole (its root object)': field order:")
     changed = copy.deepcopy(base)
     del changed["schema"]["properties"]["id_copy"]["x-material"]
     found = defdiff.diff_forms(base, changed)

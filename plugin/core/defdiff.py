@@ -3,11 +3,12 @@
 Pure: two definitions in, a list of changes out. Each change is one place, named by a JSON pointer, that was
 added, removed or changed, with every aspect that changed there and a sentence in both languages:
 
-- a **form**: each field by its data pointer (`/applicant/phone`, `*` for the elements of a list, `""` for the
-  form's root object), with its rules (type, required, conditions, pattern, lengths, range, options and their
-  labels, format, `x-sensitive`, `x-material`, `x-visible-to`, default, any other keyword), its labels and
-  help in both languages, and its layout (`ui_schema`: order, widget, options, ...); the form's own `title`
-  and `description` (`/title`, `/description`); each setting (`/settings/numbering`, ...);
+- a **form**: each field by its data pointer (`/applicant/phone`, `*` for the elements of a list), with its
+  rules (type, required, conditions, pattern, lengths, range, options and their labels, format,
+  `x-sensitive`, `x-material`, `x-visible-to`, default, any other keyword), its labels and help in both
+  languages, and its layout (`ui_schema`: order, widget, options, ...); the form's own `title` and
+  `description` (`/title`, `/description`) and its root object (`""`: top-level order, rules across
+  fields); each setting (`/settings/numbering`, ...);
 - a **workflow**: its top-level keys (`/initial`, `/title`, ...), each state (`/states/<name>`: title,
   deadline, clock, approval block, field rights, flags) and each transition by trigger and source
   (`/transitions/<trigger>/<source+source>`: roles, guards, actions, requires, opinion, destination, ...).
@@ -333,6 +334,8 @@ def diff_forms(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
             changes.append(_change("changed", f"/{key}", "form", {"zh-CN": zh, "en": en}, aspects))
     before_fields, before_labels = form_fields(old)
     after_fields, after_labels = form_fields(new)
+    whole = {"zh-CN": "整体（根对象）", "en": "as a whole (its root object)"}
+    changes += _compare({"": before_fields.pop("")}, {"": after_fields.pop("")}, "form", {"": whole})
     changes += _compare(before_fields, after_fields, "field", {**before_labels, **after_labels})
     old_settings, new_settings = _d(old.get("settings")), _d(new.get("settings"))
     for name in list(old_settings) + [k for k in new_settings if k not in old_settings]:
