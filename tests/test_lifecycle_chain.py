@@ -507,6 +507,23 @@ def test_a_deadline_passed_while_paused_is_not_overdue_one_passed_running_is_esc
     assert resumed["due_at"] == running["due_at"]                      # no day was used while paused
 
 
+def test_reminders_and_overdue_notices_in_an_approval_step_go_to_whoever_holds_it(world: Any) -> None:
+    """In a step the work is the approvers': tick reminds the ones who have not decided, not the clerk."""
+    app, api, _ = world
+    ids = user_ids(api)
+    record = ok(fire(api, accepted(api), "to_panel", "head"))
+    record = ok(act(api, record, "approve", "r1", opinion="同意"))
+    due = dt.date.fromisoformat(record["due_at"])
+    service = app.extensions["counterflow"].service
+    assert service.tick(dt.datetime.combine(due, dt.time(9), SHANGHAI)).events == {"due_soon": 1}
+    assert service.tick(dt.datetime.combine(due, dt.time(9), SHANGHAI) + dt.timedelta(days=20)).events == {
+        "overdue": 1, "escalation": 1}
+    system = [e for e in history(api, record) if e["actor"].get("kind") == "system"]
+    told = [(e["notify"]["kind"], e["notify"]["to"]) for e in system]
+    undecided = sorted([ids["r2"], ids["r3"]])
+    assert told == [("due_soon", undecided), ("overdue", undecided), ("escalated", [ids["head"]])]
+
+
 def got_record(api: Api, record: dict[str, Any]) -> dict[str, Any]:
     return dict(api.get(f"/api/v1/records/{record['id']}", "clerk").get_json())
 

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from counterflow.core import approval
 from counterflow.core.clock import stamp, utcnow
 from counterflow.core.engine import Actor, Context, Plan
 from counterflow.core.errors import CounterflowError
@@ -99,7 +100,7 @@ class TickActions(ClockActions):
                 tick_store.release(self.store, record["_id"], lease, {})
                 return
             clock["timeout_done"] = True
-        holders = _holders(record)
+        holders = _holders(record, workflow)
         if fields["overdue"] and due_at:
             if clock.get("overdue_told") != due_at:
                 clock["overdue_told"] = due_at
@@ -204,8 +205,15 @@ def _lease_until(lease: str) -> str:
     return lease.removeprefix("until ").split("|", 1)[0]
 
 
-def _holders(record: Mapping[str, Any]) -> list[str]:
-    """Who holds the work now: the assignee, else the first responder (who owns it until handed on)."""
+def _holders(record: Mapping[str, Any], workflow: Any = None) -> list[str]:
+    """Who holds the work now: in an approval step, whoever may act on it (approvers, delegates); else the
+    assignee, else the first responder (who owns it until handed on)."""
+    spec = workflow.approval(record.get("state")) if workflow is not None else None
+    step = (record.get("approval") or {}).get(record.get("state")) if spec is not None else None
+    if spec is not None and isinstance(step, Mapping) and step.get("process") == record.get("process"):
+        held = sorted(approval.holders(spec, step))
+        if held:
+            return held
     for key in ("assignee", "first_responder", "created_by"):
         if record.get(key):
             return [str(record[key])]
