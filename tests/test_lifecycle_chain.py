@@ -12,7 +12,13 @@ Stories:
   (the real command, as a process), labelled automatic in the history;
 - a deadline passed while the clock is paused (not overdue) and one passed while it runs (overdue, escalated
   once even with two `tick` processes at once);
-- a complaint through escalation, the answer, reconsideration and the callbacks.
+- a complaint through escalation, the answer, reconsideration and the callbacks (and tick's escalation of one
+  left past its level's limit).
+Beside them, defects the walk found, each pinned: an application deemed accepted into an approval step gets
+its tasks; reminders in a step go to its holders; a process approved on one host reaches another host's
+worklists.
+And the format's documentation (an example per approval mode, every action and registry name) and the OpenAPI
+document (every path a route) are checked.
 """
 from __future__ import annotations
 
