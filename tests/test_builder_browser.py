@@ -208,6 +208,13 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     assert "material_missing" in codes
     expect(preview.locator(".cf-field--error").first).to_be_visible()
     shot(page, "try-it.png")
+    # a file picked in the preview counts as the material handed in; the name typed is kept across checks
+    preview.locator("#cf-f-id_copy").set_input_files(PDF)
+    page.fill("#cf-f-applicant_name", "张三")
+    page.locator("#cf-b-try").click()
+    expect(gaps.filter(has_text="持卡人身份证复印件")).to_have_count(0, timeout=T)
+    expect(page.locator("#cf-b-gaps li[data-path='/applicant_name']")).to_have_count(0)
+    expect(preview.locator("#cf-f-applicant_name")).to_have_value("张三")
 
     # save: a new draft version 2; then the approval step the server offers
     page.locator("#cf-b-save").click()

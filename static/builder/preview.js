@@ -66,7 +66,8 @@ export class Preview {
       const parts = input.name.split(".");
       let at = data;
       for (const part of parts.slice(0, -1)) at = at[part] = at[part] && typeof at[part] === "object" ? at[part] : {};
-      at[parts.at(-1)] = input.multiple ? ["att_preview"] : "att_preview";
+      const stand = "att_PREV1EW0000000000000000000"; // shaped as an attachment id; never stored
+      at[parts.at(-1)] = input.multiple ? [stand] : stand;
     }
     return data;
   }
