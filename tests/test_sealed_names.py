@@ -94,3 +94,49 @@ def _actor(app: Any, username: str) -> Any:
 
     user = _store(app).user_by_name(username)
     return Actor(user["_id"], username, user.get("name", ""), frozenset(user["roles"]), user["department"])
+
+
+BRING = "请携带户口簿原件QZ7"
+
+
+def _raw_records_and_history(app: Any) -> bytes:
+    import bson
+
+    store = _store(app)
+    store.copier.flush()
+    return b"".join(bson.encode(d) for c in (store.records, store.events) for d in c.find())
+
+
+def test_the_one_time_notice_is_sealed_on_the_record_and_in_its_history(world: Any) -> None:
+    app, api = world
+    service = app.extensions["counterflow"].service
+    r = api.post("/api/v1/records", "clerk", json={"form": "parking-permit", "data": dict(COMPLETE)})
+    record = r.get_json()
+    r = api.post(f"/api/v1/records/{record['id']}/transitions/return", "clerk",
+                 json={"revision": record["revision"], "items": [BRING], "opinion": "材料不全QZ8"})
+    assert r.status_code == 200, r.get_json()
+    assert BRING in [i["message"] for i in r.get_json()["notice"]["items"]]
+    raw = _raw_records_and_history(app)
+    assert BRING.encode() not in raw           # (an opinion is kept in clear, as every one is)
+    stored = _store(app).records.find_one({"_id": record["id"]})
+    assert stored["notice"].startswith("cf1:k:")
+    # readers see it opened: the record, its history
+    shown = api.get(f"/api/v1/records/{record['id']}", "clerk").get_json()
+    assert BRING in [i["message"] for i in shown["notice"]["items"]]
+    history = api.get(f"/api/v1/records/{record['id']}/history", "clerk").get_json()["items"]
+    told = [e for e in history if e["trigger"] == "return"]
+    assert BRING in [i["message"] for i in told[0]["details"]["notice"]["items"]]
+    # once the record is destroyed, the sealed copy kept elsewhere opens no more
+    copy = stored["notice"]
+    _store(app).records.update_one({"_id": record["id"]}, {"$set": {
+        "process": "archive", "state": "archived", "retention_until": "2020-01-01",
+        "acceptance_number": "PK-N-000002"}})
+    listed = new_list(api, [dict(record, number="PK-N-000002")])
+    steps = (("submit", "keeper"), ("approve", "boss"), ("approve", "head"), ("execute", "witness"))
+    for trigger, who in steps:
+        assert fire(api, listed, trigger, who).status_code == 200
+    assert _certificate(app, listed["id"])["count"] == 1
+    assert BRING.encode() not in _raw_records_and_history(app)
+    tombstone = _store(app).records.find_one({"_id": record["id"]})
+    assert "notice" not in tombstone and "data_key" not in tombstone
+    assert service.notice_opened(tombstone, {"notice": copy})["notice"] is None

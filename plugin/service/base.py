@@ -167,6 +167,10 @@ class ServiceBase:
         """The event as stored: a record's `changes` sealed under its data key (service/records.py)."""
         return event
 
+    def notice_opened_event(self, record: Doc, event: Doc) -> Doc:
+        """The event with the one-time notice in its details opened (service/records.py)."""
+        return event
+
     def audit(self, action: str, actor: Actor | None, *, object_id: str | None = None,
               on_behalf_of: str | None = None, source: str | None = None, dest: str | None = None,
               reason: str | None = None, grant: str | None = None, request_id: str | None = None,

@@ -25,7 +25,7 @@ from counterflow.store import keys as key_queries
 from counterflow.service.base import Doc
 from counterflow.service.messages import check_revision, msg, new_id
 from counterflow.service.reading import acting_roles, read_allowed
-from counterflow.service.transitions import Transitions
+from counterflow.service.transitions import NOTICE_PLACE, Transitions
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class RecordActions(Transitions, AttachmentActions):
         record."""
         if "_hidden" in record:
             return record
+        record = self.notice_opened(record)
         hidden = self.hidden_fields(actor, record)
         if not hidden:
             return dict(record, _hidden=[])
@@ -213,7 +214,27 @@ class RecordActions(Transitions, AttachmentActions):
         revision = int(obj.get("revision", 0)) + 1
         return dict(event, changes=map_changes(event["changes"], revision, key.seal))
 
+    def notice_opened(self, record: Doc, found: Any = None) -> Doc:
+        """The record (or, with `found`, that object: a history event's details) with its one-time notice
+        opened; one that no key opens any more (its key destroyed) reads as none."""
+        holder = record if found is None else found
+        sealed = holder.get("notice")
+        if not is_sealed(sealed):
+            return holder
+        key = self._key_or_none(record)
+        try:
+            return dict(holder, notice=key.open(str(sealed), NOTICE_PLACE) if key is not None else None)
+        except ValueError:
+            return dict(holder, notice=None)
+
+    def notice_opened_event(self, record: Doc, event: Doc) -> Doc:
+        details = event.get("details")
+        if not (isinstance(details, dict) and is_sealed(details.get("notice"))):
+            return event
+        return dict(event, details=self.notice_opened(record, details))
+
     def _opened_events(self, record: Doc, events: list[Doc]) -> list[Doc]:
+        events = [self.notice_opened_event(record, e) for e in events]
         if not any(is_sealed(c.get(side)) for e in events for c in e.get("changes") or ()
                    for side in ("old", "new")):
             return events
@@ -327,7 +348,7 @@ class RecordActions(Transitions, AttachmentActions):
         workflow = self.workflow(record["process"], (record.get("workflows") or {}).get(record["process"]))
         if access.reading_restricted(workflow.states.get(record["state"], {})) and not (
                 access.records_staff(actor) or actor.roles & acting_roles(workflow, record["state"])):
-            return dict(record, data={})
+            return dict(record, data={}, notice=None)
         return self.readable(actor, self.opened(record))
 
     def edit_record(self, actor: Actor, record_id: str, payload: Mapping[str, Any],

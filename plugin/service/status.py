@@ -53,7 +53,8 @@ class StatusActions(ServiceBase):
                 "process": record["process"], "process_title": text(workflow.title, lang),
                 "state": record["state"], "state_title": workflow.state_title(record["state"], lang),
                 "finished": workflow.is_final(record["state"]), "steps": steps,
-                "result": result_of(told, lang, record), "rating": self._rating_view(record)}
+                "result": result_of(self.notice_opened_event(record, told) if told else None, lang, record),
+                "rating": self._rating_view(record)}
 
     def _rating_view(self, record: Doc) -> Doc | None:
         found = notify_store_of(self).rating(record["_id"])
