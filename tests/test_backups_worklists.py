@@ -87,3 +87,25 @@ def test_hostile_holder_names_are_refused_cleanly(staff: Api) -> None:
         r = staff.get(f"/api/v1/worklists/mine?on_behalf_of={value}", "outsider")
         assert r.status_code == status, (value, r.get_json())
         assert r.mimetype == "application/json" and r.get_json()["error"]["message"]
+
+
+def test_the_backup_acts_on_a_task_assigned_to_the_holder(staff: Api) -> None:
+    publish(staff)
+    record = _new(staff)
+    record = _fire(staff, record, "accept", "clerk").get_json()
+    r = _fire(staff, record, "assign", "head", assignee=_user_id(staff, "reviewer"))
+    assert r.status_code == 200, r.get_json()
+    assigned = r.get_json()
+    assert _fire(staff, assigned, "acknowledge", "outsider").status_code in (403, 422)     # not theirs
+    today = _today(staff)
+    assert _name(staff, "reviewer", "outsider", today, today + dt.timedelta(days=1)).status_code == 201
+    r = _fire(staff, assigned, "acknowledge", "outsider", on_behalf_of="reviewer")
+    assert r.status_code == 200, r.get_json()
+    done = r.get_json()
+    assert done["assignee"] == _user_id(staff, "reviewer")                  # still the reviewer's task
+    event = staff.get(f"/api/v1/records/{done['id']}/history", "head").get_json()["items"][-1]
+    assert event["trigger"] == "acknowledge" and event["actor"]["username"] == "outsider"
+    assert event["on_behalf_of"]["username"] == "reviewer"
+    # on the holder's behalf only: not on anyone else's task
+    assert _error(_fire(staff, done, "approve", "outsider", on_behalf_of="head", opinion="同意"),
+                  403)["code"] == "not_a_backup"

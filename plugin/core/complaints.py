@@ -66,9 +66,9 @@ def in_callback_sample(record_id: str, percent: int = CALLBACK_SAMPLE_PERCENT) -
 @guard("is_first_responder")
 def is_first_responder(ctx: Context) -> list[dict[str, str]]:
     """The caller owns the record: whoever it was handed on to (its assignee), else the person who first
-    received it (its `first_responder`)."""
+    received it (its `first_responder`), or their backup acting for them (an A/B post)."""
     owner = ctx.obj.get("assignee") or ctx.obj.get("first_responder")
-    if not owner or ctx.actor.id == owner:
+    if not owner or ctx.actor.owns(owner):
         return []
     return [{"path": "", "code": "first_responder", "message": _m("first_responder", ctx.lang, owner=owner)}]
 

@@ -51,9 +51,15 @@ class Actor:
     name: str = ""
     roles: frozenset[str] = frozenset()
     department: str = ""
+    for_id: str = ""                 # on whose behalf (the holder of an A/B post, when their backup acts)
 
     def public(self) -> dict[str, str]:
         return {"id": self.id, "username": self.username, "name": self.name}
+
+    def owns(self, person: Any) -> bool:
+        """`person` (a user id a record names: its assignee, its first responder) is this actor, or the one
+        this actor stands in for."""
+        return bool(person) and person in (self.id, self.for_id)
 
 
 @dataclass

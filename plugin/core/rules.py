@@ -126,7 +126,7 @@ def not_author(ctx: Context) -> list[dict[str, str]]:
 
 @guard("is_assignee")
 def is_assignee(ctx: Context) -> list[dict[str, str]]:
-    return [] if ctx.obj.get("assignee") == ctx.actor.id else [_problem(ctx, "is_assignee")]
+    return [] if ctx.actor.owns(ctx.obj.get("assignee")) else [_problem(ctx, "is_assignee")]
 
 
 @guard("retention_passed")

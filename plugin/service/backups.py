@@ -152,7 +152,7 @@ class BackupActions(WorklistActions):
         department, the backup's own id for the record's duties; the holder is checked for separation too."""
         holder = self.backed_holder(actor, payload["on_behalf_of"], lang)
         acting = Actor(actor.id, actor.username, actor.name, frozenset(holder.get("roles") or ()) & STAFF,
-                       holder.get("department") or "")
+                       holder.get("department") or "", for_id=holder["_id"])     # the holder's tasks too
         record = self._visible_record(acting, record_id, lang, acting=True)
         workflow = self.workflow(record["process"], record["workflows"].get(record["process"]))
         t = workflow.transition(record["state"], trigger)
