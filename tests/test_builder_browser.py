@@ -123,6 +123,8 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     expect(item(page, "applicant_id", "id_number")).to_have_count(1)
     expect(page.locator("#cf-b-sensitive")).to_have_value('"id_number"')
     page.locator("#cf-b-required").check()
+    page.locator("#cf-b-visible-clerk").check()         # seen by clerks and managers (and records staff)
+    page.locator("#cf-b-visible-manager").check()
     page.fill("#cf-b-pattern-test", "11010519900101123X")
     expect(page.locator("#cf-b-pattern-result")).to_have_attribute("data-result", "match")
     page.fill("#cf-b-pattern-test", "12345")
@@ -224,6 +226,7 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     props = saved["schema"]["properties"]
     assert props["applicant_id"]["properties"]["id_number"]["x-sensitive"] == "id_number"
     assert props["applicant_id"]["required"] == ["id_number"]
+    assert props["applicant_id"]["properties"]["id_number"]["x-visible-to"] == ["clerk", "manager"]
     assert props["companions"]["type"] == "array"
     assert "companion_name" in props["companions"]["items"]["properties"]
     assert props["id_copy"]["x-material"] == {"title": {"zh-CN": "持卡人身份证复印件",

@@ -16,7 +16,7 @@ from counterflow.core.diagram import ROLE_TITLES
 from counterflow.core.errors import BadRequest, Conflict, Invalid, TooLarge
 from counterflow.core.i18n import text
 from counterflow.core.masking import KINDS
-from counterflow.core.roles import ROLES
+from counterflow.core.roles import ROLES, STAFF
 from counterflow.forms.render import render_fields
 from counterflow.forms.validate import FormValidator
 from counterflow.service.messages import check_revision
@@ -77,7 +77,9 @@ def _page(who: Any, doc: Mapping[str, Any] | None) -> Any:
         "key": doc["key"] if doc else None, "version": doc["version"] if doc else None,
         "revision": doc["revision"] if doc else None, "status": _status(who, doc) if doc else None,
         "processes": processes,
-        "roles": [{"value": r, "title": ROLE_TITLES.get(r, {"zh-CN": r, "en": r})} for r in ROLES],
+        # the roles a field may be shown to (x-visible-to): those that read records, so not admin
+        "roles": [{"value": r, "title": ROLE_TITLES.get(r, {"zh-CN": r, "en": r})}
+                  for r in ROLES if r in STAFF],
         "sensitive_kinds": [{"value": True if k == "secret" else k, "title": SENSITIVE_TITLES[k]}
                             for k in KINDS],
         "endpoints": {"preview": url_for("counterflow_pages.form_builder_preview"),
