@@ -271,6 +271,10 @@ def test_a_record_walks_from_intake_through_every_approval_step_to_a_mailed_deci
     record = ok(fire(api, record, "to_panel", "deputy", on_behalf_of="head"))
     assert record["state"] == "panel"
     assert tasks(record, ids) == [("r1", "pending"), ("r2", "pending"), ("r3", "pending")]   # afresh
+    # the step was sent in the head's name: it is theirs (to withdraw while nobody has acted, to be told)
+    step = api.get(f"/api/v1/records/{record['id']}/approval", "head").get_json()
+    assert step["submitted_by"] == ids["head"]
+    assert next(a for a in step["actions"] if a["trigger"] == "approval/withdraw")["allowed"]
     # two votes on the same revision: the compare-and-set lets one land, the other reloads and votes again
     seen = record
     record = ok(act(api, seen, "approve", "r3", opinion="r3 同意"))

@@ -74,8 +74,11 @@ class Transitions(ServiceBase):
                 flow = workflow if to_process is None else self.workflow(process,
                                                                          obj["workflows"].get(process))
                 source = plan.source if to_process is None else ""     # withdraw stays within a process
-                changes.update(self.entering(flow, changes["state"], {**obj, **changes}, actor, source,
-                                             env, lang))
+                entered = self.entering(flow, changes["state"], {**obj, **changes}, actor, source, env, lang)
+                holder = (event_extra.get("on_behalf_of") or {}).get("id")
+                for step in entered.values() if holder else ():
+                    step["submitted_by"] = holder      # a backup sends it in the holder's name: theirs
+                changes.update(entered)
                 changes.update(transition_changes(self, obj, changes, plan.shows, ctx, env.now))   # clocks
         except Invalid as exc:
             self._keep_refusal(kind, obj, actor, trigger, workflow.key, exc, env.stamp)
