@@ -153,6 +153,11 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     show.locator("[data-cf-op]").first.select_option(value="eq")
     show.locator("[data-cf-value]").first.select_option(label="被盗")
     expect(item(page, "police_report_number").locator(".cf-b-conditional")).to_have_count(1, timeout=T)
+    required_if = page.locator("#cf-b-required-if")                  # and required then
+    required_if.locator("[data-cf-add-row]").first.click()
+    required_if.locator("[data-cf-field]").first.select_option(label="挂失原因")
+    required_if.locator("[data-cf-op]").first.select_option(value="eq")
+    required_if.locator("[data-cf-value]").first.select_option(label="被盗")
 
     # reorder without a mouse: the police report number moves up, just after the reason
     item(page, "police_report_number").locator(":scope > .cf-b-row .cf-b-select").focus()
@@ -217,6 +222,10 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     expect(gaps.filter(has_text="持卡人身份证复印件")).to_have_count(0, timeout=T)
     expect(page.locator("#cf-b-gaps li[data-path='/applicant_name']")).to_have_count(0)
     expect(preview.locator("#cf-f-applicant_name")).to_have_value("张三")
+    expect(page.locator("#cf-b-gaps li[data-path='/police_report_number']")).to_have_count(0)
+    preview.locator("input[name=reason][value=stolen]").check()     # now the report number is required
+    page.locator("#cf-b-try").click()
+    expect(page.locator("#cf-b-gaps li[data-path='/police_report_number']")).to_have_count(1, timeout=T)
 
     # save: a new draft version 2; then the approval step the server offers
     page.locator("#cf-b-save").click()
@@ -232,6 +241,7 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     assert props["id_copy"]["x-material"] == {"title": {"zh-CN": "持卡人身份证复印件",
                                                         "en": "Copy of the cardholder's ID card"}}
     assert props["police_report_number"]["x-show-if"] == {"==": [{"var": "reason"}, "stolen"]}
+    assert props["police_report_number"]["x-required-if"] == {"==": [{"var": "reason"}, "stolen"]}
     assert saved["settings"]["review"]["second_level_if"] == {"==": [{"var": "reason"}, "stolen"]}
     assert {"applicant_id", "companions"} <= set(saved["schema"]["required"])
     page.locator("#cf-b-actions button").first.click()
