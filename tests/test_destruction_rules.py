@@ -158,3 +158,22 @@ def test_a_record_pinned_to_the_older_destroy_version_is_refused_too() -> None:
     assert "POST /api/v1/destructions" in details[0]["message"]
     boss = Actor("b", "boss", roles=frozenset({"manager"}))
     assert flow.plan("pending", "approve", Context({"_id": "r1"}, boss, {}, "en")).dest == "approved"
+
+
+def test_a_record_pinned_to_an_archive_version_from_before_the_flag_can_still_be_listed(world: Any) -> None:
+    """An upgraded store: the record keeps the archive version it was filed under, which predates the
+    `archival` flag; the process's latest version flags the same state, and that is read."""
+    app, api = world
+    store, service = app.extensions["counterflow"].store, app.extensions["counterflow"].service
+    first = store.workflows.find_one({"_id": "archive@1"})
+    older = dict(first["definition"], states=[{k: v for k, v in s.items() if k != "archival"}
+                                              for s in first["definition"]["states"]])
+    store.workflows.update_one({"_id": "archive@1"}, {"$set": {"definition": older}})
+    store.workflows.insert_one(dict(first, _id="archive@2", version=2))
+    service._workflows.pop(("archive", 1), None)
+    service.load_workflows()
+    assert not service.workflow("archive", 1).states_where("archival")
+    record = archived_record(api, app)
+    assert _stored(app, record["id"])["workflows"]["archive"] == 1
+    listed = new_list(api, [record])
+    assert listed["added"] == 1
