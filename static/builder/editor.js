@@ -158,7 +158,7 @@ export class Editor {
         tool("cf-b-down", "move_down", () => this.step(path, 1), "↓"),
         tool("cf-b-in", "move_in", () => this.indent(path), "→"),
         tool("cf-b-out", "move_out", () => this.outdent(path), "←"),
-        tool("cf-b-duplicate", "duplicate", () => this.duplicate(path), "⧉"),
+        tool("cf-b-duplicate", "duplicate", () => this.duplicate(path), "⊕"),
         tool("cf-b-remove", "remove", () => this.remove(path), "✕")));
     const li = el("li", { className: `cf-b-item${same(path, this.selected) ? " cf-b-item--selected" : ""}`, dataset: { path: key, kind } }, row);
     if (kind === "section" || kind === "group") {
@@ -672,7 +672,8 @@ export class Editor {
     const schema = this.model.schema(this.selected);
     const uiRule = which === "show_if" && isObject(this.model.ui(this.selected)["ui:options"]) ? this.model.ui(this.selected)["ui:options"].show_if : undefined;
     const value = schema[keyword] ?? uiRule ?? null;
-    const box = el("fieldset", { className: `cf-b-condition cf-b-${which}`, id: `cf-b-${which.replace("_", "-")}` }, el("legend", { text: this.t(which) }));
+    // conditionEditor draws its own fieldset and legend; the JSON box fallback gets a heading here
+    const box = el("div", { className: `cf-b-condition cf-b-${which}`, id: `cf-b-${which.replace("_", "-")}` });
     const write = (rule) => {
       this.model.set(this.selected, keyword, rule === null ? undefined : clone(rule));
       if (which === "show_if" && uiRule !== undefined) this.model.setUiOption(this.selected, "show_if", rule === null ? undefined : clone(rule));
@@ -682,7 +683,7 @@ export class Editor {
     if (this.logic && this.logic.conditionEditor) {
       box.append(this.logic.conditionEditor({ fields, value, lang: this.lang(), onChange: write, label: this.t(which) }));
     } else {
-      box.append(this.jsonBox(`cf-b-${which}-json`, this.t("rule_json"), value, write));
+      box.append(this.jsonBox(`cf-b-${which}-json`, `${this.t(which)}: ${this.t("rule_json")}`, value, write));
     }
     return box;
   }
