@@ -31,6 +31,7 @@ Doc = dict[str, Any]
 # how long a host trusts its copy of "the latest published version of form X": a version published on
 # another host is used by this one at most this many seconds later (one published here: at once)
 PUBLISHED_TTL_SECONDS = 2.0
+NOTICE_PLACE = "notice"         # where (AAD) a one-time notice is sealed under its record's key
 
 
 class ServiceBase:
@@ -166,6 +167,14 @@ class ServiceBase:
     def sealed_history(self, kind: str, obj: Doc, event: Doc) -> Doc:
         """The event as stored: a record's `changes` sealed under its data key (service/records.py)."""
         return event
+
+    def sealed_notice(self, obj: Mapping[str, Any], changes: Doc) -> Doc:
+        """`changes` with the one-time notice an action recorded sealed under the record's own key (what the
+        applicant must bring: a record with a key keeps it sealed, on itself and in its history)."""
+        if isinstance(changes.get("notice"), Mapping) and obj.get("data_key"):
+            key = self.keyring.key(obj["_id"], obj["data_key"])
+            changes = dict(changes, notice=key.seal(changes["notice"], NOTICE_PLACE))
+        return changes
 
     def notice_opened_event(self, record: Doc, event: Doc) -> Doc:
         """The event with the one-time notice in its details opened (service/records.py)."""

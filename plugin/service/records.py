@@ -22,10 +22,10 @@ from counterflow.security.sealing import PLACEHOLDER, PREFIX, Unreadable
 from counterflow.service.attachments import AttachmentActions
 from counterflow.store import AttachmentStore
 from counterflow.store import keys as key_queries
-from counterflow.service.base import Doc
+from counterflow.service.base import NOTICE_PLACE, Doc
 from counterflow.service.messages import check_revision, msg, new_id
 from counterflow.service.reading import acting_roles, read_allowed
-from counterflow.service.transitions import NOTICE_PLACE, Transitions
+from counterflow.service.transitions import Transitions
 
 log = logging.getLogger(__name__)
 

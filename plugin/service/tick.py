@@ -154,6 +154,7 @@ class TickActions(ClockActions):
         changes: Doc = {"state": t.dest, "state_since": env.stamp, "updated_at": env.stamp}
         for name in t.actions:
             changes.update(ACTIONS[name](ctx))
+        changes = self.sealed_notice(record, changes)
         to_process = None
         dest = workflow.states.get(t.dest, {})
         if dest.get("final") and not dest.get("ends_record") and record.get("processes"):

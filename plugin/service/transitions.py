@@ -16,7 +16,6 @@ from counterflow.service.messages import check_revision, new_id
 
 # fields an action sets that the history keeps too (what the applicant was told, the number given)
 KEPT_IN_HISTORY = ("notice", "acceptance_number", "legal_hold", "legal_hold_released")
-NOTICE_PLACE = "notice"         # where (AAD) the one-time notice is sealed under the record's key
 MESSAGES = {
     "no_approver": {"zh-CN": "「{state}」没有可以审批的人（审批人不存在、已停用或与本环节职责分离）",
                     "en": "Nobody can decide '{state}' (the approvers named do not exist, are inactive "
@@ -56,10 +55,8 @@ class Transitions(ServiceBase):
             changes: Doc = {"state": plan.dest, "state_since": env.stamp, "updated_at": env.stamp}
             for name in plan.actions:
                 changes.update(ACTIONS[name](ctx))
-            if kind == "record" and isinstance(changes.get("notice"), Mapping) and obj.get("data_key"):
-                # what the applicant must bring: under the record's key, on the record and in its history
-                sealer = self.keyring.key(obj["_id"], obj["data_key"])
-                changes["notice"] = sealer.seal(changes["notice"], NOTICE_PLACE)
+            if kind == "record":
+                changes = self.sealed_notice(obj, changes)
             if workflow.is_in_use(plan.dest) and obj.get("settings", {}).get("processes"):
                 changes["workflows"] = self.pinned_workflows(obj["settings"]["processes"], lang)
             to_process = None
