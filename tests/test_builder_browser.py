@@ -401,6 +401,23 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     assert d["schema"]["properties"]["b"]["x-show-if"] == {"==": [{"var": "box.c"}, "y"]}
     assert d["settings"]["review"]["second_level_if"] == {"!!": [{"var": ["box.c", ""]}]}
 
+    # a field named "__proto__" is a field like any other (never an object's prototype)
+    odd = page.evaluate("""async () => {
+      const { Model } = await import("/cf-static/builder/model.js");
+      const m = new Model(JSON.parse('{"schema": {"type": "object", "properties": '
+        + '{"__proto__": {"type": "string"}, "b": {"type": "string"}}}, '
+        + '"ui_schema": {"__proto__": {"ui:widget": "textarea"}}}'));
+      const kind = m.kind(["__proto__"]);
+      m.move(["__proto__"], [], 1);
+      return { kind, def: JSON.stringify(m.def) };
+    }""")
+    assert odd["kind"] == "textarea"
+    string = {"type": "string"}
+    expected = {"schema": {"type": "object", "properties": {"b": string, "__proto__": string}},
+                "ui_schema": {"__proto__": {"ui:widget": "textarea"}}}
+    assert json.loads(odd["def"]) == expected
+    assert list(json.loads(odd["def"])["schema"]["properties"]) == ["b", "__proto__"]
+
     # a template from the gallery opens as a new form's start, under a key no form has
     page.goto(live.url + "/admin/forms/builder?template=account-change")
     expect(item(page, "new_details", "new_phone")).to_have_count(1, timeout=T)

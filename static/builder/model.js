@@ -31,6 +31,8 @@ export const KINDS = [
   { kind: "group", make: () => ({ schema: { type: "array", minItems: 1, items: { type: "object", properties: {} } }, ui: {} }) },
 ];
 
+// defineProperty: a field called "__proto__" is a field like any other
+const put = (object, key, value) => Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const clone = (v) => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 export { clone, isObject };
@@ -133,7 +135,7 @@ export class Model {
     let node = this.def.schema;
     for (const name of path) {
       const props = isObject(node) && isObject(node.properties) ? node.properties : null;
-      const child = props ? props[name] : undefined;
+      const child = props && Object.hasOwn(props, name) ? props[name] : undefined;
       if (!isObject(child)) return null;
       const kind = kindOf(child, {});
       if (kind === "section") node = child;
@@ -153,9 +155,9 @@ export class Model {
     let ui = this.def.ui_schema;
     for (let i = 0; i < path.length; i += 1) {
       const name = path[i];
-      if (!isObject(ui[name])) {
+      if (!Object.hasOwn(ui, name) || !isObject(ui[name])) {
         if (!create) return null;
-        ui[name] = {};
+        put(ui, name, {});
       }
       ui = ui[name];
       if (kindOf(this.schema(path.slice(0, i + 1)), {}) === "group") {
@@ -172,12 +174,12 @@ export class Model {
   schema(path) {
     if (!path.length) return this.def.schema;
     const holder = this.holder(path.slice(0, -1));
-    return holder ? holder.properties[path.at(-1)] : undefined;
+    return holder && Object.hasOwn(holder.properties, path.at(-1)) ? holder.properties[path.at(-1)] : undefined;
   }
 
   ui(path) {
     const holder = this.uiHolder(path.slice(0, -1));
-    const ui = holder ? holder[path.at(-1)] : undefined;
+    const ui = holder && Object.hasOwn(holder, path.at(-1)) ? holder[path.at(-1)] : undefined;
     return isObject(ui) ? ui : {};
   }
 
@@ -231,12 +233,12 @@ export class Model {
     if (!holder) return;
     const name = path.at(-1);
     if (remove) {
-      if (!isObject(holder[name])) return;
+      if (!Object.hasOwn(holder, name) || !isObject(holder[name])) return;
       delete holder[name][key];
       if (!Object.keys(holder[name]).length) delete holder[name];
       return;
     }
-    if (!isObject(holder[name])) holder[name] = {};
+    if (!Object.hasOwn(holder, name) || !isObject(holder[name])) put(holder, name, {});
     holder[name][key] = value;
   }
 
@@ -270,8 +272,8 @@ export class Model {
     const holder = this.holder(parent);
     const props = holder.properties;
     const reordered = {};
-    for (const name of names) if (Object.hasOwn(props, name)) reordered[name] = props[name];
-    for (const name of Object.keys(props)) if (!Object.hasOwn(reordered, name)) reordered[name] = props[name];
+    for (const name of names) if (Object.hasOwn(props, name)) put(reordered, name, props[name]);
+    for (const name of Object.keys(props)) if (!Object.hasOwn(reordered, name)) put(reordered, name, props[name]);
     holder.properties = reordered;
     const ui = this.uiHolder(parent);
     if (ui && Array.isArray(ui["ui:order"])) {
@@ -283,8 +285,8 @@ export class Model {
   _insert(parent, index, name, schema, ui, required) {
     const holder = this.holder(parent, true);
     const names = this.children(parent).filter((n) => n !== name);
-    holder.properties[name] = schema;
-    if (isObject(ui) && Object.keys(ui).length) this.uiHolder(parent, true)[name] = ui;
+    put(holder.properties, name, schema);
+    if (isObject(ui) && Object.keys(ui).length) put(this.uiHolder(parent, true), name, ui);
     names.splice(Math.max(0, Math.min(index, names.length)), 0, name);
     this._order(parent, names);
     if (required) this.setRequired([...parent, name], true);
@@ -381,13 +383,13 @@ export class Model {
     const holder = this.holder(parent);
     const names = this.children(parent).map((n) => (n === old ? name : n));
     const props = {};
-    for (const [k, v] of Object.entries(holder.properties)) props[k === old ? name : k] = v;
+    for (const [k, v] of Object.entries(holder.properties)) put(props, k === old ? name : k, v);
     holder.properties = props;
     if (Array.isArray(holder.required)) holder.required = holder.required.map((n) => (n === old ? name : n));
     const ui = this.uiHolder(parent);
     if (ui && Object.hasOwn(ui, old)) {
       const renamed = {};
-      for (const [k, v] of Object.entries(ui)) renamed[k === old ? name : k] = v;
+      for (const [k, v] of Object.entries(ui)) put(renamed, k === old ? name : k, v);
       for (const k of Object.keys(ui)) delete ui[k];
       Object.assign(ui, renamed);
     }
