@@ -330,6 +330,11 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     expect(item(page, "alpha_copy")).to_have_count(1, timeout=T)
     item(page, "alpha_copy").locator(":scope > .cf-b-row .cf-b-remove").click()
     expect(item(page, "alpha_copy")).to_have_count(0, timeout=T)
+    page.locator("#cf-b-undo").click()                              # removed by mistake: back, as it was
+    expect(item(page, "alpha_copy")).to_have_count(1, timeout=T)
+    item(page, "alpha_copy").locator(":scope > .cf-b-row .cf-b-select").focus()
+    page.keyboard.press("Delete")
+    expect(item(page, "alpha_copy")).to_have_count(0, timeout=T)
     # the key is checked before it is taken
     select(page, "alpha")
     page.fill("#cf-b-key", "a.b")

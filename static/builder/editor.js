@@ -241,7 +241,10 @@ export class Editor {
     const parent = path.slice(0, -1);
     const names = this.model.children(parent);
     const at = names.indexOf(path.at(-1));
+    const before = JSON.stringify(this.model.def);
+    const label = this.labelOf(path);
     this.model.remove(path);
+    if (this.onRemoved) this.onRemoved(before, label);
     if (this.selected && pathKey(this.selected).startsWith(pathKey(path).slice(0, -1))) this.select(null, false);
     this.changed(true);
     const rest = this.model.children(parent);

@@ -23,6 +23,23 @@ const editor = new Editor({
   model, data, t, logic, settings, onChange: () => changed(),
   tree: $("cf-b-tree"), field: $("cf-b-field"), form: $("cf-b-form"), palette: $("cf-b-palette"),
 });
+// a removed field can be brought back (the whole definition as it was just before), once
+editor.onRemoved = (before, label) => {
+  const box = $("cf-b-message");
+  const undo = el("button", {
+    type: "button", className: "cf-button cf-button--secondary", id: "cf-b-undo", text: t("undo"),
+    onclick: () => {
+      model.load(JSON.parse(before));
+      editor.select(null, false);
+      editor.renderTree();
+      box.hidden = true;
+      changed();
+    },
+  });
+  box.className = "cf-notice";
+  box.replaceChildren(el("span", { text: `${t("removed")}: ${label} ` }), undo);
+  box.hidden = false;
+};
 const preview = new Preview({
   root: $("cf-b-preview"), form: $("cf-b-preview-form"), gaps: $("cf-b-gaps"), status: $("cf-b-preview-status"),
   url: data.endpoints.preview, t, onResult: (result) => checkedResult(result),

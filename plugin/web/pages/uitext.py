@@ -194,6 +194,7 @@ BUILDER_UI: dict[str, dict[str, str]] = {
     "b_remove": {"zh-CN": "删除", "en": "Remove"},
     "b_moved": {"zh-CN": "已移动", "en": "Moved"},
     "b_removed": {"zh-CN": "已删除", "en": "Removed"},
+    "b_undo": {"zh-CN": "撤销删除", "en": "Undo"},
     "b_required_short": {"zh-CN": "必填", "en": "required"},
     "b_sensitive_short": {"zh-CN": "敏感", "en": "sensitive"},
     "b_material_short": {"zh-CN": "材料", "en": "material"},
