@@ -127,7 +127,8 @@ def test_anything_else_is_a_bilingual_403_naming_the_field(world: Any) -> None:
 def test_an_approver_who_does_not_hold_the_step_changes_nothing(world: Any) -> None:
     app, api = world
     record = _in_step(api)
-    r = _patch(api, record, "a2", amount=1)                # a2 comes after a1 (in turn): not holding it now
+    mine = _ok(api.get(f"/api/v1/records/{record['id']}", "a2"))          # as a2 reads it: no /id_number
+    r = _patch(api, mine, "a2", amount=1)                  # a2 comes after a1 (in turn): not holding it now
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_holder"
     assert [d["path"] for d in r.get_json()["error"]["details"]] == ["/amount"]
     assert stored_record(app, record["id"])["revision"] == record["revision"]
@@ -168,3 +169,35 @@ def test_the_record_page_offers_the_holder_the_step_s_fields(world: Any) -> None
     other = app.test_client()
     sign_in(other, "a2")
     assert 'id="cf-step-fields"' not in other.get(f"/records/{record['id']}").get_data(as_text=True)
+
+
+def test_a_step_person_correcting_a_record_keeps_the_fields_the_step_hides_from_them(
+        tmp_path: Path, config: dict[str, Any]) -> None:
+    """A step that hides a field but names nothing editable: a reviewer of the step corrects the record (the
+    rights they had before the step) from the record they were shown, which lacks the hidden field. The stored
+    value stays; it was erased (or the correction refused as incomplete) before, because the edit path put
+    back only `x-visible-to` fields. A value sent for the hidden field is refused as for `x-visible-to`."""
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    hiding_only = CHECK.replace("fields: {editable: [/amount], hidden: [/id_number]}",
+                                "fields: {hidden: [/id_number]}")
+    (folder / "amount_check.yaml").write_text(hiding_only, "utf-8")
+    with running_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}) as app:
+        api = add_staff(signed_in(app.test_client()))
+        for name, roles, department in PEOPLE:
+            api.add_user(name, roles, department)
+        settings = {**permit()["settings"], "processes": ["intake", "amount_check"]}
+        form = permit(key="amount-permit", settings=settings)
+        del form["schema"]["properties"]["licence_copy"]
+        publish(api, form)
+        record = _in_step(api)
+        shown = _ok(api.get(f"/api/v1/records/{record['id']}", "a2"))
+        assert "id_number" not in shown["data"]
+        refused = _patch(api, shown, "a2", id_number="110105199001019999")
+        assert refused.status_code == 403, refused.get_json()
+        assert refused.get_json()["error"]["code"] == "field_not_visible"
+        corrected = _ok(_patch(api, shown, "a2", amount=280))
+        assert corrected["data"]["amount"] == 280 and "id_number" not in corrected["data"]
+        kept = _ok(api.get(f"/api/v1/records/{record['id']}", "clerk"))       # the clerk is not the step's
+        assert kept["revision"] == corrected["revision"] and kept["data"]["amount"] == 280
+        assert kept["data"]["id_number"].startswith("110") and kept["data"]["id_number"].endswith("1234")

@@ -355,8 +355,9 @@ class RecordActions(Transitions, AttachmentActions):
                     lang: str) -> tuple[Doc, list[Doc]]:
         stored = self._visible_stored(actor, record_id, lang, acting=True)
         record = self.opened(stored)
-        # `x-visible-to`: a value sent for a field the editor does not see is refused, before anything else
-        unseen = access.hidden_fields(actor, self.visible_to_fields(record["form"], record["form_version"]))
+        # a value sent for a field the editor does not see (`x-visible-to`, a step's `fields.hidden`) is
+        # refused, before anything else; the same one path as every read (`hidden_fields`)
+        unseen = self.hidden_fields(actor, record)
         self.refuse_hidden_values(payload.get("data"), unseen, lang)
         rights = self.step_field_rights(actor, record)     # a step's people: the step's fields, nothing else
         if rights is None:
