@@ -424,7 +424,15 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     assert list(json.loads(odd["def"])["schema"]["properties"]) == ["b", "__proto__"]
 
     # a template from the gallery opens as a new form's start, under a key no form has
-    page.goto(live.url + "/admin/forms/builder?template=account-change")
+    page.goto(live.url + "/admin/forms/builder?template=account-change&lang=zh-CN")
     expect(item(page, "new_details", "new_phone")).to_have_count(1, timeout=T)
+    # a date field offers the date comparisons (is after / is before) in the condition editors
+    select(page, "reason")
+    show = page.locator("#cf-b-show-if")
+    show.locator("[data-cf-add-row]").first.click()
+    show.locator("[data-cf-field]").first.select_option(label="申请日期")
+    ops = show.locator("[data-cf-op]").first
+    expect(ops.locator("option[value=gt]")).to_have_text("晚于", timeout=T)
+    expect(ops.locator("option[value=lt]")).to_have_text("早于")
     page.locator("#cf-b-tab-form").click()
     expect(page.locator("#cf-b-form-key")).to_have_value(re.compile(r"^account-change"), timeout=T)

@@ -445,6 +445,7 @@ export class Model {
         title: { "zh-CN": s.title || f.path.at(-1), en: s["x-title-en"] || s.title || f.path.at(-1) },
         type: typeOf(s) || "string",
       };
+      if (typeof s.format === "string") entry.format = s.format;
       if (isObject(choices) && Array.isArray(choices.enum)) {
         entry.enum = choices.enum;
         if (isObject(choices["x-enum-titles"])) entry.enumTitles = choices["x-enum-titles"];
