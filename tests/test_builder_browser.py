@@ -434,5 +434,12 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     ops = show.locator("[data-cf-op]").first
     expect(ops.locator("option[value=gt]")).to_have_text("晚于", timeout=T)
     expect(ops.locator("option[value=lt]")).to_have_text("早于")
+    # the key the gallery suggested (free: no form has it) is kept as it is, also when the title changes
+    suggested = page.request.get(live.url + "/admin/forms/templates/account-change.json").json()["key"]
+    assert suggested == "account-change-2", suggested
     page.locator("#cf-b-tab-form").click()
-    expect(page.locator("#cf-b-form-key")).to_have_value(re.compile(r"^account-change"), timeout=T)
+    expect(page.locator("#cf-b-form-key")).to_have_value(suggested, timeout=T)
+    page.fill("#cf-b-form-title-en", "Change account details (branch)")
+    expect(page.locator("#cf-b-form-key")).to_have_value(suggested)
+    page.locator("#cf-b-tab-json").click()
+    assert json.loads(page.locator("#cf-b-json").input_value())["key"] == suggested
