@@ -201,8 +201,15 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     expect(preview.locator("#cf-f-police_report_number")).to_be_hidden()
     preview.locator("input[name=reason][value=stolen]").check()
     expect(preview.locator("#cf-f-police_report_number")).to_be_visible(timeout=T)
+    # ... and its "required" marker (x-required-if) comes on with it, as counterflow.js does on the clerk's
+    # page (the preview runs that very code)
+    marker = preview.locator("[data-required-if] [data-cf-required-if]")
+    expect(marker).to_be_visible(timeout=T)
+    expect(preview.locator("#cf-f-police_report_number")).to_have_attribute("aria-required", "true")
     preview.locator("input[name=reason][value=lost]").check()
     expect(preview.locator("#cf-f-police_report_number")).to_be_hidden(timeout=T)
+    expect(marker).to_be_hidden()
+    expect(preview.locator("#cf-f-police_report_number")).not_to_have_attribute("aria-required", "true")
     shot(page, "preview.png")
 
     # try it: every message a clerk would get, at once

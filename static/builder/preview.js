@@ -1,7 +1,8 @@
 // The live preview: the clerk's own page for the definition being built, rendered by the server's
 // renderer (POST /admin/forms/builder/preview), with its conditions live as on the clerk's page, and
 // "try it": the completeness check a clerk gets on accepting, every message at once.
-import { formData, holds } from "../counterflow.js";
+// the clerk's page's own conditions (show-if, and the live "required" marker of x-required-if): one code path
+import { applyConditions, formData } from "../counterflow.js";
 import { el } from "./editor.js";
 
 const csrf = () => document.querySelector("meta[name=cf-csrf]")?.content || "";
@@ -16,25 +17,6 @@ export async function postJSON(url, body) {
   let data = null;
   try { data = await response.json(); } catch { data = null; }
   return { status: response.status, body: data };
-}
-
-function applyConditions(form) {
-  for (let round = 0; round < 5; round += 1) {
-    const data = formData(form);
-    let changed = false;
-    for (const wrapper of form.querySelectorAll("[data-show-if]")) {
-      let rule;
-      try { rule = JSON.parse(wrapper.dataset.showIf); } catch { continue; }
-      const show = holds(rule, data);
-      if (wrapper.hidden !== !show) changed = true;
-      wrapper.hidden = !show;
-      for (const input of wrapper.querySelectorAll("input, select, textarea")) {
-        if (!show && !input.disabled) { input.disabled = true; input.dataset.cfHidden = "1"; }
-        if (show && input.dataset.cfHidden) { input.disabled = false; delete input.dataset.cfHidden; }
-      }
-    }
-    if (!changed) return;
-  }
 }
 
 /** The id the renderer gives a field (forms/render.py field_id): unsafe characters as UTF-8 hex. */
