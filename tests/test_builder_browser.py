@@ -194,6 +194,17 @@ def test_an_admin_builds_v2_without_json_and_it_runs(live: LiveServer, staff: Li
     page.locator("#cf-b-tab-fields").click()
     check_ready(page)
     shot(page, "builder.png")
+    # on a 1280-pixel laptop screen: the field list, the field editor beside it, the preview beside both
+    page.set_viewport_size({"width": 1280, "height": 800})
+    select(page, "police_report_number")
+    tree, field = page.locator(".cf-b-tree").bounding_box(), page.locator("#cf-b-field").bounding_box()
+    box = page.locator("#cf-b-preview").bounding_box()
+    assert field["x"] >= tree["x"] + tree["width"] - 1, (tree, field)          # beside the list, not below it
+    assert field["y"] < tree["y"] + tree["height"], (tree, field)
+    assert box["x"] >= field["x"] + field["width"] - 1, (field, box)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "builder-1280x800.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # the preview is the clerk's page: the conditional field comes and goes there too
     preview = page.locator("#cf-b-preview-form")
