@@ -339,7 +339,35 @@ class RecordActions(Transitions, AttachmentActions):
                             if all(q.get(k, v) == v for k, v in clause.items())]
         if not alternatives:
             return []
-        return [self._listed(actor, r) for r in self.store.list_records(alternatives, limit, after)]
+        searched = [kind for kind in SEARCHABLE if filters.get(kind)]
+        if not searched:
+            return [self._listed(actor, r) for r in self.store.list_records(alternatives, limit, after)]
+        # a search by a protected value lists only records in which the searcher sees the field it matched:
+        # a hit on a field hidden from them would confirm its value (left out, as if it did not match); the
+        # pages go on past the records left out, so a page is full while any record is left to list
+        listed: list[Doc] = []
+        while len(listed) < limit:
+            batch = self.store.list_records(alternatives, limit, after)
+            listed += [self._listed(actor, r) for r in batch if self._found_field_seen(actor, r, searched)]
+            if len(batch) < limit:
+                break
+            after = batch[-1]["listed"]
+        return listed[:limit]
+
+    def _found_field_seen(self, actor: Actor, record: Doc, kinds: list[str]) -> bool:
+        """Whether `actor` sees, in `record`, the field of each of `kinds` its `find_<kind>` was taken from
+        (the first value of the kind, as `finders` takes it)."""
+        hidden = self.hidden_fields(actor, record)
+        if not hidden:
+            return True
+        sensitive = self.validator(record["form"], record["form_version"]).sensitive
+        data = self.opened(record).get("data") or {}
+        for kind in kinds:
+            source = next((pattern for pattern, k in sensitive.items() if k == kind and any(
+                isinstance(v, str) and v for v in _values_at(data, jp.split(pattern)))), None)
+            if source is None or any(access.under(source, h) for h in hidden):
+                return False
+        return True
 
     def _listed(self, actor: Actor, record: Doc) -> Doc:
         """A record as a list shows it: in a state flagged `reading: granted` (archived) it lists without its
