@@ -461,3 +461,32 @@ def test_drag_and_drop_buttons_duplicate_and_remove(live: LiveServer, staff: Liv
     expect(page.locator("#cf-b-form-key")).to_have_value(suggested)
     page.locator("#cf-b-tab-json").click()
     assert json.loads(page.locator("#cf-b-json").input_value())["key"] == suggested
+
+    # removing a field that conditions elsewhere name: the admin is told which, and may remove them too
+    page.locator("#cf-b-tab-fields").click()
+    check_ready(page)
+    item(page, "changed_items").locator(":scope > .cf-b-row .cf-b-remove").click()
+    naming = page.locator("#cf-b-naming li")
+    expect(naming.first).to_be_visible(timeout=T)
+    places = naming.evaluate_all("els => els.map(e => e.dataset.path)")
+    assert places == ['["amount"]', '["amount"]', '["name_change_proof"]', '["name_change_proof"]'], places
+    expect(naming.filter(has_text="姓名变更证明")).to_have_count(2)          # x-show-if, and ui:options show_if
+    # left as they are, the conditions name nothing: shown next to the condition's field, and Save is blocked
+    holder = item(page, "name_change_proof")
+    expect(holder.locator(":scope > .cf-b-row .cf-b-problem")).to_be_visible(timeout=T)
+    expect(page.locator("#cf-b-save")).to_be_disabled()
+    select(page, "name_change_proof")
+    expect(page.locator("#cf-b-field .cf-b-field-problems li").first).to_contain_text("changed_items")
+    page.locator("#cf-b-undo").click()                           # Undo: the field and its conditions back
+    expect(item(page, "changed_items")).to_have_count(1, timeout=T)
+    check_ready(page)
+    expect(holder.locator(":scope > .cf-b-row .cf-b-problem")).to_be_hidden()
+    item(page, "changed_items").locator(":scope > .cf-b-row .cf-b-remove").click()
+    page.locator("#cf-b-drop-conditions").click()                # this time the conditions go with it
+    check_ready(page)
+    page.locator("#cf-b-tab-json").click()
+    now = json.loads(page.locator("#cf-b-json").input_value())
+    named = re.findall(r'\{"var": ?\[?"([^"]*)"', json.dumps(now, ensure_ascii=False))
+    assert "changed_items" not in named and "amount" in named, named   # only the rules naming it went
+    assert "x-show-if" not in now["schema"]["properties"]["name_change_proof"]
+    assert now["settings"]["review"]["second_level_if"] == {">": [{"var": "amount"}, 50000]}  # not about it

@@ -243,8 +243,9 @@ export class Editor {
     const at = names.indexOf(path.at(-1));
     const before = JSON.stringify(this.model.def);
     const label = this.labelOf(path);
+    const naming = this.model.conditionsNaming(path);    // conditions elsewhere that would be left naming nothing
     this.model.remove(path);
-    if (this.onRemoved) this.onRemoved(before, label);
+    if (this.onRemoved) this.onRemoved(before, label, naming);
     if (this.selected && pathKey(this.selected).startsWith(pathKey(path).slice(0, -1))) this.select(null, false);
     this.changed(true);
     const rest = this.model.children(parent);

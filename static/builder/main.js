@@ -23,8 +23,13 @@ const editor = new Editor({
   model, data, t, logic, settings, onChange: () => changed(),
   tree: $("cf-b-tree"), field: $("cf-b-field"), form: $("cf-b-form"), palette: $("cf-b-palette"),
 });
-// a removed field can be brought back (the whole definition as it was just before), once
-editor.onRemoved = (before, label) => {
+// a removed field can be brought back (the whole definition as it was just before, its conditions too), once;
+// conditions elsewhere that name it are listed, with an offer to remove them as well (else the check blocks Save)
+function conditionPlace(ref) {
+  if (!ref.path) return t("second_level_rule");
+  return `${t(ref.keyword === "x-required-if" ? "required_if" : "show_if")}: ${editor.labelOf(ref.path)}`;
+}
+editor.onRemoved = (before, label, naming = []) => {
   const box = $("cf-b-message");
   const undo = el("button", {
     type: "button", className: "cf-button cf-button--secondary", id: "cf-b-undo", text: t("undo"),
@@ -32,12 +37,32 @@ editor.onRemoved = (before, label) => {
       model.load(JSON.parse(before));
       editor.select(null, false);
       editor.renderTree();
+      editor.renderForm(status && status.key);
       box.hidden = true;
       changed();
     },
   });
+  const parts = [el("span", { text: `${t("removed")}: ${label} ` })];
+  if (naming.length) {
+    const list = el("ul", { id: "cf-b-naming" }, ...naming.map((ref) => el("li", {
+      dataset: { keyword: ref.keyword, path: ref.path ? JSON.stringify(ref.path) : "" }, text: conditionPlace(ref) })));
+    const drop = el("button", {
+      type: "button", className: "cf-button", id: "cf-b-drop-conditions", text: t("drop_conditions"),
+      onclick: () => {
+        model.dropConditions(naming);
+        editor.renderTree();
+        editor.renderField();
+        editor.renderForm(status && status.key);
+        drop.remove();
+        list.replaceWith(el("p", { text: t("conditions_dropped").replace("{n}", naming.length) }));
+        changed();
+        undo.focus();
+      },
+    });
+    parts.push(el("p", { text: t("conditions_name_it").replace("{n}", naming.length) }), list, drop, " ");
+  }
   box.className = "cf-notice";
-  box.replaceChildren(el("span", { text: `${t("removed")}: ${label} ` }), undo);
+  box.replaceChildren(...parts, undo);
   box.hidden = false;
 };
 const preview = new Preview({
@@ -62,7 +87,12 @@ function changed() {
 const plain = (p) => String(p.message || p.code || "").replace(/^form '[^']*': (\/[^:]*: )?/, "");
 
 function checkedResult(result) {
-  problems = result.problems || [];
+  // a condition naming a field the form no longer has: never saved (the server's check does not look)
+  const dangling = model.danglingConditions().map((d) => ({
+    path: d.pointer, code: "condition_names_no_field",
+    message: t("dangling_condition").replace("{names}", d.names.join(", ")),
+  }));
+  problems = [...(result.problems || []), ...(result.ok ? dangling : [])];
   checked = result.ok;
   const byField = new Map();
   const formMessages = [];

@@ -332,6 +332,82 @@ export class Model {
     for (const part of [this.def.schema, this.def.ui_schema, this.def.settings]) fix(part);
   }
 
+  /** Every condition that names the field at `path` or something under it, outside the field itself:
+   * [{path, keyword}] for a field's x-show-if / x-required-if (path: the field holding the condition) and
+   * {path: null, keyword: "second_level_if"} for settings.review.second_level_if. */
+  conditionsNaming(path) {
+    const name = path.join(".");
+    const names = (rule) => varsOf(rule).some((v) => v === name || v.startsWith(name + "."));
+    const out = [];
+    for (const f of this.walk()) {
+      if (f.path.length >= path.length && path.every((p, i) => f.path[i] === p)) continue;   // it, or inside it
+      for (const keyword of CONDITION_KEYWORDS) {
+        if (isObject(f.schema) && Object.hasOwn(f.schema, keyword) && names(f.schema[keyword])) out.push({ path: f.path, keyword });
+      }
+      const options = f.ui["ui:options"];
+      if (isObject(options) && Object.hasOwn(options, "show_if") && names(options.show_if)) out.push({ path: f.path, keyword: UI_SHOW_IF });
+    }
+    const review = isObject(this.def.settings) ? this.def.settings.review : null;
+    if (isObject(review) && Object.hasOwn(review, "second_level_if") && names(review.second_level_if)) {
+      out.push({ path: null, keyword: "second_level_if" });
+    }
+    return out;
+  }
+
+  /** Remove the conditions `conditionsNaming` found (the whole condition: a half rule would change its meaning). */
+  dropConditions(list) {
+    for (const { path, keyword } of list) {
+      if (path && keyword === UI_SHOW_IF) {
+        const options = this.ui(path)["ui:options"];
+        if (isObject(options)) delete options.show_if;
+      } else if (path) {
+        const schema = this.schema(path);
+        if (isObject(schema)) delete schema[keyword];
+      } else if (isObject(this.def.settings) && isObject(this.def.settings.review)) {
+        delete this.def.settings.review[keyword];
+      }
+    }
+  }
+
+  /** Whether a condition's `{"var": name}` names nothing in the form: no field at its top, or a section that
+   * has no such child. Under a field that is not a section (a list, a value) the rest is not judged. */
+  _dangling(name) {
+    let node = this.def.schema;
+    for (const part of name.split(".")) {
+      if (!isObject(node) || !isObject(node.properties) || node.type === "array") return false;
+      if (!Object.hasOwn(node.properties, part)) return true;
+      node = node.properties[part];
+    }
+    return false;
+  }
+
+  /** Conditions naming a field the form does not have (removed or renamed by hand): [{path, keyword, pointer,
+   * names}], path null for the second-level rule. Fields in a repeatable group's rows are not judged. */
+  danglingConditions() {
+    const out = [];
+    const lost = (rule) => [...new Set(varsOf(rule).filter((v) => v !== "" && this._dangling(v)))];
+    const escape = (p) => p.replaceAll("~", "~0").replaceAll("/", "~1");
+    for (const f of this.walk()) {
+      if (f.inGroup || !isObject(f.schema)) continue;
+      for (const keyword of CONDITION_KEYWORDS) {
+        if (!Object.hasOwn(f.schema, keyword)) continue;
+        const names = lost(f.schema[keyword]);
+        const pointer = "/schema" + f.path.map((p) => `/properties/${escape(p)}`).join("") + `/${keyword}`;
+        if (names.length) out.push({ path: f.path, keyword, pointer, names });
+      }
+      const options = f.ui["ui:options"];
+      const names = isObject(options) && Object.hasOwn(options, "show_if") ? lost(options.show_if) : [];
+      const pointer = "/ui_schema" + f.path.map((p) => `/${escape(p)}`).join("") + "/ui:options/show_if";
+      if (names.length) out.push({ path: f.path, keyword: UI_SHOW_IF, pointer, names });
+    }
+    const review = isObject(this.def.settings) ? this.def.settings.review : null;
+    if (isObject(review) && Object.hasOwn(review, "second_level_if")) {
+      const names = lost(review.second_level_if);
+      if (names.length) out.push({ path: null, keyword: "second_level_if", pointer: "/settings/review/second_level_if", names });
+    }
+    return out;
+  }
+
   /** Whether a path can be named by a condition (not inside a repeatable group's rows). */
   _named(path) {
     return path.every((_, i) => i === path.length - 1 || this.kind(path.slice(0, i + 1)) !== "group");
@@ -453,6 +529,23 @@ export class Model {
       return entry;
     });
   }
+}
+
+const CONDITION_KEYWORDS = ["x-show-if", "x-required-if"];
+const UI_SHOW_IF = "ui:options.show_if";            // the older place of a show-if rule, in ui_schema
+
+/** The field names a JSON Logic rule reads (`{"var": "a.b"}` or `{"var": ["a.b", default]}`). */
+export function varsOf(rule, out = []) {
+  if (Array.isArray(rule)) { rule.forEach((r) => varsOf(r, out)); return out; }
+  if (!isObject(rule)) return out;
+  if (Object.keys(rule).length === 1 && Object.hasOwn(rule, "var")) {
+    const v = Array.isArray(rule.var) ? rule.var[0] : rule.var;
+    if (typeof v === "string") out.push(v);
+    else varsOf(rule.var, out);
+    return out;
+  }
+  Object.values(rule).forEach((r) => varsOf(r, out));
+  return out;
 }
 
 /** The field a definition problem's JSON pointer is about (its path), or null for the form itself. */

@@ -41,9 +41,23 @@ def _admin() -> Any:
     return who
 
 
+# the builder's own words for removing a field that conditions name (here, beside the page using them)
+TEXTS: dict[str, dict[str, str]] = {
+    "conditions_name_it": {"zh-CN": "以下 {n} 个条件引用了这个字段：",
+                           "en": "{n} condition(s) name this field:"},
+    "drop_conditions": {"zh-CN": "一并删除这些条件", "en": "Remove these conditions too"},
+    "conditions_dropped": {"zh-CN": "已一并删除 {n} 个条件。", "en": "{n} condition(s) removed too."},
+    "second_level_rule": {"zh-CN": "二级审核规则", "en": "Second-level review rule"},
+    "dangling_condition": {"zh-CN": "条件引用了表单中没有的字段：{names}；请修改或删除该条件",
+                           "en": "the condition names a field the form does not have: {names}; change or "
+                                 "remove the condition"},
+}
+
+
 def _texts() -> dict[str, str]:
     """Every builder word in the page's language, for the scripts."""
-    return {k[2:]: text(v, lang()) for k, v in UI.items() if k.startswith("b_")}
+    words = {k[2:]: text(v, lang()) for k, v in UI.items() if k.startswith("b_")}
+    return {**words, **{k: text(v, lang()) for k, v in TEXTS.items()}}
 
 
 def _definition_of(doc: Mapping[str, Any]) -> dict[str, Any]:
