@@ -31,7 +31,9 @@ import json
 import statistics
 import sys
 import timeit
+from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from counterflow.core import definitions
@@ -75,6 +77,11 @@ class MemoryStore:
         self.users: dict[str, Doc] = {}
         self.events: dict[str, Doc] = {}
         self.counters: dict[str, int] = {}
+        self.audit_log = SimpleNamespace(signer=None)     # the service hands its signer to the audit log
+        # collections the other concepts' stores (destruction lists, grants, ...) hold on to; the decision
+        # path never touches them, and a touch would fail loudly here (a namespace has no find or update)
+        self.meta = SimpleNamespace(find_one=lambda query: None)     # no admin calendar overrides stored
+        self.db: defaultdict[str, SimpleNamespace] = defaultdict(SimpleNamespace)
 
     def workflow_versions(self) -> list[Doc]:
         return sorted(self.workflows.values(), key=lambda d: (d["key"], d["version"]))
