@@ -31,6 +31,7 @@ from counterflow.core.engine import Actor, Plan, Workflow
 from counterflow.core.errors import Invalid, NotFound
 from counterflow.core.i18n import LANGS, message, text
 from counterflow.core.roles import STAFF
+from counterflow.security.envelope import is_sealed
 from counterflow.service.base import Doc, ServiceBase
 from counterflow.service.messages import new_id
 from counterflow.service.records import RecordActions
@@ -46,6 +47,10 @@ KINDS = ("accepted", "returned", "declined", "decided", "urged", "due_soon", "ov
 ON_BEHALF = "on_behalf"
 OUTCOMES = ("accepted", "returned", "declined", "decided")     # told to the applicant
 FAILURES = ("returned", "declined")                             # the applicant must do something
+# where (AAD) a notification's text (subject and body, both languages) and an applicant's address are sealed
+# under the record's key: destroying the key leaves every stored copy (outbox, inbox) unreadable
+TEXT_PLACE = "notification"
+ADDRESS_PLACE = "notification_address"
 LAG_SECONDS = 600          # each sweep looks this far behind its cursor: events copied late are not missed
 MAX_RECIPIENTS = 200
 _EMAIL = EMAIL                                      # one rule for staff and applicants (service/users.py)
@@ -83,6 +88,9 @@ MESSAGES = {
     "status_at": {"zh-CN": "查询进度：{url}", "en": "Follow it here: {url}"},
     "unknown_entry": {"zh-CN": "没有这条消息", "en": "There is no such message"},
     "channel_refused": {"zh-CN": "接收方拒绝：{status}", "en": "refused by the receiver: {status}"},
+    "text_gone": {"zh-CN": "此消息的内容已随业务单销毁", "en": "This message's content was destroyed with its record"},
+    "text_unsendable": {"zh-CN": "消息内容无法解开（业务单密钥已销毁）", "en": "the message's content does not open (its "
+                        "record's key was destroyed)"},
 }
 
 
@@ -175,7 +183,7 @@ class InboxChannel:
             "_id": notification["_id"], "user": user, "box": f"{user}|{kind}", "unread": user, "kind": kind,
             "record_id": notification.get("record_id"), "event_id": notification["event_id"], "at": at,
             "listed": f"{key_of_stamp(at)}|{notification['_id']}",
-            "content": notification.get("content", {})})
+            "content": notification.get("sealed_content", notification.get("content", {}))})
 
 
 class MailChannel:
@@ -351,7 +359,8 @@ class NotifyActions(RecordActions):
             kind, notify = ON_BEHALF, {}
         to = [u for u in dict.fromkeys(notify.get("to") or []) if isinstance(u, str) and u][:MAX_RECIPIENTS]
         applicant, failed = bool(notify.get("applicant")), bool(notify.get("failed"))
-        content = self._content(event, record, kind, failed)
+        key = self._key_or_none(record) if record is not None else None
+        content = self._sealed_text(key, self._content(event, record, kind, failed))
         now = utcnow()
         base = {"event_id": event["_id"], "record_id": event.get("object_id"), "event_at": event.get("at"),
                 "kind": kind, "applicant": applicant, "failed": failed, "recipients": to, "state": "pending",
@@ -363,7 +372,7 @@ class NotifyActions(RecordActions):
 
         out = []
         if holder is not None:                                     # what the backup did for them
-            told = self._content(event, record, ON_BEHALF, False)
+            told = self._sealed_text(key, self._content(event, record, ON_BEHALF, False))
             out.append(dict(base, _id=f"{event['_id']}|{holder}|{ON_BEHALF}", recipient=holder,
                             channel="inbox", address=holder, kind=ON_BEHALF, content=told))
         if kind == ON_BEHALF:
@@ -379,11 +388,77 @@ class NotifyActions(RecordActions):
         if applicant and record is not None and "mail" in channels:
             address = self.applicant_address(record)
             if address:
-                told = self._content(event, record, kind, failed, applicant=True)
-                out.append(one("applicant", "mail", address, content=told))
+                told = self._sealed_text(key, self._content(event, record, kind, failed, applicant=True))
+                sealed = key.seal(address, ADDRESS_PLACE) if key is not None else address
+                out.append(one("applicant", "mail", sealed, content=told))
         if "webhook" in channels:
             out.append(one("*", "webhook", ""))
         return out
+
+    @staticmethod
+    def _sealed_text(key: Any, content: Doc) -> Doc:
+        """`content` with its words (subject and body in each language: the reason, the notice's items) sealed
+        under the record's key; the record id and number stay as they are (the tombstone keeps them)."""
+        if key is None:
+            return content
+        words = {lang: content[lang] for lang in LANGS if lang in content}
+        kept = {k: v for k, v in content.items() if k not in words}
+        return dict(kept, sealed=key.seal(words, TEXT_PLACE))
+
+    def _opened_text(self, content: Any, keys: Mapping[str, Any]) -> Doc | None:
+        """`content` with its sealed words opened under the key `keys` holds for its record (None: they do
+        not open, the record's key was destroyed)."""
+        content = dict(content) if isinstance(content, Mapping) else {}
+        sealed = content.pop("sealed", None)
+        if not is_sealed(sealed):
+            return content
+        key = keys.get(str(content.get("record_id")))
+        try:
+            words = key.open(str(sealed), TEXT_PLACE) if key is not None else None
+        except ValueError:
+            words = None
+        return dict(content, **words) if isinstance(words, Mapping) else None
+
+    def _record_keys(self, record_ids: list[str]) -> dict[str, Any]:
+        """The data keys of these records (one `_id` query), by record id; a destroyed one is left out."""
+        found: dict[str, Any] = {}
+        for record in self.notify_store.records(sorted({r for r in record_ids if isinstance(r, str)})):
+            key = self._key_or_none(record)
+            if key is not None:
+                found[record["_id"]] = key
+        return found
+
+    def entry_views(self, entries: list[Doc], lang: str) -> list[Doc]:
+        """Inbox entries as their reader sees them: the words opened under the record's key; once the record
+        is destroyed, a line saying so."""
+        keys = self._record_keys([e["record_id"] for e in entries
+                                  if is_sealed((e.get("content") or {}).get("sealed"))])
+        out = []
+        for entry in entries:
+            opened = self._opened_text(entry.get("content"), keys)
+            if opened is None:
+                opened = {k: v for k, v in entry["content"].items() if k != "sealed"}
+                opened.update({lang_: {"subject": say("text_gone", lang_), "body": ""} for lang_ in LANGS})
+            out.append(entry_view(dict(entry, content=opened), lang))
+        return out
+
+    def _sendable(self, claimed: Doc) -> Doc:
+        """The notification as its channel sends it: its words and address opened under the record's key (the
+        inbox keeps them sealed: `sealed_content`); ChannelError when they no longer open."""
+        content, address = claimed.get("content"), claimed.get("address")
+        if not (is_sealed((content or {}).get("sealed")) or is_sealed(address)):
+            return claimed
+        keys = self._record_keys([str(claimed.get("record_id"))])
+        opened = self._opened_text(content, keys)
+        key = keys.get(str(claimed.get("record_id")))
+        try:
+            if is_sealed(address):
+                address = key.open(str(address), ADDRESS_PLACE) if key is not None else None
+        except ValueError:
+            address = None
+        if opened is None or address is None:
+            raise ChannelError(say("text_unsendable", "en"))
+        return dict(claimed, content=opened, address=address, sealed_content=content)
 
     def applicant_address(self, record: Doc) -> str | None:
         """The applicant's mail address: the top-level field the form marks `x-notify: email`."""
@@ -468,15 +543,20 @@ class NotifyActions(RecordActions):
                 counts["skipped"] += 1
                 continue
             channel = channels.get(claimed["channel"])
+            sendable: Doc | None = None
             try:
                 if channel is None:
                     raise ChannelError(f"the {claimed['channel']} channel is not configured")
-                channel.send(claimed)
+                sendable = self._sendable(claimed)
+                channel.send(sendable)
             except Exception as exc:           # any channel's failure: kept and tried again, never lost
                 attempts = int(claimed.get("attempts") or 1)
                 delay = min(base * 2 ** (attempts - 1), cap)
                 again = None if attempts >= most else time_key(utcnow() + dt.timedelta(seconds=delay))
-                ns.mark_failed(claimed["_id"], owner, f"{type(exc).__name__}: {exc}", again)
+                error = f"{type(exc).__name__}: {exc}"
+                if sendable is not None and sendable.get("address") and sendable is not claimed:
+                    error = error.replace(str(sendable["address"]), "<address>")   # kept sealed only
+                ns.mark_failed(claimed["_id"], owner, error, again)
                 counts["retry" if again else "failed"] += 1
                 log.warning("notification %s through %s failed (try %d)%s: %s", claimed["_id"],
                             claimed["channel"], attempts, "" if again else ", given up",
@@ -496,7 +576,7 @@ class NotifyActions(RecordActions):
     def inbox(self, actor: Actor, unread: bool, limit: int, after: str | None, lang: str) -> list[Doc]:
         self.require(actor, STAFF | {"admin"}, lang)
         field = "unread" if unread else "user"
-        return [entry_view(e, lang) for e in self.notify_store.inbox_page(field, actor.id, limit, after)]
+        return self.entry_views(self.notify_store.inbox_page(field, actor.id, limit, after), lang)
 
     def mark_read(self, actor: Actor, entry_id: str, lang: str) -> Doc:
         self.require(actor, STAFF | {"admin"}, lang)
@@ -504,7 +584,7 @@ class NotifyActions(RecordActions):
             if isinstance(entry_id, str) and len(entry_id) <= 300 else None
         if found is None:
             raise NotFound(say("unknown_entry", lang), code="entry_not_found")
-        return entry_view(found, lang)
+        return self.entry_views([found], lang)[0]
 
 
 def notify_store_of(service: ServiceBase) -> NotifyStore:

@@ -17,7 +17,7 @@ from counterflow.core.i18n import message
 from counterflow.core.roles import STAFF
 from counterflow.service.base import Doc
 from counterflow.service.clocks import ClockActions
-from counterflow.service.notify import ON_BEHALF, NotifyActions, entry_view
+from counterflow.service.notify import ON_BEHALF, NotifyActions
 
 RECORD_LISTS = ("mine", "department", "due_soon", "overdue", "acknowledge")
 BOX_LISTS = {"copied": "copied", "urged": "urged", "delegated": "delegated_by", "on_my_behalf": ON_BEHALF}
@@ -51,7 +51,7 @@ class WorklistActions(NotifyActions):
         self.require(actor, STAFF, lang)
         if name in BOX_LISTS:
             entries = self.notify_store.inbox_page("box", f"{actor.id}|{BOX_LISTS[name]}", limit, after)
-            return "entries", [entry_view(e, lang) for e in entries]
+            return "entries", self.entry_views(entries, lang)
         if name not in RECORD_LISTS:
             raise NotFound(message(MESSAGES, "unknown_worklist", lang, name=str(name)[:64],
                                    names=", ".join(WORKLISTS)), code="unknown_worklist")
