@@ -111,3 +111,42 @@ def test_a_definition_file_imports_as_pasted_text_does(builder: Any) -> None:
                                                   "buffer": b"[1, 2]"})
     expect(builder.locator("#cf-b-import-error")).to_be_visible(timeout=T)
     assert _export(builder) == definition              # a file that is not a definition changes nothing
+
+
+def _select(page: Any, name: str) -> None:
+    page.locator(f"#cf-b-tree > ol > li[data-path='{json.dumps([name])}'] > .cf-b-row .cf-b-select").click()
+    expect(page.locator("#cf-b-key")).to_have_value(name)
+
+
+def test_choices_written_as_oneof_or_ui_enum_names_are_edited_in_their_own_shape(builder: Any) -> None:
+    """Options the builder did not write (oneOf [{const, title}], ui:enumNames as a list or a map) are edited
+    where they are: the edit changes that place only, never converted to enum + x-enum-titles."""
+    sample = load(next(p for p in ROOTED if p.stem == "widgets"))
+    definition = as_definition("widgets", sample["schema"], sample.get("uiSchema"))
+    _import(builder, definition)
+    _select(builder, "selectWidgetOptions2")
+    options = builder.locator("#cf-b-options")
+    expect(options).to_have_attribute("data-shape", "oneOf")
+    expect(options.locator("li.cf-b-option")).to_have_count(2)
+    expect(builder.locator("#cf-b-option-1-zh")).to_have_value("Bar")
+    builder.fill("#cf-b-option-0-zh", "甲")
+    builder.fill("#cf-b-option-0-en", "First")
+    exported = _export(builder)
+    expected = json.loads(json.dumps(definition))
+    expected["schema"]["properties"]["selectWidgetOptions2"]["oneOf"][0] = {
+        "const": "foo", "title": "甲", "x-title-en": "First"}
+    assert exported == expected
+
+    sample = load(next(p for p in ROOTED if p.stem == "enumObjects"))
+    definition = as_definition("enumObjects", sample["schema"], sample.get("uiSchema"))
+    _import(builder, definition)
+    _select(builder, "rating")                                       # ui:enumNames as a map {value: label}
+    expect(options).to_have_attribute("data-shape", "enumNames")
+    expect(builder.locator("#cf-b-option-0-zh")).to_have_value("Terrible")
+    expect(builder.locator("#cf-b-option-0-en")).to_have_count(0)   # one label per option in this shape
+    builder.fill("#cf-b-option-4-zh", "Superb")
+    exported = _export(builder)
+    expected = json.loads(json.dumps(definition))
+    expected["ui_schema"]["rating"]["ui:enumNames"]["5"] = "Superb"
+    assert exported == expected
+    assert builder.errors == []

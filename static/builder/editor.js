@@ -1,7 +1,7 @@
 // The form builder's editors: the palette, the field tree (drag and drop, buttons and keys), the field
 // editor and the form's own title and settings. Everything is built with DOM calls and textContent:
 // no admin-written text ever goes through innerHTML.
-import { KINDS, clone, isObject, nameProblem, slug } from "./model.js";
+import { KINDS, clone, constChoices, isObject, nameProblem, slug } from "./model.js";
 
 const LANGS = ["zh-CN", "en"];
 
@@ -547,28 +547,79 @@ export class Editor {
     return box;
   }
 
+  /** Where a choice field keeps its options, edited in that shape (never converted): "enum" (+ x-enum-titles),
+   * "enumNames" (enum + react-jsonschema-form's ui:enumNames, one label each), "oneOf"/"anyOf" ([{const,
+   * title, x-title-en}]); null when the builder cannot edit them (the JSON tab can). */
+  optionsShape(kind) {
+    const holder = kind === "checkboxes" ? this.model.schema(this.selected).items : this.model.schema(this.selected);
+    if (!isObject(holder)) return null;
+    if (Array.isArray(holder.enum)) return !isObject(holder["x-enum-titles"]) && this.enumNames(kind) ? "enumNames" : "enum";
+    return constChoices(holder);
+  }
+
+  /** The ui object holding ui:enumNames for the selected field (on the field, or on its items), or null. */
+  enumNames(kind) {
+    const names = (ui) => isObject(ui) && (Array.isArray(ui["ui:enumNames"]) || isObject(ui["ui:enumNames"]));
+    const ui = this.model.ui(this.selected);
+    if (names(ui)) return ui;
+    if (kind === "checkboxes" && names(ui.items)) return ui.items;
+    return null;
+  }
+
   optionsEditor(kind) {
     const box = el("fieldset", { className: "cf-b-options", id: "cf-b-options" }, el("legend", { text: this.t("options") }));
     const target = () => (kind === "checkboxes" ? this.model.schema(this.selected).items : this.model.schema(this.selected));
-    const holder = target();
-    if (!isObject(holder) || !Array.isArray(holder.enum)) {
+    const shape = this.optionsShape(kind);
+    if (!shape) {
       box.append(el("p", { className: "cf-help", text: this.t("advanced_help") }));
       return box;
     }
+    box.dataset.shape = shape;
     const rows = el("ol", { className: "cf-b-option-list" });
-    const write = (values, zh, en) => {
+    // every shape is read as parallel lists: values, zh labels, en labels (null: the shape has none), the
+    // choice objects themselves (oneOf/anyOf: their other keywords are kept), and written back in that shape
+    const write = (values, zh, en, items) => {
       const schema = target();
-      schema.enum = values;
-      schema["x-enum-titles"] = { "zh-CN": zh, en };
+      if (shape === "enum") {
+        schema.enum = values;
+        schema["x-enum-titles"] = { "zh-CN": zh, en };
+      } else if (shape === "enumNames") {
+        schema.enum = values;
+        const ui = this.enumNames(kind);
+        // a list stays a list; a map {value: label} (newer react-jsonschema-form) stays a map
+        ui["ui:enumNames"] = Array.isArray(ui["ui:enumNames"]) ? zh
+          : Object.fromEntries(values.map((v, i) => [String(v), zh[i]]));
+      } else {
+        schema[shape] = values.map((value, i) => {
+          const choice = { ...(items[i] || {}), const: value };
+          if (zh[i]) choice.title = zh[i]; else delete choice.title;
+          if (en[i]) choice["x-title-en"] = en[i]; else delete choice["x-title-en"];
+          return choice;
+        });
+      }
       this.changed();
     };
     const read = () => {
       const schema = target();
-      const titles = isObject(schema["x-enum-titles"]) ? schema["x-enum-titles"] : {};
-      const n = schema.enum.length;
-      const pad = (list) => Array.from({ length: n }, (_, i) => (Array.isArray(list) && list[i] !== undefined ? String(list[i]) : ""));
-      return { values: [...schema.enum], zh: pad(titles["zh-CN"]), en: pad(titles.en) };
+      const pad = (list, n) => Array.from({ length: n }, (_, i) => (Array.isArray(list) && list[i] !== undefined ? String(list[i]) : ""));
+      if (shape === "enum") {
+        const titles = isObject(schema["x-enum-titles"]) ? schema["x-enum-titles"] : {};
+        const n = schema.enum.length;
+        return { values: [...schema.enum], zh: pad(titles["zh-CN"], n), en: pad(titles.en, n), items: Array(n).fill(null) };
+      }
+      if (shape === "enumNames") {
+        const n = schema.enum.length;
+        const names = this.enumNames(kind)["ui:enumNames"];
+        const zh = Array.isArray(names) ? pad(names, n)
+          : schema.enum.map((v) => (Object.hasOwn(names, String(v)) ? String(names[String(v)]) : ""));
+        return { values: [...schema.enum], zh, en: null, items: Array(n).fill(null) };
+      }
+      const list = schema[shape];
+      return { values: list.map((c) => c.const), zh: list.map((c) => String(c.title ?? "")),
+        en: list.map((c) => String(c["x-title-en"] ?? "")), items: list.map((c) => ({ ...c })) };
     };
+    const lists = (cur) => [cur.values, cur.zh, ...(cur.en ? [cur.en] : []), cur.items];
+    const save = (cur) => write(cur.values, cur.zh, cur.en, cur.items);
     const draw = () => {
       const { values, zh, en } = read();
       rows.replaceChildren();
@@ -576,18 +627,19 @@ export class Editor {
         const n = i + 1;
         const cell = (id, label, v, onInput, missing) => this.input(id, label, v, onInput, {}, missing);
         const keyOf = [pathKey(this.selected), "options", null];
+        const zhLabel = en ? `${this.t("option_label")} ${n} (zh-CN)` : `${this.t("option_label")} ${n}`;
         rows.append(el("li", { className: "cf-b-option", dataset: { index: String(i) } },
           cell(`cf-b-option-${i}-value`, `${this.t("option_value")} ${n}`, typeof value === "string" ? value : JSON.stringify(value), (v) => {
             const cur = read();
             cur.values[i] = typeof value === "string" ? v : (() => { try { return JSON.parse(v); } catch { return v; } })();
-            write(cur.values, cur.zh, cur.en);
+            save(cur);
           }),
-          cell(`cf-b-option-${i}-zh`, `${this.t("option_label")} ${n} (zh-CN)`, zh[i], (v) => {
-            const cur = read(); cur.zh[i] = v; write(cur.values, cur.zh, cur.en);
-          }, zh[i] ? null : [keyOf[0], "options", "zh-CN"]),
-          cell(`cf-b-option-${i}-en`, `${this.t("option_label")} ${n} (en)`, en[i], (v) => {
-            const cur = read(); cur.en[i] = v; write(cur.values, cur.zh, cur.en);
-          }, en[i] ? null : [keyOf[0], "options", "en"]),
+          cell(`cf-b-option-${i}-zh`, zhLabel, zh[i], (v) => {
+            const cur = read(); cur.zh[i] = v; save(cur);
+          }, zh[i] || !en ? null : [keyOf[0], "options", "zh-CN"]),
+          en ? cell(`cf-b-option-${i}-en`, `${this.t("option_label")} ${n} (en)`, en[i], (v) => {
+            const cur = read(); cur.en[i] = v; save(cur);
+          }, en[i] ? null : [keyOf[0], "options", "en"]) : el("span"),
           el("span", { className: "cf-b-tools" },
             el("button", { type: "button", className: "cf-b-tool", "aria-label": `${this.t("move_up")} ${n}`, text: "↑", onclick: () => swap(i, i - 1) }),
             el("button", { type: "button", className: "cf-b-tool", "aria-label": `${this.t("move_down")} ${n}`, text: "↓", onclick: () => swap(i, i + 1) }),
@@ -597,24 +649,24 @@ export class Editor {
     const swap = (i, j) => {
       const cur = read();
       if (j < 0 || j >= cur.values.length) return;
-      for (const list of [cur.values, cur.zh, cur.en]) [list[i], list[j]] = [list[j], list[i]];
-      write(cur.values, cur.zh, cur.en);
+      for (const list of lists(cur)) [list[i], list[j]] = [list[j], list[i]];
+      save(cur);
       draw();
       document.getElementById(`cf-b-option-${j}-value`)?.focus();
     };
     const drop = (i) => {
       const cur = read();
       if (cur.values.length <= 1) return;
-      for (const list of [cur.values, cur.zh, cur.en]) list.splice(i, 1);
-      write(cur.values, cur.zh, cur.en);
+      for (const list of lists(cur)) list.splice(i, 1);
+      save(cur);
       draw();
     };
     const add = el("button", { type: "button", className: "cf-button cf-button--secondary", id: "cf-b-option-add", text: this.t("option_add"), onclick: () => {
       const cur = read();
       let n = cur.values.length + 1;
       while (cur.values.includes(`option_${n}`)) n += 1;
-      cur.values.push(`option_${n}`); cur.zh.push(""); cur.en.push("");
-      write(cur.values, cur.zh, cur.en);
+      cur.values.push(`option_${n}`); cur.zh.push(""); if (cur.en) cur.en.push(""); cur.items.push(null);
+      save(cur);
       draw();
       document.getElementById(`cf-b-option-${cur.values.length - 1}-value`)?.focus();
     } });

@@ -44,6 +44,16 @@ function typeOf(schema) {
 }
 
 /** The palette kind a field's schema reads as ("advanced" for what only the JSON editor edits). */
+/** `oneOf` (or `anyOf`) choices written as [{const, title?}, …]: the list, else null. */
+export function constChoices(schema) {
+  if (!isObject(schema)) return null;
+  for (const key of ["oneOf", "anyOf"]) {
+    const list = schema[key];
+    if (Array.isArray(list) && list.length && list.every((c) => isObject(c) && Object.hasOwn(c, "const"))) return key;
+  }
+  return null;
+}
+
 export function kindOf(schema, ui) {
   if (!isObject(schema) || "$ref" in schema) return "advanced";
   ui = isObject(ui) ? ui : {};
@@ -54,11 +64,11 @@ export function kindOf(schema, ui) {
     const items = schema.items;
     if (!isObject(items) || "$ref" in items) return "advanced";
     if (typeOf(items) === "object" && isObject(items.properties)) return "group";
-    if (Array.isArray(items.enum)) return "checkboxes";
+    if (Array.isArray(items.enum) || constChoices(items)) return "checkboxes";
     if (items.format === "attachment") return "attachment";
     return "advanced";
   }
-  if (Array.isArray(schema.enum)) return widget === "radio" ? "radio" : "select";
+  if (Array.isArray(schema.enum) || constChoices(schema)) return widget === "radio" ? "radio" : "select";
   if (type === "boolean") return "boolean";
   if (type === "integer") return "integer";
   if (type === "number") return schema.multipleOf === 0.01 ? "amount" : "number";
