@@ -15,6 +15,7 @@ import datetime as dt
 import inspect
 import itertools
 import re
+import threading
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -42,11 +43,23 @@ class Captured(monitoring.CommandListener):
 
     def __init__(self, db_name: str) -> None:
         self.db_name = db_name
-        self.on = False
+        self._on = False
+        self.thread = 0
         self.queries: list[tuple[str, dict[str, Any], Any]] = []
 
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        """Capture the commands of the thread that turns it on: the app's background threads (the history
+        and audit copiers) query their own collections at any moment, which is not what the case sends."""
+        self.thread = threading.get_ident()
+        self._on = value
+
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if not self.on or event.database_name != self.db_name:
+        if not self._on or event.database_name != self.db_name or threading.get_ident() != self.thread:
             return
         cmd, name = event.command, event.command_name
         if name == "find":
