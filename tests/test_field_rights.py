@@ -6,6 +6,7 @@ corrected data's. Whoever is not the step's keeps the rights they had. The proce
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,11 +42,13 @@ transitions:
 PEOPLE = (("a1", ["manager"], "board"), ("a2", ["reviewer"], "counter-1"))
 
 
-@pytest.fixture
-def world(tmp_path: Path, config: dict[str, Any]) -> Iterator[tuple[Any, Api]]:
+@contextmanager
+def step_world(tmp_path: Path, config: dict[str, Any], definition: str = CHECK) -> Iterator[tuple[Any, Api]]:
+    """An app running `definition` (the admin's YAML) after intake for the `amount-permit` form, with its
+    approvers: shared by every test of a record in an approval step."""
     folder = tmp_path / "flows"
     folder.mkdir()
-    (folder / "amount_check.yaml").write_text(CHECK, "utf-8")
+    (folder / "amount_check.yaml").write_text(definition, "utf-8")
     with running_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}) as app:
         api = add_staff(signed_in(app.test_client()))
         for name, roles, department in PEOPLE:
@@ -55,6 +58,12 @@ def world(tmp_path: Path, config: dict[str, Any]) -> Iterator[tuple[Any, Api]]:
         del form["schema"]["properties"]["licence_copy"]
         publish(api, form)
         yield app, api
+
+
+@pytest.fixture
+def world(tmp_path: Path, config: dict[str, Any]) -> Iterator[tuple[Any, Api]]:
+    with step_world(tmp_path, config) as found:
+        yield found
 
 
 def _ok(r: Any) -> dict[str, Any]:
@@ -177,19 +186,9 @@ def test_a_step_person_correcting_a_record_keeps_the_fields_the_step_hides_from_
     rights they had before the step) from the record they were shown, which lacks the hidden field. The stored
     value stays; it was erased (or the correction refused as incomplete) before, because the edit path put
     back only `x-visible-to` fields. A value sent for the hidden field is refused as for `x-visible-to`."""
-    folder = tmp_path / "flows"
-    folder.mkdir()
     hiding_only = CHECK.replace("fields: {editable: [/amount], hidden: [/id_number]}",
                                 "fields: {hidden: [/id_number]}")
-    (folder / "amount_check.yaml").write_text(hiding_only, "utf-8")
-    with running_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}) as app:
-        api = add_staff(signed_in(app.test_client()))
-        for name, roles, department in PEOPLE:
-            api.add_user(name, roles, department)
-        settings = {**permit()["settings"], "processes": ["intake", "amount_check"]}
-        form = permit(key="amount-permit", settings=settings)
-        del form["schema"]["properties"]["licence_copy"]
-        publish(api, form)
+    with step_world(tmp_path, config, hiding_only) as (app, api):
         record = _in_step(api)
         shown = _ok(api.get(f"/api/v1/records/{record['id']}", "a2"))
         assert "id_number" not in shown["data"]

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Api, add_staff, running_app, signed_in
+from conftest import Api
 from forms import COMPLETE, permit, publish
-from test_field_rights import CHECK, PEOPLE, _in_step
+from test_field_rights import _in_step, step_world
 
 ID = COMPLETE["id_number"]
 PHONE = COMPLETE["phone"]
@@ -79,17 +79,7 @@ def test_the_pages_of_a_search_go_on_past_the_records_left_out(hidden_id: Api) -
 
 @pytest.fixture
 def in_step(tmp_path: Path, config: dict[str, Any]) -> Iterator[Api]:
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    (folder / "amount_check.yaml").write_text(CHECK, "utf-8")
-    with running_app({**config, "COUNTERFLOW_WORKFLOWS_DIR": str(folder)}) as app:
-        api = add_staff(signed_in(app.test_client()))
-        for name, roles, department in PEOPLE:
-            api.add_user(name, roles, department)
-        settings = {**permit()["settings"], "processes": ["intake", "amount_check"]}
-        form = permit(key="amount-permit", settings=settings)
-        del form["schema"]["properties"]["licence_copy"]
-        publish(api, form)
+    with step_world(tmp_path, config) as (_, api):
         yield api
 
 
